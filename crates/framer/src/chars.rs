@@ -1,0 +1,277 @@
+//! XML 1.0 character classes, the stream-wide character check, and reference decoding.
+
+use std::borrow::Cow;
+
+use memchr::{memchr, memchr2, memchr3};
+
+const NAME_START: u8 = 1;
+const NAME: u8 = 2;
+
+/// Class bits of every ASCII byte: `NAME_START` and/or `NAME` (XML 1.0 §2.3, namespaces
+/// aside: the colon is a name character here and qualified names are checked apart).
+static ASCII_CLASS: [u8; 128] = {
+    let mut table = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        if c.is_ascii_alphabetic() || c == b'_' || c == b':' {
+            table[b] = NAME_START | NAME;
+        } else if c.is_ascii_digit() || c == b'-' || c == b'.' {
+            table[b] = NAME;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// XML whitespace (`S` of XML 1.0 §2.3).
+#[inline]
+pub(crate) fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// Whether an ASCII byte may start a name; non-ASCII bytes answer false.
+#[inline]
+pub(crate) fn is_ascii_name_start(b: u8) -> bool {
+    b < 128 && ASCII_CLASS[b as usize] & NAME_START != 0
+}
+
+/// Whether an ASCII byte may continue a name; non-ASCII bytes answer false.
+#[inline]
+pub(crate) fn is_ascii_name(b: u8) -> bool {
+    b < 128 && ASCII_CLASS[b as usize] & NAME != 0
+}
+
+/// `NameStartChar` of XML 1.0 §2.3 for a non-ASCII character.
+pub(crate) fn is_name_start_char(c: char) -> bool {
+    matches!(c as u32,
+        0xC0..=0xD6 | 0xD8..=0xF6 | 0xF8..=0x2FF | 0x370..=0x37D | 0x37F..=0x1FFF
+        | 0x200C..=0x200D | 0x2070..=0x218F | 0x2C00..=0x2FEF | 0x3001..=0xD7FF
+        | 0xF900..=0xFDCF | 0xFDF0..=0xFFFD | 0x10000..=0xEFFFF)
+        || (c.is_ascii() && is_ascii_name_start(c as u8))
+}
+
+/// `NameChar` of XML 1.0 §2.3.
+pub(crate) fn is_name_char(c: char) -> bool {
+    is_name_start_char(c)
+        || matches!(c as u32, 0xB7 | 0x300..=0x36F | 0x203F..=0x2040)
+        || (c.is_ascii() && is_ascii_name(c as u8))
+}
+
+/// `Char` of XML 1.0 §2.2.
+pub(crate) fn is_xml_char(c: u32) -> bool {
+    matches!(c, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
+}
+
+/// Whether `name` is an XML `Name`.
+pub(crate) fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(is_name_start_char) && chars.all(is_name_char)
+}
+
+/// The character starting at `bytes[0]`, which must be valid UTF-8, with its length; `None`
+/// when `bytes` ends inside it.
+#[inline]
+pub(crate) fn decode_char(bytes: &[u8]) -> Option<(char, usize)> {
+    let len = match bytes.first()? {
+        0x00..=0x7F => 1,
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        _ => 4,
+    };
+    let s = std::str::from_utf8(bytes.get(..len)?).ok()?;
+    s.chars().next().map(|c| (c, len))
+}
+
+/// The offset of the first character of already valid UTF-8 `bytes` that XML 1.0 forbids
+/// (a C0 control other than tab, LF and CR; U+FFFE; U+FFFF).
+pub(crate) fn find_forbidden_char(bytes: &[u8]) -> Option<usize> {
+    // Blocks are tested without an early exit so that the compiler can vectorise the test;
+    // only a block that holds a control byte is searched byte by byte.
+    const BLOCK: usize = 32;
+    let mut first_control = None;
+    for (n, block) in bytes.chunks(BLOCK).enumerate() {
+        let any = block
+            .iter()
+            .fold(false, |acc, &b| acc | is_forbidden_control(b));
+        if any {
+            let at = block.iter().position(|&b| is_forbidden_control(b));
+            first_control = at.map(|i| n * BLOCK + i);
+            break;
+        }
+    }
+    let end = first_control.unwrap_or(bytes.len());
+    // U+FFFE and U+FFFF are EF BF BE and EF BF BF in UTF-8.
+    let mut from = 0;
+    while let Some(i) = memchr(0xEF, &bytes[from..end]) {
+        let at = from + i;
+        if bytes.get(at + 1) == Some(&0xBF) && matches!(bytes.get(at + 2), Some(0xBE | 0xBF)) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    first_control
+}
+
+#[inline]
+fn is_forbidden_control(b: u8) -> bool {
+    b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r'
+}
+
+/// What a `&…;` reference (given without `&` and `;`) stands for.
+pub(crate) enum Reference {
+    /// A character: one of the predefined entities or a character reference.
+    Char(char),
+    /// A well-formed reference to an entity XMPP forbids.
+    Undefined,
+    /// Not a reference at all.
+    Malformed,
+}
+
+/// Decodes the body of an entity or character reference (XML 1.0 §4.1).
+pub(crate) fn decode_reference(body: &[u8]) -> Reference {
+    match body {
+        b"lt" => return Reference::Char('<'),
+        b"gt" => return Reference::Char('>'),
+        b"amp" => return Reference::Char('&'),
+        b"quot" => return Reference::Char('"'),
+        b"apos" => return Reference::Char('\''),
+        _ => {}
+    }
+    if let Some(number) = body.strip_prefix(b"#") {
+        let (digits, radix) = match number.strip_prefix(b"x") {
+            Some(hex) => (hex, 16),
+            None => (number, 10),
+        };
+        if digits.is_empty() || digits.len() > 8 {
+            return Reference::Malformed;
+        }
+        let mut value: u32 = 0;
+        for &d in digits {
+            match (d as char).to_digit(radix) {
+                Some(v) => value = value * radix + v,
+                None => return Reference::Malformed,
+            }
+        }
+        return match char::from_u32(value) {
+            Some(c) if is_xml_char(value) => Reference::Char(c),
+            _ => Reference::Malformed,
+        };
+    }
+    match std::str::from_utf8(body) {
+        Ok(name) if is_name(name) && !name.contains(':') => Reference::Undefined,
+        _ => Reference::Malformed,
+    }
+}
+
+/// Appends character data decoded as an XML processor reports it: references resolved and
+/// line ends normalised (XML 1.0 §2.11). The input must have passed the framer's scan, so
+/// every reference in it is well formed; one that is not is kept as written.
+pub(crate) fn push_decoded_text(out: &mut String, raw: &str) {
+    let bytes = raw.as_bytes();
+    let mut from = 0;
+    while let Some(i) = memchr2(b'&', b'\r', &bytes[from..]) {
+        let at = from + i;
+        out.push_str(&raw[from..at]);
+        if bytes[at] == b'\r' {
+            out.push('\n');
+            from = at + 1;
+            if bytes.get(from) == Some(&b'\n') {
+                from += 1;
+            }
+            continue;
+        }
+        from = push_reference(out, raw, at);
+    }
+    out.push_str(&raw[from..]);
+}
+
+/// Decodes an attribute value as an XML processor reports it: line ends normalised, then
+/// literal whitespace turned into spaces, references resolved (XML 1.0 §3.3.3, CDATA type).
+pub(crate) fn decode_attribute(raw: &str) -> Cow<'_, str> {
+    let bytes = raw.as_bytes();
+    if memchr3(b'&', b'\r', b'\n', bytes).is_none() && memchr(b'\t', bytes).is_none() {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut from = 0;
+    while from < bytes.len() {
+        let Some(i) = bytes[from..]
+            .iter()
+            .position(|&b| matches!(b, b'&' | b'\r' | b'\n' | b'\t'))
+        else {
+            break;
+        };
+        let at = from + i;
+        out.push_str(&raw[from..at]);
+        match bytes[at] {
+            b'&' => from = push_reference(&mut out, raw, at),
+            b'\r' => {
+                out.push(' ');
+                from = at + 1;
+                if bytes.get(from) == Some(&b'\n') {
+                    from += 1;
+                }
+            }
+            _ => {
+                out.push(' ');
+                from = at + 1;
+            }
+        }
+    }
+    out.push_str(&raw[from..]);
+    Cow::Owned(out)
+}
+
+/// Appends the character of the reference starting at `raw[amp]` and returns the offset
+/// after its `;`.
+fn push_reference(out: &mut String, raw: &str, amp: usize) -> usize {
+    let bytes = raw.as_bytes();
+    if let Some(len) = memchr(b';', &bytes[amp..]) {
+        if let Reference::Char(c) = decode_reference(&bytes[amp + 1..amp + len]) {
+            out.push(c);
+            return amp + len + 1;
+        }
+    }
+    out.push('&');
+    amp + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forbidden_chars_are_found_in_any_block() {
+        let mut text = vec![b'a'; 100];
+        assert_eq!(find_forbidden_char(&text), None);
+        text[70] = 0x01;
+        assert_eq!(find_forbidden_char(&text), Some(70));
+        text[70] = b'\t';
+        assert_eq!(find_forbidden_char(&text), None);
+        let fffe = "ab\u{FFFE}".as_bytes();
+        assert_eq!(find_forbidden_char(fffe), Some(2));
+        assert_eq!(find_forbidden_char("\u{FFFD}\u{EFFF}".as_bytes()), None);
+    }
+
+    #[test]
+    fn references_decode_per_xml() {
+        assert!(matches!(decode_reference(b"amp"), Reference::Char('&')));
+        assert!(matches!(decode_reference(b"#x41"), Reference::Char('A')));
+        assert!(matches!(decode_reference(b"#65"), Reference::Char('A')));
+        assert!(matches!(decode_reference(b"#0"), Reference::Malformed));
+        assert!(matches!(decode_reference(b"#xD800"), Reference::Malformed));
+        assert!(matches!(decode_reference(b"#x"), Reference::Malformed));
+        assert!(matches!(decode_reference(b"nbsp"), Reference::Undefined));
+        assert!(matches!(decode_reference(b"1x"), Reference::Malformed));
+    }
+
+    #[test]
+    fn text_and_attributes_normalise_like_xml() {
+        let mut text = String::new();
+        push_decoded_text(&mut text, "a&lt;b&#x263A;\r\nc\rd");
+        assert_eq!(text, "a<b\u{263A}\nc\nd");
+        assert_eq!(decode_attribute("a\tb\r\nc&#10;d"), "a b c\nd");
+        assert!(matches!(decode_attribute("plain"), Cow::Borrowed(_)));
+    }
+}

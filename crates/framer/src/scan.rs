@@ -1,0 +1,831 @@
+//! The resumable byte scanner under [`Framer`](crate::Framer).
+//!
+//! It walks the buffered stream once, byte by byte in markup and with `memchr` jumps in
+//! character data and attribute values, and keeps its whole state between calls, so no
+//! byte is examined twice however the input is chunked. While it scans a stanza it
+//! records a flat token table (element starts and ends, attributes, text runs) that the
+//! typed views read without scanning again.
+
+use memchr::{memchr, memchr3};
+
+use crate::chars::{
+    decode_char, decode_reference, is_ascii_name, is_ascii_name_start, is_name_char,
+    is_name_start_char, is_space, Reference,
+};
+use crate::{Error, Limits};
+
+/// A byte range relative to the start of the item (stanza or header) being scanned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Span {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// One entry of a stanza's token table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Token {
+    /// An element starts; its attributes are `attrs[first_attr..end_attr]`.
+    Start {
+        name: Span,
+        first_attr: u32,
+        end_attr: u32,
+    },
+    /// The innermost open element ends.
+    End,
+    /// Character data as written (references not yet resolved).
+    Text(Span),
+    /// The content of a CDATA section.
+    Cdata(Span),
+}
+
+/// One attribute: name and raw value (between the quotes) as written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Attr {
+    pub name: Span,
+    pub value: Span,
+}
+
+/// What a call to [`Scanner::scan`] stopped for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Found {
+    /// The stream header's `>`: its tokens and attributes are in the tables.
+    Header,
+    /// A stanza ended at the byte before `pos`: its tokens are in the tables.
+    Stanza,
+    /// The first whitespace after the header or a stanza.
+    Keepalive,
+    /// The stream's end tag.
+    Close,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Before the stream header: an optional XML declaration, then whitespace.
+    Prolog,
+    /// Inside `<?xml … ?>` at the very start of the stream.
+    XmlDecl,
+    /// At depth 0 after the header; `ws_run` once whitespace has been reported.
+    Between { ws_run: bool },
+    /// Character data inside a stanza; the run started at `mark`.
+    Text,
+    /// After `<`.
+    Lt,
+    /// In a start tag's element name (started at `mark`).
+    StartName,
+    /// In a start tag after its name or an attribute; `ws` once whitespace was seen.
+    InTag { ws: bool },
+    /// In an attribute name (started at `mark`).
+    AttrName,
+    /// After an attribute name, before `=`.
+    AfterAttrName,
+    /// After `=`, before the opening quote.
+    AfterEq,
+    /// In an attribute value quoted with `quote` (started at `mark`).
+    AttrValue { quote: u8 },
+    /// After `/` in a start tag.
+    EmptyTagEnd,
+    /// In an end tag's name (started at `mark`).
+    EndName,
+    /// After an end tag's name, before `>`.
+    AfterEndName,
+    /// In a reference that started at `entity_start`; `quote` is the attribute's quote
+    /// character, or 0 in character data.
+    Reference { quote: u8 },
+    /// After `<!`, having matched `matched` bytes of `[CDATA[`.
+    Bang { matched: u8 },
+    /// In a CDATA section (content started at `mark`); `brackets` is how many `]` end
+    /// the content seen so far (0 to 2).
+    Cdata { brackets: u8 },
+    /// After the stream's end tag.
+    Closed,
+}
+
+/// The scanner's state, everything it needs to resume at `pos`.
+#[derive(Debug)]
+pub(crate) struct Scanner {
+    state: State,
+    /// Next byte to examine, as an offset into the caller's buffer.
+    pub pos: usize,
+    /// Start of the current item (`<` of the header or stanza) in the buffer.
+    pub item_start: usize,
+    /// Start of the current name, value, text run or CDATA content.
+    mark: usize,
+    /// `&` of the reference being read.
+    entity_start: usize,
+    /// Whether the item in progress is the stream header.
+    in_header: bool,
+    /// Whether an item (header or stanza) is in progress.
+    pub in_item: bool,
+    /// Whether the XML declaration may still come (nothing but a BOM seen yet).
+    at_stream_start: bool,
+    /// Whether the stream header has been read.
+    header_read: bool,
+    /// Names of the open elements of the stanza, outermost first.
+    stack: Vec<Span>,
+    /// Prefixes declared inside the stanza: (prefix, depth of the declaring element).
+    prefixes: Vec<(Span, usize)>,
+    /// Prefixes declared on the stream header.
+    pub header_prefixes: Vec<Box<[u8]>>,
+    /// The header's qualified name, which the closing tag must repeat.
+    pub stream_name: Box<[u8]>,
+    /// Name of the element whose start tag is being read.
+    tag_name: Span,
+    /// Name of the attribute whose value is being read.
+    attr_name: Span,
+    /// Index in `attrs` of the first attribute of the current start tag.
+    tag_first_attr: usize,
+    /// Whether the current start tag has a prefixed name.
+    tag_has_prefix: bool,
+    /// Whether any name in the current stanza has a prefix.
+    pub stanza_has_prefix: bool,
+    /// The stanza's (or header's) tokens.
+    pub tokens: Vec<Token>,
+    /// The stanza's (or header's) attributes.
+    pub attrs: Vec<Attr>,
+    /// Bytes examined so far, for the proof that scanning is linear.
+    pub examined: u64,
+}
+
+/// Longest reference body (between `&` and `;`) accepted; a longer one is malformed.
+const MAX_REFERENCE: usize = 64;
+const CDATA_OPEN: &[u8] = b"[CDATA[";
+
+impl Scanner {
+    pub fn new() -> Scanner {
+        Scanner {
+            state: State::Prolog,
+            pos: 0,
+            item_start: 0,
+            mark: 0,
+            entity_start: 0,
+            in_header: false,
+            in_item: false,
+            at_stream_start: true,
+            header_read: false,
+            stack: Vec::new(),
+            prefixes: Vec::new(),
+            header_prefixes: Vec::new(),
+            stream_name: Box::default(),
+            tag_name: Span::default(),
+            attr_name: Span::default(),
+            tag_first_attr: 0,
+            tag_has_prefix: false,
+            stanza_has_prefix: false,
+            tokens: Vec::new(),
+            attrs: Vec::new(),
+            examined: 0,
+        }
+    }
+
+    /// Forgets the first `n` bytes of the buffer, which the caller has dropped. No offset
+    /// the scanner still needs may lie before `n`.
+    pub fn shift(&mut self, n: usize) {
+        self.pos -= n;
+        self.item_start = self.item_start.saturating_sub(n);
+        self.mark = self.mark.saturating_sub(n);
+        self.entity_start = self.entity_start.saturating_sub(n);
+    }
+
+    /// The first offset the scanner may still read: what lies before can be dropped.
+    pub fn keep_from(&self) -> usize {
+        if self.in_item {
+            self.item_start
+        } else if self.state == State::XmlDecl {
+            self.mark.saturating_sub(2)
+        } else {
+            self.pos
+        }
+    }
+
+    /// Whether the header has been read.
+    pub fn header_done(&self) -> bool {
+        self.header_read
+    }
+
+    /// Scans `buf[pos..]` until something is found or the bytes run out. `buf` must be
+    /// valid UTF-8 free of forbidden characters up to its end, except that it may end
+    /// inside a character. `offset` is how many bytes of the stream came before `buf[0]`.
+    pub fn scan(
+        &mut self,
+        buf: &[u8],
+        offset: u64,
+        limits: &Limits,
+    ) -> Result<Option<Found>, Error> {
+        let start_pos = self.pos;
+        let result = self.scan_inner(buf, offset, limits);
+        self.examined += (self.pos - start_pos) as u64;
+        result
+    }
+
+    fn item_bound(&self, avail: usize, offset: u64, limits: &Limits) -> usize {
+        if !self.in_item && self.header_done() {
+            return avail;
+        }
+        if self.header_done() {
+            return avail.min(self.item_start.saturating_add(limits.max_stanza_bytes));
+        }
+        let header_left = (limits.max_header_bytes as u64).saturating_sub(offset);
+        avail.min(usize::try_from(header_left).unwrap_or(usize::MAX))
+    }
+
+    fn scan_inner(
+        &mut self,
+        buf: &[u8],
+        offset: u64,
+        limits: &Limits,
+    ) -> Result<Option<Found>, Error> {
+        let avail = buf.len();
+        let mut bound = self.item_bound(avail, offset, limits);
+        loop {
+            if self.pos >= bound {
+                if bound < avail {
+                    return Err(if self.header_done() {
+                        Error::StanzaTooLarge
+                    } else {
+                        Error::HeaderTooLarge
+                    });
+                }
+                return Ok(None);
+            }
+            let pos = self.pos;
+            let b = buf[pos];
+            match self.state {
+                State::Prolog => {
+                    if self.at_stream_start && offset + pos as u64 == 0 && b == 0xEF {
+                        // A UTF-8 byte-order mark is allowed before everything.
+                        if buf.len() < 3 {
+                            return Ok(None);
+                        }
+                        if buf[..3] == [0xEF, 0xBB, 0xBF] {
+                            self.pos = 3;
+                            continue;
+                        }
+                        return Err(Error::Syntax);
+                    }
+                    if is_space(b) {
+                        self.at_stream_start = false;
+                        self.pos += 1;
+                    } else if b == b'<' {
+                        self.item_start = pos;
+                        self.state = State::Lt;
+                        self.pos += 1;
+                    } else {
+                        return Err(Error::Syntax);
+                    }
+                }
+                State::XmlDecl => match memchr(b'>', &buf[pos..bound]) {
+                    None => self.pos = bound,
+                    Some(i) => {
+                        let gt = pos + i;
+                        self.pos = gt + 1;
+                        if buf[gt - 1] == b'?' && gt - 1 >= self.mark {
+                            check_xml_declaration(&buf[self.mark..gt - 1])?;
+                            self.state = State::Prolog;
+                        }
+                    }
+                },
+                State::Between { ws_run } => {
+                    if is_space(b) {
+                        self.pos += 1;
+                        if !ws_run {
+                            self.state = State::Between { ws_run: true };
+                            return Ok(Some(Found::Keepalive));
+                        }
+                    } else if b == b'<' {
+                        self.item_start = pos;
+                        self.in_item = true;
+                        self.tokens.clear();
+                        self.attrs.clear();
+                        self.stanza_has_prefix = false;
+                        self.state = State::Lt;
+                        self.pos += 1;
+                        bound = self.item_bound(avail, offset, limits);
+                    } else {
+                        return Err(Error::TextOutsideStanza);
+                    }
+                }
+                State::Closed => {
+                    if !is_space(b) {
+                        return Err(Error::DataAfterClose);
+                    }
+                    self.pos += 1;
+                }
+                State::Text => match memchr3(b'<', b'&', b'>', &buf[pos..bound]) {
+                    None => self.pos = bound,
+                    Some(i) => {
+                        let at = pos + i;
+                        self.pos = at + 1;
+                        match buf[at] {
+                            b'<' => {
+                                if at > self.mark {
+                                    let span = self.span(self.mark, at);
+                                    self.tokens.push(Token::Text(span));
+                                }
+                                self.state = State::Lt;
+                            }
+                            b'&' => {
+                                self.entity_start = at;
+                                self.state = State::Reference { quote: 0 };
+                            }
+                            _ => {
+                                if at >= self.mark + 2 && &buf[at - 2..at] == b"]]" {
+                                    return Err(Error::CdataEndInText);
+                                }
+                            }
+                        }
+                    }
+                },
+                State::Lt => match b {
+                    b'/' => {
+                        self.pos += 1;
+                        self.mark = self.pos;
+                        self.state = State::EndName;
+                    }
+                    b'?' => {
+                        if self.at_stream_start && !self.in_item && offset + pos as u64 <= 4 {
+                            self.at_stream_start = false;
+                            self.pos += 1;
+                            self.mark = self.pos;
+                            self.state = State::XmlDecl;
+                        } else {
+                            return Err(Error::ProcessingInstruction);
+                        }
+                    }
+                    b'!' => {
+                        self.pos += 1;
+                        self.state = State::Bang { matched: 0 };
+                    }
+                    _ => {
+                        let Some(len) = name_start_len(buf, pos)? else {
+                            return Ok(None);
+                        };
+                        if !self.header_done() {
+                            self.in_header = true;
+                            self.in_item = true;
+                            self.tokens.clear();
+                            self.attrs.clear();
+                            bound = self.item_bound(avail, offset, limits);
+                        }
+                        self.at_stream_start = false;
+                        self.mark = pos;
+                        self.pos += len;
+                        self.tag_first_attr = self.attrs.len();
+                        self.tag_has_prefix = false;
+                        self.state = State::StartName;
+                    }
+                },
+                State::StartName => {
+                    let Some(end) = scan_name(buf, pos, bound)? else {
+                        self.pos = bound;
+                        continue;
+                    };
+                    self.pos = end;
+                    self.tag_name = self.span(self.mark, end);
+                    self.tag_has_prefix |= check_qname(&buf[self.mark..end])?;
+                    self.state = State::InTag { ws: false };
+                }
+                State::InTag { ws } => {
+                    if is_space(b) {
+                        self.pos += 1;
+                        self.state = State::InTag { ws: true };
+                    } else if b == b'>' {
+                        self.pos += 1;
+                        if let Some(found) = self.end_start_tag(buf, false, limits)? {
+                            return Ok(Some(found));
+                        }
+                    } else if b == b'/' {
+                        self.pos += 1;
+                        self.state = State::EmptyTagEnd;
+                    } else {
+                        let Some(len) = name_start_len(buf, pos)? else {
+                            return Ok(None);
+                        };
+                        if !ws {
+                            return Err(Error::Syntax);
+                        }
+                        if self.attrs.len() - self.tag_first_attr >= limits.max_attributes {
+                            return Err(Error::TooManyAttributes);
+                        }
+                        self.mark = pos;
+                        self.pos += len;
+                        self.state = State::AttrName;
+                    }
+                }
+                State::AttrName => {
+                    let Some(end) = scan_name(buf, pos, bound)? else {
+                        self.pos = bound;
+                        continue;
+                    };
+                    self.pos = end;
+                    let name = &buf[self.mark..end];
+                    self.tag_has_prefix |= check_qname(name)? && !name.starts_with(b"xmlns:");
+                    self.attr_name = self.span(self.mark, end);
+                    for attr in &self.attrs[self.tag_first_attr..] {
+                        if buf[self.item_start..][attr.name.range()] == *name {
+                            return Err(Error::DuplicateAttribute);
+                        }
+                    }
+                    self.state = State::AfterAttrName;
+                }
+                State::AfterAttrName => {
+                    self.pos += 1;
+                    if b == b'=' {
+                        self.state = State::AfterEq;
+                    } else if !is_space(b) {
+                        return Err(Error::Syntax);
+                    }
+                }
+                State::AfterEq => {
+                    self.pos += 1;
+                    if b == b'\'' || b == b'"' {
+                        self.mark = self.pos;
+                        self.state = State::AttrValue { quote: b };
+                    } else if !is_space(b) {
+                        return Err(Error::Syntax);
+                    }
+                }
+                State::AttrValue { quote } => match memchr3(quote, b'<', b'&', &buf[pos..bound]) {
+                    None => self.pos = bound,
+                    Some(i) => {
+                        let at = pos + i;
+                        self.pos = at + 1;
+                        match buf[at] {
+                            b'<' => return Err(Error::Syntax),
+                            b'&' => {
+                                self.entity_start = at;
+                                self.state = State::Reference { quote };
+                            }
+                            _ => {
+                                let value = self.span(self.mark, at);
+                                self.attrs.push(Attr {
+                                    name: self.attr_name,
+                                    value,
+                                });
+                                self.state = State::InTag { ws: false };
+                            }
+                        }
+                    }
+                },
+                State::EmptyTagEnd => {
+                    if b != b'>' {
+                        return Err(Error::Syntax);
+                    }
+                    self.pos += 1;
+                    if let Some(found) = self.end_start_tag(buf, true, limits)? {
+                        return Ok(Some(found));
+                    }
+                }
+                State::EndName => {
+                    if pos == self.mark {
+                        let Some(len) = name_start_len(buf, pos)? else {
+                            return Ok(None);
+                        };
+                        self.pos += len;
+                        continue;
+                    }
+                    let Some(end) = scan_name(buf, pos, bound)? else {
+                        self.pos = bound;
+                        continue;
+                    };
+                    self.pos = end;
+                    self.tag_name = self.span(self.mark, end);
+                    self.state = State::AfterEndName;
+                }
+                State::AfterEndName => {
+                    self.pos += 1;
+                    if b == b'>' {
+                        if let Some(found) = self.end_tag(buf)? {
+                            return Ok(Some(found));
+                        }
+                    } else if !is_space(b) {
+                        return Err(Error::Syntax);
+                    }
+                }
+                State::Reference { quote } => {
+                    if b == b';' {
+                        match decode_reference(&buf[self.entity_start + 1..pos]) {
+                            Reference::Char(_) => {}
+                            Reference::Undefined => return Err(Error::UndefinedEntity),
+                            Reference::Malformed => return Err(Error::BadReference),
+                        }
+                        self.pos += 1;
+                        self.state = if quote == 0 {
+                            State::Text
+                        } else {
+                            State::AttrValue { quote }
+                        };
+                    } else if pos - self.entity_start > MAX_REFERENCE
+                        || !(is_ascii_name(b) || b == b'#' || b >= 0x80)
+                    {
+                        return Err(Error::BadReference);
+                    } else {
+                        self.pos += 1;
+                    }
+                }
+                State::Bang { matched } => {
+                    if matched == 0 && b == b'-' {
+                        return Err(Error::Comment);
+                    }
+                    if matched == 0 && b == b'D' {
+                        return Err(Error::Doctype);
+                    }
+                    if b != CDATA_OPEN[matched as usize] {
+                        return Err(Error::Syntax);
+                    }
+                    if self.stack.is_empty() {
+                        // CDATA is character data, which depth 0 does not allow.
+                        return Err(if self.header_done() {
+                            Error::TextOutsideStanza
+                        } else {
+                            Error::Syntax
+                        });
+                    }
+                    self.pos += 1;
+                    if matched as usize + 1 == CDATA_OPEN.len() {
+                        self.mark = self.pos;
+                        self.state = State::Cdata { brackets: 0 };
+                    } else {
+                        self.state = State::Bang {
+                            matched: matched + 1,
+                        };
+                    }
+                }
+                State::Cdata { brackets } => {
+                    if brackets == 0 {
+                        match memchr(b']', &buf[pos..bound]) {
+                            None => self.pos = bound,
+                            Some(i) => {
+                                self.pos = pos + i + 1;
+                                self.state = State::Cdata { brackets: 1 };
+                            }
+                        }
+                        continue;
+                    }
+                    self.pos += 1;
+                    self.state = match (brackets, b) {
+                        (_, b']') => State::Cdata { brackets: 2 },
+                        (2, b'>') => {
+                            let span = self.span(self.mark, pos - 2);
+                            self.tokens.push(Token::Cdata(span));
+                            self.mark = self.pos;
+                            State::Text
+                        }
+                        _ => State::Cdata { brackets: 0 },
+                    };
+                }
+            }
+        }
+    }
+
+    /// Handles the `>` of a start tag (`pos` is after it).
+    fn end_start_tag(
+        &mut self,
+        buf: &[u8],
+        empty: bool,
+        limits: &Limits,
+    ) -> Result<Option<Found>, Error> {
+        if self.in_header {
+            if empty {
+                return Err(Error::Syntax);
+            }
+            self.in_header = false;
+            self.in_item = false;
+            self.header_read = true;
+            self.tokens.push(Token::Start {
+                name: self.tag_name,
+                first_attr: self.tag_first_attr as u32,
+                end_attr: self.attrs.len() as u32,
+            });
+            self.state = State::Between { ws_run: false };
+            return Ok(Some(Found::Header));
+        }
+        let depth = self.stack.len() + 1;
+        if depth > limits.max_depth {
+            return Err(Error::TooDeep);
+        }
+        if self.tag_has_prefix {
+            self.stanza_has_prefix = true;
+            self.check_prefixes(buf, depth)?;
+        } else {
+            for attr in &self.attrs[self.tag_first_attr..] {
+                let name = &buf[self.item_start..][attr.name.range()];
+                if let Some(prefix) = name.strip_prefix(b"xmlns:") {
+                    check_prefix_declaration(prefix, &buf[self.item_start..][attr.value.range()])?;
+                    self.prefixes.push((attr.name, depth));
+                    self.stanza_has_prefix = true;
+                }
+            }
+        }
+        self.tokens.push(Token::Start {
+            name: self.tag_name,
+            first_attr: self.tag_first_attr as u32,
+            end_attr: self.attrs.len() as u32,
+        });
+        if empty {
+            self.tokens.push(Token::End);
+            self.prefixes.retain(|&(_, d)| d < depth);
+            return Ok(self.after_element());
+        }
+        self.stack.push(self.tag_name);
+        self.mark = self.pos;
+        self.state = State::Text;
+        Ok(None)
+    }
+
+    /// Records the prefixes the current start tag declares, then checks that every prefix
+    /// it uses is declared.
+    fn check_prefixes(&mut self, buf: &[u8], depth: usize) -> Result<(), Error> {
+        let item = &buf[self.item_start..];
+        for attr in &self.attrs[self.tag_first_attr..] {
+            if let Some(prefix) = item[attr.name.range()].strip_prefix(b"xmlns:") {
+                check_prefix_declaration(prefix, &item[attr.value.range()])?;
+                self.prefixes.push((attr.name, depth));
+            }
+        }
+        let declared = |prefix: &[u8]| {
+            prefix == b"xml"
+                || self.header_prefixes.iter().any(|p| **p == *prefix)
+                || self
+                    .prefixes
+                    .iter()
+                    .any(|(decl, _)| item[decl.range()].strip_prefix(b"xmlns:") == Some(prefix))
+        };
+        let element = &item[self.tag_name.range()];
+        if let Some(colon) = memchr(b':', element) {
+            if !declared(&element[..colon]) {
+                return Err(Error::UndeclaredPrefix);
+            }
+        }
+        for attr in &self.attrs[self.tag_first_attr..] {
+            let name = &item[attr.name.range()];
+            if let Some(colon) = memchr(b':', name) {
+                let prefix = &name[..colon];
+                if prefix != b"xmlns" && !declared(prefix) {
+                    return Err(Error::UndeclaredPrefix);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles the `>` of an end tag (`pos` is after it).
+    fn end_tag(&mut self, buf: &[u8]) -> Result<Option<Found>, Error> {
+        let name = &buf[self.item_start..][self.tag_name.range()];
+        let Some(open) = self.stack.pop() else {
+            if !self.header_done() || name != &*self.stream_name {
+                return Err(Error::MismatchedEndTag);
+            }
+            self.in_item = false;
+            self.state = State::Closed;
+            return Ok(Some(Found::Close));
+        };
+        if buf[self.item_start..][open.range()] != *name {
+            return Err(Error::MismatchedEndTag);
+        }
+        self.tokens.push(Token::End);
+        let depth = self.stack.len();
+        self.prefixes.retain(|&(_, d)| d <= depth);
+        Ok(self.after_element())
+    }
+
+    /// After an element closed: a stanza ends at depth 0, otherwise content resumes.
+    fn after_element(&mut self) -> Option<Found> {
+        if self.stack.is_empty() {
+            self.in_item = false;
+            self.state = State::Between { ws_run: false };
+            return Some(Found::Stanza);
+        }
+        self.mark = self.pos;
+        self.state = State::Text;
+        None
+    }
+
+    fn span(&self, start: usize, end: usize) -> Span {
+        // Items are bounded by the limits, which `Framer` keeps within u32.
+        Span {
+            start: (start - self.item_start) as u32,
+            end: (end - self.item_start) as u32,
+        }
+    }
+}
+
+/// The length of the name-start character at `buf[pos]`, `None` if it is cut by the end
+/// of `buf`, an error if it cannot start a name.
+fn name_start_len(buf: &[u8], pos: usize) -> Result<Option<usize>, Error> {
+    let b = buf[pos];
+    if is_ascii_name_start(b) {
+        return Ok(Some(1));
+    }
+    if b < 0x80 {
+        return Err(Error::Syntax);
+    }
+    match decode_char(&buf[pos..]) {
+        None => Ok(None),
+        Some((c, len)) if is_name_start_char(c) => Ok(Some(len)),
+        Some(_) => Err(Error::Syntax),
+    }
+}
+
+/// The end of the name whose characters continue at `buf[pos]`, or `None` if the name
+/// runs up to `bound`.
+fn scan_name(buf: &[u8], mut pos: usize, bound: usize) -> Result<Option<usize>, Error> {
+    while pos < bound {
+        let b = buf[pos];
+        if is_ascii_name(b) {
+            pos += 1;
+        } else if b < 0x80 {
+            return Ok(Some(pos));
+        } else {
+            match decode_char(&buf[pos..bound]) {
+                None => return Ok(None),
+                Some((c, len)) if is_name_char(c) => pos += len,
+                Some(_) => return Ok(Some(pos)),
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Checks a qualified name (Namespaces in XML §4) and says whether it has a prefix.
+fn check_qname(name: &[u8]) -> Result<bool, Error> {
+    let Some(colon) = memchr(b':', name) else {
+        return Ok(false);
+    };
+    let local = &name[colon + 1..];
+    if colon == 0 || memchr(b':', local).is_some() {
+        return Err(Error::BadQualifiedName);
+    }
+    match local.first() {
+        Some(&b) if is_ascii_name_start(b) => Ok(true),
+        Some(_) => match decode_char(local) {
+            Some((c, _)) if !c.is_ascii() && is_name_start_char(c) => Ok(true),
+            _ => Err(Error::BadQualifiedName),
+        },
+        None => Err(Error::BadQualifiedName),
+    }
+}
+
+/// Checks an `xmlns:prefix='value'` declaration (Namespaces in XML §3).
+fn check_prefix_declaration(prefix: &[u8], value: &[u8]) -> Result<(), Error> {
+    const XML_NS: &[u8] = b"http://www.w3.org/XML/1998/namespace";
+    const XMLNS_NS: &[u8] = b"http://www.w3.org/2000/xmlns/";
+    let bad = value.is_empty()
+        || prefix == b"xmlns"
+        || (prefix == b"xml") != (value == XML_NS)
+        || value == XMLNS_NS;
+    if bad {
+        return Err(Error::BadQualifiedName);
+    }
+    Ok(())
+}
+
+/// Checks the content of `<?xml … ?>` (between `<?` and `?>`): it must be the XML
+/// declaration, and any encoding it names must be UTF-8.
+fn check_xml_declaration(decl: &[u8]) -> Result<(), Error> {
+    let Some(rest) = decl.strip_prefix(b"xml") else {
+        return Err(Error::ProcessingInstruction);
+    };
+    match rest.first() {
+        Some(&b) if is_space(b) => {}
+        // `<?xml-stylesheet …?>` and the like are processing instructions.
+        Some(_) => return Err(Error::ProcessingInstruction),
+        None => return Err(Error::Syntax),
+    }
+    let text = std::str::from_utf8(rest).map_err(|_| Error::InvalidUtf8)?;
+    let mut seen_version = false;
+    let mut rest = text.trim_start_matches([' ', '\t', '\r', '\n']);
+    while !rest.is_empty() {
+        let (name, after) = rest.split_once('=').ok_or(Error::Syntax)?;
+        let after = after.trim_start_matches([' ', '\t', '\r', '\n']);
+        let quote = after
+            .chars()
+            .next()
+            .filter(|&q| q == '\'' || q == '"')
+            .ok_or(Error::Syntax)?;
+        let (value, tail) = after[1..].split_once(quote).ok_or(Error::Syntax)?;
+        match name.trim_end_matches([' ', '\t', '\r', '\n']) {
+            "version" if !seen_version && value.starts_with("1.") => seen_version = true,
+            "encoding" if seen_version => {
+                if !value.eq_ignore_ascii_case("utf-8") && !value.eq_ignore_ascii_case("utf8") {
+                    return Err(Error::UnsupportedEncoding);
+                }
+            }
+            "standalone" if seen_version && (value == "yes" || value == "no") => {}
+            _ => return Err(Error::Syntax),
+        }
+        if !tail.is_empty() && !tail.starts_with([' ', '\t', '\r', '\n']) {
+            return Err(Error::Syntax);
+        }
+        rest = tail.trim_start_matches([' ', '\t', '\r', '\n']);
+    }
+    if !seen_version {
+        return Err(Error::Syntax);
+    }
+    Ok(())
+}
