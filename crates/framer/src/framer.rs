@@ -202,12 +202,10 @@ impl Framer {
         self.checked += valid;
     }
 
-    /// A stream that starts with a UTF-16 byte-order mark is in an unsupported encoding
-    /// rather than malformed UTF-8.
+    /// A stream that starts like a UTF-16 byte-order mark (bytes that never occur in
+    /// UTF-8) is in an unsupported encoding rather than malformed UTF-8.
     fn encoding_error(&self, at: usize) -> Error {
-        let starts_utf16 =
-            self.buf.starts_with(&[0xFE, 0xFF]) || self.buf.starts_with(&[0xFF, 0xFE]);
-        if self.offset == 0 && at == 0 && starts_utf16 {
+        if self.offset == 0 && at == 0 && matches!(self.buf.first(), Some(0xFE | 0xFF)) {
             Error::UnsupportedEncoding
         } else {
             Error::InvalidUtf8

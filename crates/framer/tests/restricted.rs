@@ -1,0 +1,255 @@
+//! One case per restricted construct, per syntax rule and per limit: the error and the
+//! stream-error condition it maps to, the same whatever the chunking.
+
+mod common;
+
+use common::{frame_bytewise, frame_whole, stream, Owned, HEADER};
+use llxmpp_framer::{Condition, Error, Framer, Limits};
+
+/// Asserts that `input` fails with `error`, fed whole and fed byte by byte.
+fn assert_fails(input: &[u8], error: Error) {
+    let (_, whole) = frame_whole(input);
+    assert_eq!(
+        whole,
+        Some(error),
+        "whole: {}",
+        String::from_utf8_lossy(input)
+    );
+    let (_, bytewise) = frame_bytewise(input, Limits::DEFAULT);
+    assert_eq!(
+        bytewise,
+        Some(error),
+        "bytewise: {}",
+        String::from_utf8_lossy(input)
+    );
+}
+
+/// Asserts that `input` frames without error, whole and byte by byte, and returns the
+/// frames.
+fn assert_accepts(input: &[u8]) -> Vec<Owned> {
+    let (frames, error) = frame_whole(input);
+    assert_eq!(error, None, "{}", String::from_utf8_lossy(input));
+    assert_eq!(
+        frame_bytewise(input, Limits::DEFAULT),
+        (frames.clone(), None)
+    );
+    frames
+}
+
+#[test]
+fn restricted_constructs_are_restricted_xml() {
+    let cases: &[(&str, Error)] = &[
+        ("<!-- hi -->", Error::Comment),
+        ("<message><!-- hi --></message>", Error::Comment),
+        ("<?pi data?>", Error::ProcessingInstruction),
+        ("<message><?pi?></message>", Error::ProcessingInstruction),
+        (
+            "<message><body>&nbsp;</body></message>",
+            Error::UndefinedEntity,
+        ),
+        ("<message to='&foo;'/>", Error::UndefinedEntity),
+        ("<!DOCTYPE message>", Error::Doctype),
+    ];
+    for &(body, error) in cases {
+        assert_fails(&stream(body), error);
+        assert_eq!(error.condition(), Condition::RestrictedXml);
+    }
+    assert_fails(b"<!DOCTYPE stream><stream:stream>", Error::Doctype);
+    assert_fails(b"<!-- x --><stream:stream>", Error::Comment);
+    assert_fails(
+        b"<?xml-stylesheet href='x'?><stream:stream>",
+        Error::ProcessingInstruction,
+    );
+    assert_fails(
+        b"  <?xml version='1.0'?><stream:stream>",
+        Error::ProcessingInstruction,
+    );
+}
+
+#[test]
+fn malformed_xml_is_not_well_formed() {
+    let cases: &[(&str, Error)] = &[
+        ("<message></body>", Error::MismatchedEndTag),
+        ("<message a='1' a='2'/>", Error::DuplicateAttribute),
+        ("<message a='1'b='2'/>", Error::Syntax),
+        ("<message a=1/>", Error::Syntax),
+        ("<message a='<'/>", Error::Syntax),
+        (
+            "<message><body>a ]]> b</body></message>",
+            Error::CdataEndInText,
+        ),
+        ("<message><body>&#0;</body></message>", Error::BadReference),
+        (
+            "<message><body>&#xD800;</body></message>",
+            Error::BadReference,
+        ),
+        ("<message><body>& </body></message>", Error::BadReference),
+        ("<message><x:body/></message>", Error::UndeclaredPrefix),
+        ("<message x:a='1'/>", Error::UndeclaredPrefix),
+        (
+            "<message><a:b:c xmlns:a='u'/></message>",
+            Error::BadQualifiedName,
+        ),
+        ("<message xmlns:p=''/>", Error::BadQualifiedName),
+        ("hello", Error::TextOutsideStanza),
+        ("<![CDATA[x]]>", Error::TextOutsideStanza),
+        ("<1message/>", Error::Syntax),
+        ("</stream:stream> <message/>", Error::DataAfterClose),
+        ("</stream>", Error::MismatchedEndTag),
+        ("<message>\u{1}</message>", Error::InvalidChar),
+        ("<message>\u{FFFE}</message>", Error::InvalidChar),
+    ];
+    for &(body, error) in cases {
+        assert_fails(&stream(body), error);
+        assert_eq!(error.condition(), Condition::NotWellFormed);
+    }
+}
+
+#[test]
+fn invalid_utf8_is_not_well_formed_even_split_across_chunks() {
+    let mut input = stream("<message><body>caf");
+    input.extend_from_slice(&[0xC3, 0x28]);
+    input.extend_from_slice(b"</body></message>");
+    assert_fails(&input, Error::InvalidUtf8);
+    // An overlong encoding and a lone continuation byte.
+    for bad in [&[0xC0, 0xAF][..], &[0x80]] {
+        let mut input = stream("<message>");
+        input.extend_from_slice(bad);
+        assert_fails(&input, Error::InvalidUtf8);
+    }
+    assert_eq!(Error::InvalidUtf8.condition(), Condition::NotWellFormed);
+}
+
+#[test]
+fn other_encodings_are_unsupported() {
+    assert_fails(
+        b"<?xml version='1.0' encoding='ISO-8859-1'?><stream:stream>",
+        Error::UnsupportedEncoding,
+    );
+    assert_fails(&[0xFF, 0xFE, b'<', 0], Error::UnsupportedEncoding);
+    assert_eq!(
+        Error::UnsupportedEncoding.condition(),
+        Condition::UnsupportedEncoding
+    );
+    let accepted = format!(
+        "\u{FEFF}<?xml version='1.0' encoding='utf-8'?>{}",
+        &HEADER[38..]
+    );
+    assert_accepts(accepted.as_bytes());
+}
+
+#[test]
+fn wrong_namespaces_are_invalid_namespace() {
+    let cases = [
+        "<stream:stream xmlns='jabber:client' xmlns:stream='urn:wrong'>",
+        "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'>",
+        "<message xmlns='jabber:client'>",
+        "<s:stream xmlns:s='http://etherx.jabber.org/streams' xmlns='urn:other'>",
+    ];
+    for header in cases {
+        assert_fails(header.as_bytes(), Error::InvalidNamespace);
+    }
+    assert_eq!(
+        Error::InvalidNamespace.condition(),
+        Condition::InvalidNamespace
+    );
+    // Another prefix for the stream namespace is fine, and the close tag must repeat it.
+    let frames = assert_accepts(
+        b"<s:stream xmlns='jabber:client' xmlns:s='http://etherx.jabber.org/streams'><message/></s:stream>",
+    );
+    assert_eq!(frames.last(), Some(&Owned::Close));
+}
+
+#[test]
+fn allowed_constructs_pass() {
+    let frames = assert_accepts(&stream(concat!(
+        "<message a='x>y' b=\"it's\"><body><![CDATA[<b> & ]] ]]]></body>",
+        "<body>&lt;&gt;&amp;&quot;&apos;&#65;&#x1F600;</body>",
+        "<html xmlns='http://www.w3.org/1999/xhtml'><p:q xmlns:p='urn:p' p:a='1'/></html></message>",
+        " \n\t\r<presence/>"
+    )));
+    assert_eq!(frames.len(), 4, "{frames:?}");
+    assert_eq!(frames[2], Owned::Keepalive);
+}
+
+fn limits() -> Limits {
+    // The test header has five attributes.
+    Limits {
+        max_stanza_bytes: 100,
+        max_depth: 4,
+        max_attributes: 5,
+        max_header_bytes: 300,
+    }
+}
+
+fn assert_limit(input: &[u8], error: Error) {
+    let (_, whole) = common::frame_with_cuts(input, &[], limits());
+    assert_eq!(whole, Some(error));
+    assert_eq!(frame_bytewise(input, limits()).1, Some(error));
+    assert_eq!(error.condition(), Condition::PolicyViolation);
+}
+
+fn assert_within_limits(input: &[u8]) {
+    assert_eq!(common::frame_with_cuts(input, &[], limits()).1, None);
+    assert_eq!(frame_bytewise(input, limits()).1, None);
+}
+
+#[test]
+fn stanza_size_limit_is_exact() {
+    let fits = format!("<message>{}</message>", "a".repeat(100 - 19));
+    assert_eq!(fits.len(), 100);
+    assert_within_limits(&stream(&fits));
+    let over = format!("<message>{}</message>", "a".repeat(101 - 19));
+    assert_limit(&stream(&over), Error::StanzaTooLarge);
+    // Reported as soon as the limit is passed, without waiting for the stanza to end.
+    assert_limit(
+        &stream(&format!("<message>{}", "a".repeat(200))),
+        Error::StanzaTooLarge,
+    );
+}
+
+#[test]
+fn depth_limit_is_exact() {
+    assert_within_limits(&stream("<a><b><c><d/></c></b></a>"));
+    assert_limit(&stream("<a><b><c><d><e/></d></c></b></a>"), Error::TooDeep);
+}
+
+#[test]
+fn attribute_limit_is_exact() {
+    assert_within_limits(&stream("<a x='1' y='2' z='3' v='4' xmlns='u'/>"));
+    assert_limit(
+        &stream("<a x='1' y='2' z='3' v='4' xmlns='u' w='6'/>"),
+        Error::TooManyAttributes,
+    );
+    let header_over = HEADER.replace(" version='1.0'>", " id='i' version='1.0'>");
+    assert_limit(header_over.as_bytes(), Error::TooManyAttributes);
+}
+
+#[test]
+fn header_limit_counts_the_declaration() {
+    assert_within_limits(HEADER.as_bytes());
+    let long = HEADER.replace("from='a@x'", &format!("from='{}'", "a".repeat(200)));
+    assert_limit(long.as_bytes(), Error::HeaderTooLarge);
+}
+
+#[test]
+fn memory_stays_bounded_by_the_stanza_limit() {
+    let mut framer = Framer::with_limits(limits());
+    framer.feed(&stream(""));
+    while let Ok(Some(_)) = framer.next_frame() {}
+    framer.feed(b"<message>");
+    let mut result = Ok(false);
+    for _ in 0..1000 {
+        framer.feed(b"aaaaaaaaaa");
+        result = framer.next_frame().map(|f| f.is_some());
+        if result.is_err() {
+            break;
+        }
+        assert!(framer.buffered_len() <= 100 + 10);
+    }
+    assert_eq!(result, Err(Error::StanzaTooLarge));
+    // The error sticks and nothing more is held.
+    framer.feed(b"<message/>");
+    assert!(matches!(framer.next_frame(), Err(Error::StanzaTooLarge)));
+    assert_eq!(framer.buffered_len(), 0);
+}
