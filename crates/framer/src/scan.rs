@@ -284,7 +284,7 @@ impl Scanner {
                     Some(i) => {
                         let gt = pos + i;
                         self.pos = gt + 1;
-                        if buf[gt - 1] == b'?' && gt - 1 >= self.mark {
+                        if gt > self.mark && buf[gt - 1] == b'?' {
                             check_xml_declaration(&buf[self.mark..gt - 1])?;
                             self.state = State::Prolog;
                         }
