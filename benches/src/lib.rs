@@ -1,1 +1,171 @@
-//! placeholder
+//! Deterministic workloads shared by llxmpp's benchmarks.
+//!
+//! The chat corpus imitates what link-local peers send on one stream (PROTOCOL.md §7):
+//! libpurple-style chat messages with XHTML parts and XEP-0022 requests, bodies of 10 to
+//! 400 characters mixing ASCII, accented and CJK text, emoji and escaped markup; typing
+//! notifications and XEP-0085 chat states; disco#info results; pings; whitespace
+//! keepalives. The same seed always yields the same bytes.
+
+/// A stream (header and stanzas, not closed) and what it contains.
+pub struct Corpus {
+    /// The stream's bytes.
+    pub bytes: Vec<u8>,
+    /// How many stanzas it holds.
+    pub stanzas: usize,
+    /// How many of them are `<message/>`.
+    pub messages: usize,
+}
+
+/// A small xorshift generator: the corpus must not depend on a crate's RNG algorithm.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
+const WORDS: &[&str] = &[
+    "hello",
+    "are",
+    "you",
+    "coming",
+    "to",
+    "the",
+    "meeting",
+    "lunch",
+    "ok",
+    "sure",
+    "café",
+    "naïve",
+    "Grüße",
+    "日本語",
+    "テスト",
+    "🙂",
+    "👍",
+    "&amp;",
+    "&lt;b&gt;",
+    "&quot;quoted&quot;",
+    "it&apos;s",
+    "https://example.invalid/x?a=1&amp;b=2",
+    "see",
+    "file",
+    "build",
+    "passes",
+    "tomorrow",
+    "thanks",
+    "weekend",
+    "ça",
+    "va",
+    "¿qué?",
+    "Ωmega",
+];
+
+const PEERS: &[&str] = &["alice@macbook", "bob@thinkpad", "carol@imac", "dave@pi"];
+
+/// The header every corpus stream starts with, as libpurple writes it.
+pub const HEADER: &str = "<?xml version='1.0' encoding='UTF-8' ?>\n<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='alice@macbook' to='bob@thinkpad'>";
+
+/// A chat corpus of at least `min_bytes` bytes.
+pub fn chat_corpus(min_bytes: usize) -> Corpus {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut out = String::with_capacity(min_bytes + 4096);
+    out.push_str(HEADER);
+    let (mut stanzas, mut messages) = (0, 0);
+    let mut id = 0u64;
+    while out.len() < min_bytes {
+        let from = rng.pick(PEERS);
+        let to = rng.pick(PEERS);
+        id += 1;
+        match rng.below(100) {
+            0..=69 => {
+                let body = body_text(&mut rng);
+                out.push_str(&format!("<message to='{to}' from='{from}' type='chat' id='m{id}'><body>{body}</body>"));
+                if rng.below(2) == 0 {
+                    out.push_str(&format!(
+                        "<html xmlns='http://www.w3.org/1999/xhtml'><body><font face='Helvetica' ABSZ='12'>{body}</font></body></html>"
+                    ));
+                }
+                out.push_str("<x xmlns='jabber:x:event'><composing/></x></message>");
+                messages += 1;
+            }
+            70..=77 => {
+                out.push_str(&format!(
+                    "<message to='{to}' from='{from}'><body/><x xmlns='jabber:x:event'><composing/><id>m{}</id></x></message>",
+                    id - 1
+                ));
+                messages += 1;
+            }
+            78..=89 => {
+                let state = rng.pick(&["active", "composing", "paused", "inactive"]);
+                out.push_str(&format!(
+                    "<message to='{to}' from='{from}' type='chat'><{state} xmlns='http://jabber.org/protocol/chatstates'/></message>"
+                ));
+                messages += 1;
+            }
+            90..=94 => out.push_str(&format!(
+                "<iq type='result' id='d{id}' to='{to}' from='{from}'><query xmlns='http://jabber.org/protocol/disco#info' node='https://llxmpp.invalid#abc'><identity category='client' type='pc' name='llxmpp'/><feature var='http://jabber.org/protocol/disco#info'/><feature var='urn:xmpp:ping'/><feature var='jabber:x:event'/><feature var='http://jabber.org/protocol/chatstates'/><feature var='http://jabber.org/protocol/xhtml-im'/></query></iq>"
+            )),
+            _ => out.push_str(&format!("<iq type='get' id='p{id}' to='{to}' from='{from}'><ping xmlns='urn:xmpp:ping'/></iq>")),
+        }
+        stanzas += 1;
+        if rng.below(10) == 0 {
+            out.push_str(rng.pick(&[" ", "\n", "\r\n"]));
+        }
+    }
+    Corpus {
+        bytes: out.into_bytes(),
+        stanzas,
+        messages,
+    }
+}
+
+/// A body of 10 to 400 characters of words, with escaped markup among them.
+fn body_text(rng: &mut Rng) -> String {
+    let target = 10 + rng.below(391);
+    let mut body = String::new();
+    while body.chars().count() < target {
+        if !body.is_empty() {
+            body.push(' ');
+        }
+        body.push_str(rng.pick(WORDS));
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use llxmpp_framer::{Frame, Framer};
+
+    use super::*;
+
+    #[test]
+    fn corpus_is_a_valid_stream_with_the_counted_stanzas() {
+        let corpus = chat_corpus(200_000);
+        assert_eq!(corpus.bytes, chat_corpus(200_000).bytes);
+        let mut framer = Framer::new();
+        framer.feed(&corpus.bytes);
+        let (mut stanzas, mut messages) = (0, 0);
+        while let Some(frame) = framer.next_frame().unwrap() {
+            if let Frame::Stanza(stanza) = frame {
+                stanzas += 1;
+                if stanza.name() == "message" {
+                    messages += 1;
+                    stanza.parse().unwrap();
+                }
+            }
+        }
+        assert_eq!((stanzas, messages), (corpus.stanzas, corpus.messages));
+    }
+}

@@ -1,0 +1,149 @@
+//! The properties the fuzz targets check, shared with the framer's tests, which replay
+//! the committed seed corpora (fuzz/seeds) through these same functions.
+//!
+//! Each function takes arbitrary bytes and panics only when a property fails.
+
+use llxmpp_framer::{write_message, Error, Frame, Framer, Parsed};
+
+/// The stream header every target puts before the fuzzed bytes (except `framer`, which
+/// fuzzes the header too).
+pub const HEADER: &[u8] = b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='a@x' to='b@y' version='1.0'>";
+
+/// A frame copied out of the framer, comparable across runs.
+#[derive(Debug, PartialEq)]
+pub enum Owned {
+    Frame(String),
+    Parsed(String),
+}
+
+/// Frames `input` in chunks of the given sizes (cycled), parsing every stanza; returns
+/// what came out and the error that ended the stream, if any.
+pub fn run_framer(input: &[u8], chunk_sizes: &[usize]) -> (Vec<Owned>, Option<Error>) {
+    let mut framer = Framer::new();
+    let mut out = Vec::new();
+    let mut from = 0;
+    let mut sizes = chunk_sizes.iter().copied().cycle();
+    while from < input.len() {
+        let size = sizes.next().unwrap_or(input.len()).max(1);
+        let to = (from + size).min(input.len());
+        framer.feed(&input[from..to]);
+        from = to;
+        loop {
+            match framer.next_frame() {
+                Ok(Some(frame)) => {
+                    if let Frame::Stanza(stanza) = &frame {
+                        check_stanza_paths(stanza);
+                        out.push(Owned::Parsed(format!("{:?}", stanza.parse())));
+                    }
+                    out.push(Owned::Frame(format!("{frame:?}")));
+                }
+                Ok(None) => break,
+                Err(error) => return (out, Some(error)),
+            }
+        }
+    }
+    (out, None)
+}
+
+/// The fast message path and roxmltree agree; a parsed message written again parses the
+/// same.
+fn check_stanza_paths(stanza: &llxmpp_framer::Stanza<'_>) {
+    let fast = stanza.parse();
+    let slow = stanza.to_owned().parse();
+    assert_eq!(
+        fast,
+        slow,
+        "fast path and roxmltree disagree on {:?}",
+        stanza.as_str()
+    );
+    if let Ok(Parsed::Message(message)) = fast {
+        let mut xml = String::new();
+        write_message(&mut xml, &message);
+        let mut input = HEADER.to_vec();
+        input.extend_from_slice(xml.as_bytes());
+        let mut framer = Framer::new();
+        framer.feed(&input);
+        let mut again = None;
+        while let Ok(Some(frame)) = framer.next_frame() {
+            if let Frame::Stanza(stanza) = frame {
+                again = Some(stanza.parse());
+            }
+        }
+        assert_eq!(
+            again,
+            Some(Ok(Parsed::Message(message))),
+            "rewritten: {xml}"
+        );
+    }
+}
+
+/// `framer` target: the first byte picks chunk sizes; any chunking yields the same frames
+/// and the same error as the whole input.
+pub fn check_framer(data: &[u8]) {
+    let Some((&seed, input)) = data.split_first() else {
+        return;
+    };
+    let whole = run_framer(input, &[input.len()]);
+    let mut state = u32::from(seed) | 1;
+    let sizes: Vec<usize> = (0..16)
+        .map(|_| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            1 + (state >> 16) as usize % 64
+        })
+        .collect();
+    assert_eq!(run_framer(input, &sizes), whole, "chunk sizes {sizes:?}");
+    assert_eq!(run_framer(input, &[1]), whole, "byte by byte");
+}
+
+/// `stanza` target: bytes after a fixed header; every stanza parses without panicking,
+/// both parse paths agree, and messages survive a write and re-parse.
+pub fn check_stanza(data: &[u8]) {
+    let mut input = HEADER.to_vec();
+    input.extend_from_slice(data);
+    run_framer(&input, &[input.len()]);
+}
+
+/// What rxml says of a stream: `Some(error)` if it rejected it, `None` if it accepted
+/// every byte (or needs more).
+fn rxml_verdict(input: &[u8]) -> Option<String> {
+    use rxml::{error::EndOrError, Parse, Parser};
+    let mut parser = Parser::new();
+    let mut rest = input;
+    loop {
+        match parser.parse(&mut rest, false) {
+            Ok(Some(_)) => {}
+            Ok(None) | Err(EndOrError::NeedMoreData) => return None,
+            Err(EndOrError::Error(error)) => return Some(format!("{error:?}")),
+        }
+    }
+}
+
+/// Why our verdict may differ from rxml's on purpose (README of fuzz/ lists these).
+fn intended_difference(error: Error) -> bool {
+    matches!(
+        error,
+        // RFC 6120 §11.7: only whitespace between stanzas; rxml sees text in the root.
+        Error::TextOutsideStanza
+            // Our limits; rxml has none this small.
+            | Error::TooDeep
+            | Error::TooManyAttributes
+            | Error::StanzaTooLarge
+    )
+}
+
+/// `differential` target: on bytes after a fixed header, we reject exactly what rxml
+/// rejects, except for the intended differences.
+pub fn check_differential(data: &[u8]) {
+    let mut input = HEADER.to_vec();
+    input.extend_from_slice(data);
+    let (_, ours) = run_framer(&input, &[input.len()]);
+    let theirs = rxml_verdict(&input);
+    match (ours, theirs) {
+        (None, None) | (Some(_), Some(_)) => {}
+        (Some(error), None) if intended_difference(error) => {}
+        (ours, theirs) => panic!(
+            "framer and rxml disagree on {:?}: ours {ours:?}, rxml {theirs:?}",
+            String::from_utf8_lossy(&input)
+        ),
+    }
+}

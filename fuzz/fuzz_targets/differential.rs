@@ -1,0 +1,7 @@
+//! Fuzz target `differential`: see `check_differential` in fuzz/checks.rs for the property.
+#![no_main]
+
+#[path = "../checks.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::check_differential(data));

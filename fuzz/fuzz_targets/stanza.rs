@@ -1,0 +1,7 @@
+//! Fuzz target `stanza`: see `check_stanza` in fuzz/checks.rs for the property.
+#![no_main]
+
+#[path = "../checks.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::check_stanza(data));
