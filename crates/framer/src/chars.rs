@@ -4,6 +4,8 @@ use std::borrow::Cow;
 
 use memchr::{memchr, memchr2, memchr3};
 
+use crate::Error;
+
 const NAME_START: u8 = 1;
 const NAME: u8 = 2;
 
@@ -69,18 +71,23 @@ pub(crate) fn is_name(name: &str) -> bool {
     chars.next().is_some_and(is_name_start_char) && chars.all(is_name_char)
 }
 
-/// The character starting at `bytes[0]`, which must be valid UTF-8, with its length; `None`
-/// when `bytes` ends inside it.
+/// The character starting at `bytes[0]` with its length; `Ok(None)` when `bytes` ends
+/// inside it, an error when the bytes are not UTF-8.
 #[inline]
-pub(crate) fn decode_char(bytes: &[u8]) -> Option<(char, usize)> {
-    let len = match bytes.first()? {
-        0x00..=0x7F => 1,
-        0xC0..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        _ => 4,
+pub(crate) fn decode_char(bytes: &[u8]) -> Result<Option<(char, usize)>, Error> {
+    let len = match bytes.first() {
+        None => return Ok(None),
+        Some(0x00..=0x7F) => 1,
+        Some(0xC0..=0xDF) => 2,
+        Some(0xE0..=0xEF) => 3,
+        Some(_) => 4,
     };
-    let s = std::str::from_utf8(bytes.get(..len)?).ok()?;
-    s.chars().next().map(|c| (c, len))
+    let text = &bytes[..len.min(bytes.len())];
+    match std::str::from_utf8(text) {
+        Ok(s) => Ok(s.chars().next().map(|c| (c, len))),
+        Err(e) if e.error_len().is_none() && text.len() < len => Ok(None),
+        Err(_) => Err(Error::InvalidUtf8),
+    }
 }
 
 /// The offset of the first character of already valid UTF-8 `bytes` that XML 1.0 forbids

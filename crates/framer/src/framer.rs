@@ -41,10 +41,6 @@ pub struct Framer {
     buf: Vec<u8>,
     /// Stream bytes dropped from the front of `buf`.
     offset: u64,
-    /// `buf[..checked]` is valid UTF-8 without forbidden characters.
-    checked: usize,
-    /// The first bad byte found in `buf` and the error it is.
-    bad: Option<(usize, Error)>,
     scanner: Scanner,
     header: Option<StreamHeader>,
     context: StreamContext,
@@ -67,8 +63,6 @@ impl Framer {
             limits,
             buf: Vec::new(),
             offset: 0,
-            checked: 0,
-            bad: None,
             scanner: Scanner::new(),
             header: None,
             context: StreamContext::default(),
@@ -86,7 +80,6 @@ impl Framer {
         }
         self.compact();
         self.buf.extend_from_slice(bytes);
-        self.check_new_bytes();
     }
 
     /// The next complete frame, `Ok(None)` when more bytes are needed, or the error that
@@ -96,21 +89,15 @@ impl Framer {
     /// method.
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, Error> {
         if let Some(error) = self.failed {
+            self.buf = Vec::new();
             return Err(error);
         }
-        let end = self.bad.map_or(self.checked, |(at, _)| at);
-        let found = match self
-            .scanner
-            .scan(&self.buf[..end], self.offset, &self.limits)
-        {
+        let found = match self.scanner.scan(&self.buf, self.offset, &self.limits) {
             Ok(found) => found,
             Err(error) => return Err(self.fail(error)),
         };
         match found {
-            None => match self.bad {
-                Some((at, error)) if self.scanner.pos == at => Err(self.fail(error)),
-                _ => Ok(None),
-            },
+            None => Ok(None),
             Some(Found::Keepalive) => Ok(Some(Frame::Keepalive)),
             Some(Found::Close) => Ok(Some(Frame::StreamClose)),
             Some(Found::Header) => match self.read_header() {
@@ -119,17 +106,29 @@ impl Framer {
             },
             Some(Found::Stanza) => {
                 let item = &self.buf[self.scanner.item_start..self.scanner.pos];
-                let Ok(xml) = std::str::from_utf8(item) else {
-                    // Unreachable: every scanned byte was validated. An error, not a panic.
-                    return Err(Error::InvalidUtf8);
+                self.validated += item.len() as u64;
+                // The scanner reads only markup bytes: text is validated here, once.
+                let checked = match std::str::from_utf8(item) {
+                    Ok(xml) => match find_forbidden_char(xml.as_bytes()) {
+                        None => Ok(xml),
+                        Some(_) => Err(Error::InvalidChar),
+                    },
+                    Err(_) => Err(Error::InvalidUtf8),
                 };
-                Ok(Some(Frame::Stanza(Stanza::new(
-                    xml,
-                    &self.scanner.tokens,
-                    &self.scanner.attrs,
-                    self.scanner.stanza_has_prefix,
-                    &self.context,
-                ))))
+                match checked {
+                    Ok(xml) => Ok(Some(Frame::Stanza(Stanza::new(
+                        xml,
+                        &self.scanner.tokens,
+                        &self.scanner.attrs,
+                        self.scanner.stanza_has_prefix,
+                        &self.context,
+                    )))),
+                    Err(error) => {
+                        // Not `fail`: `item` still borrows the buffer on the other arm.
+                        self.failed = Some(error);
+                        Err(error)
+                    }
+                }
             }
         }
     }
@@ -176,45 +175,15 @@ impl Framer {
         self.buf.drain(..keep);
         self.scanner.shift(keep);
         self.offset += keep as u64;
-        self.checked -= keep;
-        if let Some((at, _)) = &mut self.bad {
-            *at -= keep;
-        }
-    }
-
-    /// Validates the bytes fed since the last call: UTF-8, then XML's character range.
-    fn check_new_bytes(&mut self) {
-        if self.bad.is_some() {
-            return;
-        }
-        let tail = &self.buf[self.checked..];
-        self.validated += tail.len() as u64;
-        let (valid, utf8_error) = match std::str::from_utf8(tail) {
-            Ok(_) => (tail.len(), false),
-            Err(e) => (e.valid_up_to(), e.error_len().is_some()),
-        };
-        if let Some(at) = find_forbidden_char(&tail[..valid]) {
-            self.bad = Some((self.checked + at, Error::InvalidChar));
-        } else if utf8_error {
-            let at = self.checked + valid;
-            self.bad = Some((at, self.encoding_error(at)));
-        }
-        self.checked += valid;
-    }
-
-    /// A stream that starts like a UTF-16 byte-order mark (bytes that never occur in
-    /// UTF-8) is in an unsupported encoding rather than malformed UTF-8.
-    fn encoding_error(&self, at: usize) -> Error {
-        if self.offset == 0 && at == 0 && matches!(self.buf.first(), Some(0xFE | 0xFF)) {
-            Error::UnsupportedEncoding
-        } else {
-            Error::InvalidUtf8
-        }
     }
 
     fn read_header(&mut self) -> Result<StreamHeader, Error> {
         let item = &self.buf[self.scanner.item_start..self.scanner.pos];
+        self.validated += item.len() as u64;
         let item = std::str::from_utf8(item).map_err(|_| Error::InvalidUtf8)?;
+        if find_forbidden_char(item.as_bytes()).is_some() {
+            return Err(Error::InvalidChar);
+        }
         let header = StreamHeader::from_tokens(item, &self.scanner.tokens, &self.scanner.attrs)?;
         self.scanner.stream_name = header.name.as_bytes().into();
         self.scanner.header_prefixes = header

@@ -208,9 +208,9 @@ impl Scanner {
         self.header_read
     }
 
-    /// Scans `buf[pos..]` until something is found or the bytes run out. `buf` must be
-    /// valid UTF-8 free of forbidden characters up to its end, except that it may end
-    /// inside a character. `offset` is how many bytes of the stream came before `buf[0]`.
+    /// Scans `buf[pos..]` until something is found or the bytes run out. Only markup is
+    /// checked for UTF-8 here (names); the caller validates each item's text when it ends.
+    /// `offset` is how many bytes of the stream came before `buf[0]`.
     pub fn scan(
         &mut self,
         buf: &[u8],
@@ -245,11 +245,7 @@ impl Scanner {
         loop {
             if self.pos >= bound {
                 if bound < avail {
-                    return Err(if self.header_done() {
-                        Error::StanzaTooLarge
-                    } else {
-                        Error::HeaderTooLarge
-                    });
+                    return Err(self.limit_error());
                 }
                 return Ok(None);
             }
@@ -271,6 +267,9 @@ impl Scanner {
                     if is_space(b) {
                         self.at_stream_start = false;
                         self.pos += 1;
+                    } else if offset + pos as u64 == 0 && (b == 0xFE || b == 0xFF) {
+                        // A UTF-16 byte-order mark: these bytes never occur in UTF-8.
+                        return Err(Error::UnsupportedEncoding);
                     } else if b == b'<' {
                         self.item_start = pos;
                         self.state = State::Lt;
@@ -381,11 +380,19 @@ impl Scanner {
                     }
                 },
                 State::StartName => {
-                    let Some(end) = scan_name(buf, pos, bound)? else {
-                        self.pos = bound;
-                        continue;
-                    };
+                    let (end, finished) = scan_name(buf, pos, bound)?;
                     self.pos = end;
+                    if !finished {
+                        if end == pos {
+                            // A character cut by the end of the input, or by the limit.
+                            return if bound < avail {
+                                Err(self.limit_error())
+                            } else {
+                                Ok(None)
+                            };
+                        }
+                        continue;
+                    }
                     self.tag_name = self.span(self.mark, end);
                     self.tag_has_prefix |= check_qname(&buf[self.mark..end])?;
                     self.state = State::InTag { ws: false };
@@ -418,11 +425,19 @@ impl Scanner {
                     }
                 }
                 State::AttrName => {
-                    let Some(end) = scan_name(buf, pos, bound)? else {
-                        self.pos = bound;
-                        continue;
-                    };
+                    let (end, finished) = scan_name(buf, pos, bound)?;
                     self.pos = end;
+                    if !finished {
+                        if end == pos {
+                            // A character cut by the end of the input, or by the limit.
+                            return if bound < avail {
+                                Err(self.limit_error())
+                            } else {
+                                Ok(None)
+                            };
+                        }
+                        continue;
+                    }
                     let name = &buf[self.mark..end];
                     self.tag_has_prefix |= check_qname(name)? && !name.starts_with(b"xmlns:");
                     self.attr_name = self.span(self.mark, end);
@@ -489,11 +504,19 @@ impl Scanner {
                         self.pos += len;
                         continue;
                     }
-                    let Some(end) = scan_name(buf, pos, bound)? else {
-                        self.pos = bound;
-                        continue;
-                    };
+                    let (end, finished) = scan_name(buf, pos, bound)?;
                     self.pos = end;
+                    if !finished {
+                        if end == pos {
+                            // A character cut by the end of the input, or by the limit.
+                            return if bound < avail {
+                                Err(self.limit_error())
+                            } else {
+                                Ok(None)
+                            };
+                        }
+                        continue;
+                    }
                     self.tag_name = self.span(self.mark, end);
                     self.state = State::AfterEndName;
                 }
@@ -580,6 +603,15 @@ impl Scanner {
                     };
                 }
             }
+        }
+    }
+
+    /// The error for an item that does not fit its size limit.
+    fn limit_error(&self) -> Error {
+        if self.header_done() {
+            Error::StanzaTooLarge
+        } else {
+            Error::HeaderTooLarge
         }
     }
 
@@ -725,31 +757,32 @@ fn name_start_len(buf: &[u8], pos: usize) -> Result<Option<usize>, Error> {
     if b < 0x80 {
         return Err(Error::Syntax);
     }
-    match decode_char(&buf[pos..]) {
+    match decode_char(&buf[pos..])? {
         None => Ok(None),
         Some((c, len)) if is_name_start_char(c) => Ok(Some(len)),
         Some(_) => Err(Error::Syntax),
     }
 }
 
-/// The end of the name whose characters continue at `buf[pos]`, or `None` if the name
-/// runs up to `bound`.
-fn scan_name(buf: &[u8], mut pos: usize, bound: usize) -> Result<Option<usize>, Error> {
+/// Reads name characters from `buf[pos]` on. Returns where it stopped and whether the
+/// name ended there; when it did not, the bytes from that point (up to `bound`, perhaps a
+/// character cut by the end of the input) must be read again once more arrive.
+fn scan_name(buf: &[u8], mut pos: usize, bound: usize) -> Result<(usize, bool), Error> {
     while pos < bound {
         let b = buf[pos];
         if is_ascii_name(b) {
             pos += 1;
         } else if b < 0x80 {
-            return Ok(Some(pos));
+            return Ok((pos, true));
         } else {
-            match decode_char(&buf[pos..bound]) {
-                None => return Ok(None),
+            match decode_char(&buf[pos..bound])? {
+                None => return Ok((pos, false)),
                 Some((c, len)) if is_name_char(c) => pos += len,
-                Some(_) => return Ok(Some(pos)),
+                Some(_) => return Ok((pos, true)),
             }
         }
     }
-    Ok(None)
+    Ok((pos, false))
 }
 
 /// Checks a qualified name (Namespaces in XML §4) and says whether it has a prefix.
@@ -763,7 +796,7 @@ fn check_qname(name: &[u8]) -> Result<bool, Error> {
     }
     match local.first() {
         Some(&b) if is_ascii_name_start(b) => Ok(true),
-        Some(_) => match decode_char(local) {
+        Some(_) => match decode_char(local)? {
             Some((c, _)) if !c.is_ascii() && is_name_start_char(c) => Ok(true),
             _ => Err(Error::BadQualifiedName),
         },

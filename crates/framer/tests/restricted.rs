@@ -111,12 +111,30 @@ fn invalid_utf8_is_not_well_formed_even_split_across_chunks() {
     input.extend_from_slice(&[0xC3, 0x28]);
     input.extend_from_slice(b"</body></message>");
     assert_fails(&input, Error::InvalidUtf8);
-    // An overlong encoding and a lone continuation byte.
-    for bad in [&[0xC0, 0xAF][..], &[0x80]] {
-        let mut input = stream("<message>");
-        input.extend_from_slice(bad);
-        assert_fails(&input, Error::InvalidUtf8);
+    // An overlong encoding, a lone continuation byte, a surrogate, a cut sequence; in text,
+    // in an attribute value, in a name.
+    for bad in [
+        &[0xC0, 0xAF][..],
+        &[0x80],
+        &[0xED, 0xA0, 0x80],
+        &[0xE2, 0x82],
+    ] {
+        for (before, after) in [
+            ("<message>", "</message>"),
+            ("<message to='", "'/>"),
+            ("<m", "/>"),
+        ] {
+            let mut input = stream(before);
+            input.extend_from_slice(bad);
+            input.extend_from_slice(after.as_bytes());
+            assert_fails(&input, Error::InvalidUtf8);
+        }
     }
+    // In a name it is seen at once; in text, when the stanza ends (the scanner jumps over
+    // text, which is validated once per stanza).
+    let mut open_name = stream("<m");
+    open_name.push(0x80);
+    assert_fails(&open_name, Error::InvalidUtf8);
     assert_eq!(Error::InvalidUtf8.condition(), Condition::NotWellFormed);
 }
 
