@@ -196,8 +196,6 @@ impl Scanner {
     pub fn keep_from(&self) -> usize {
         if self.in_item {
             self.item_start
-        } else if self.state == State::XmlDecl {
-            self.mark.saturating_sub(2)
         } else {
             self.pos
         }
@@ -271,7 +269,9 @@ impl Scanner {
                         // A UTF-16 byte-order mark: these bytes never occur in UTF-8.
                         return Err(Error::UnsupportedEncoding);
                     } else if b == b'<' {
+                        // The item (declaration or header) starts here: keep its bytes.
                         self.item_start = pos;
+                        self.in_item = true;
                         self.state = State::Lt;
                         self.pos += 1;
                     } else {
@@ -285,6 +285,7 @@ impl Scanner {
                         self.pos = gt + 1;
                         if gt > self.mark && buf[gt - 1] == b'?' {
                             check_xml_declaration(&buf[self.mark..gt - 1])?;
+                            self.in_item = false;
                             self.state = State::Prolog;
                         }
                     }
@@ -315,39 +316,58 @@ impl Scanner {
                     }
                     self.pos += 1;
                 }
-                State::Text => match memchr3(b'<', b'&', b'>', &buf[pos..bound]) {
-                    None => self.pos = bound,
-                    Some(i) => {
-                        let at = pos + i;
-                        self.pos = at + 1;
+                State::Text => {
+                    let mut at = pos;
+                    loop {
+                        let Some(i) = memchr3(b'<', b'&', b'>', &buf[at..bound]) else {
+                            self.pos = bound;
+                            break;
+                        };
+                        at += i;
                         match buf[at] {
                             b'<' => {
                                 if at > self.mark {
                                     let span = self.span(self.mark, at);
                                     self.tokens.push(Token::Text(span));
                                 }
+                                self.pos = at + 1;
                                 self.state = State::Lt;
+                                break;
                             }
-                            b'&' => {
-                                self.entity_start = at;
-                                self.state = State::Reference { quote: 0 };
-                            }
+                            b'&' => match reference_whole(buf, at, bound)? {
+                                Some(end) => at = end,
+                                None => {
+                                    self.entity_start = at;
+                                    self.pos = at + 1;
+                                    self.state = State::Reference { quote: 0 };
+                                    break;
+                                }
+                            },
                             _ => {
                                 if at >= self.mark + 2 && &buf[at - 2..at] == b"]]" {
+                                    self.pos = at;
                                     return Err(Error::CdataEndInText);
                                 }
+                                at += 1;
                             }
                         }
                     }
-                },
+                }
                 State::Lt => match b {
                     b'/' => {
-                        self.pos += 1;
-                        self.mark = self.pos;
-                        self.state = State::EndName;
+                        self.mark = pos + 1;
+                        match self.end_tag_whole(buf, pos + 1, bound)? {
+                            Whole::Done(Some(found)) => return Ok(Some(found)),
+                            Whole::Done(None) => {}
+                            Whole::Cut => {
+                                self.examined += (bound - pos) as u64;
+                                self.pos = pos + 1;
+                                self.state = State::EndName;
+                            }
+                        }
                     }
                     b'?' => {
-                        if self.at_stream_start && !self.in_item && offset + pos as u64 <= 4 {
+                        if self.at_stream_start && offset + pos as u64 <= 4 {
                             self.at_stream_start = false;
                             self.pos += 1;
                             self.mark = self.pos;
@@ -373,10 +393,21 @@ impl Scanner {
                         }
                         self.at_stream_start = false;
                         self.mark = pos;
-                        self.pos += len;
                         self.tag_first_attr = self.attrs.len();
                         self.tag_has_prefix = false;
-                        self.state = State::StartName;
+                        match self.start_tag_whole(buf, pos, bound, limits)? {
+                            Whole::Done(Some(found)) => return Ok(Some(found)),
+                            Whole::Done(None) => {}
+                            Whole::Cut => {
+                                // The attempt read at most up to the bound; count it.
+                                self.examined += (bound - pos) as u64;
+                                // Read it resumably from its name on.
+                                self.attrs.truncate(self.tag_first_attr);
+                                self.tag_has_prefix = false;
+                                self.pos = pos + len;
+                                self.state = State::StartName;
+                            }
+                        }
                     }
                 },
                 State::StartName => {
@@ -465,27 +496,22 @@ impl Scanner {
                         return Err(Error::Syntax);
                     }
                 }
-                State::AttrValue { quote } => match memchr3(quote, b'<', b'&', &buf[pos..bound]) {
-                    None => self.pos = bound,
-                    Some(i) => {
-                        let at = pos + i;
-                        self.pos = at + 1;
-                        match buf[at] {
-                            b'<' => return Err(Error::Syntax),
-                            b'&' => {
-                                self.entity_start = at;
-                                self.state = State::Reference { quote };
-                            }
-                            _ => {
-                                let value = self.span(self.mark, at);
-                                self.attrs.push(Attr {
-                                    name: self.attr_name,
-                                    value,
-                                });
-                                self.state = State::InTag { ws: false };
-                            }
-                        }
+                State::AttrValue { quote } => match attribute_value(buf, pos, bound, quote)? {
+                    Value::Closed(end) => {
+                        let value = self.span(self.mark, end);
+                        self.attrs.push(Attr {
+                            name: self.attr_name,
+                            value,
+                        });
+                        self.pos = end + 1;
+                        self.state = State::InTag { ws: false };
                     }
+                    Value::Reference(at) => {
+                        self.entity_start = at;
+                        self.pos = at + 1;
+                        self.state = State::Reference { quote };
+                    }
+                    Value::Open => self.pos = bound,
                 },
                 State::EmptyTagEnd => {
                     if b != b'>' {
@@ -603,6 +629,134 @@ impl Scanner {
                     };
                 }
             }
+        }
+    }
+
+    /// Reads a whole start tag from its name at `start` up to `bound` in one go: the fast
+    /// path for tags that have fully arrived. It makes exactly the checks, in the same
+    /// order, as the resumable states; on `Whole::Cut` nothing but `attrs` was touched and
+    /// the caller reads the tag resumably instead (so each tag is tried whole once).
+    fn start_tag_whole(
+        &mut self,
+        buf: &[u8],
+        start: usize,
+        bound: usize,
+        limits: &Limits,
+    ) -> Result<Whole, Error> {
+        let (mut pos, finished) = scan_name(buf, start + 1, bound)?;
+        if !finished {
+            return Ok(Whole::Cut);
+        }
+        let tag_name = self.span(start, pos);
+        let mut has_prefix = check_qname(&buf[start..pos])?;
+        let item = self.item_start;
+        loop {
+            let mut ws = false;
+            while pos < bound && is_space(buf[pos]) {
+                ws = true;
+                pos += 1;
+            }
+            let Some(&b) = buf[..bound].get(pos) else {
+                return Ok(Whole::Cut);
+            };
+            let empty = match b {
+                b'>' => false,
+                b'/' => match buf[..bound].get(pos + 1) {
+                    None => return Ok(Whole::Cut),
+                    Some(b'>') => {
+                        pos += 1;
+                        true
+                    }
+                    Some(_) => return Err(Error::Syntax),
+                },
+                _ => {
+                    let Some(len) = name_start_len(&buf[..bound], pos)? else {
+                        return Ok(Whole::Cut);
+                    };
+                    if !ws {
+                        return Err(Error::Syntax);
+                    }
+                    if self.attrs.len() - self.tag_first_attr >= limits.max_attributes {
+                        return Err(Error::TooManyAttributes);
+                    }
+                    let name_start = pos;
+                    let (name_end, finished) = scan_name(buf, pos + len, bound)?;
+                    if !finished {
+                        return Ok(Whole::Cut);
+                    }
+                    let name = &buf[name_start..name_end];
+                    has_prefix |= check_qname(name)? && !name.starts_with(b"xmlns:");
+                    for attr in &self.attrs[self.tag_first_attr..] {
+                        if buf[item..][attr.name.range()] == *name {
+                            return Err(Error::DuplicateAttribute);
+                        }
+                    }
+                    pos = name_end;
+                    while pos < bound && is_space(buf[pos]) {
+                        pos += 1;
+                    }
+                    match buf[..bound].get(pos) {
+                        None => return Ok(Whole::Cut),
+                        Some(b'=') => pos += 1,
+                        Some(_) => return Err(Error::Syntax),
+                    }
+                    while pos < bound && is_space(buf[pos]) {
+                        pos += 1;
+                    }
+                    let quote = match buf[..bound].get(pos) {
+                        None => return Ok(Whole::Cut),
+                        Some(&q) if q == b'\'' || q == b'"' => q,
+                        Some(_) => return Err(Error::Syntax),
+                    };
+                    let value_start = pos + 1;
+                    let mut at = value_start;
+                    let value_end = loop {
+                        match attribute_value(buf, at, bound, quote)? {
+                            Value::Closed(end) => break end,
+                            Value::Reference(amp) => match reference_whole(buf, amp, bound)? {
+                                Some(end) => at = end,
+                                None => return Ok(Whole::Cut),
+                            },
+                            Value::Open => return Ok(Whole::Cut),
+                        }
+                    };
+                    let value = self.span(value_start, value_end);
+                    self.attrs.push(Attr {
+                        name: self.span(name_start, name_end),
+                        value,
+                    });
+                    pos = value_end + 1;
+                    continue;
+                }
+            };
+            self.tag_name = tag_name;
+            self.tag_has_prefix = has_prefix;
+            self.pos = pos + 1;
+            return Ok(Whole::Done(self.end_start_tag(buf, empty, limits)?));
+        }
+    }
+
+    /// Reads a whole end tag from its name at `start`; see [`Scanner::start_tag_whole`].
+    fn end_tag_whole(&mut self, buf: &[u8], start: usize, bound: usize) -> Result<Whole, Error> {
+        let Some(len) = name_start_len(&buf[..bound], start)? else {
+            return Ok(Whole::Cut);
+        };
+        let (mut pos, finished) = scan_name(buf, start + len, bound)?;
+        if !finished {
+            return Ok(Whole::Cut);
+        }
+        let name = self.span(start, pos);
+        while pos < bound && is_space(buf[pos]) {
+            pos += 1;
+        }
+        match buf[..bound].get(pos) {
+            None => Ok(Whole::Cut),
+            Some(b'>') => {
+                self.tag_name = name;
+                self.pos = pos + 1;
+                Ok(Whole::Done(self.end_tag(buf)?))
+            }
+            Some(_) => Err(Error::Syntax),
         }
     }
 
@@ -747,10 +901,71 @@ impl Scanner {
     }
 }
 
+/// How a whole-token fast path ended.
+enum Whole {
+    /// The token was read; the scanner moved past it (and perhaps found something).
+    Done(Option<Found>),
+    /// The token does not end before the bound: read it resumably.
+    Cut,
+}
+
+/// Where an attribute value's scan from some offset stopped.
+enum Value {
+    /// At the closing quote, at this offset.
+    Closed(usize),
+    /// At a `&`, at this offset.
+    Reference(usize),
+    /// At the bound, still open.
+    Open,
+}
+
+/// Scans an attribute value quoted with `quote` from `pos` up to `bound`.
+fn attribute_value(buf: &[u8], pos: usize, bound: usize, quote: u8) -> Result<Value, Error> {
+    match memchr3(quote, b'<', b'&', &buf[pos..bound]) {
+        None => Ok(Value::Open),
+        Some(i) => match buf[pos + i] {
+            b'<' => Err(Error::Syntax),
+            b'&' => Ok(Value::Reference(pos + i)),
+            _ => Ok(Value::Closed(pos + i)),
+        },
+    }
+}
+
+/// Checks the reference whose `&` is at `amp` if it ends before `bound`, and returns the
+/// offset after its `;`; `None` if it may still end once more bytes arrive. Judges exactly
+/// as the resumable `Reference` state does.
+fn reference_whole(buf: &[u8], amp: usize, bound: usize) -> Result<Option<usize>, Error> {
+    let window_end = (amp + 2 + MAX_REFERENCE).min(bound);
+    let body = &buf[amp + 1..window_end];
+    let Some(len) = memchr(b';', body) else {
+        let all_name = body
+            .iter()
+            .all(|&b| is_ascii_name(b) || b == b'#' || b >= 0x80);
+        if all_name && window_end == bound && body.len() <= MAX_REFERENCE {
+            return Ok(None);
+        }
+        return Err(Error::BadReference);
+    };
+    match decode_reference(&body[..len]) {
+        Reference::Char(_) => Ok(Some(amp + 1 + len + 1)),
+        // A body the resumable state would reject at its first bad byte.
+        _ if !body[..len]
+            .iter()
+            .all(|&b| is_ascii_name(b) || b == b'#' || b >= 0x80) =>
+        {
+            Err(Error::BadReference)
+        }
+        Reference::Undefined => Err(Error::UndefinedEntity),
+        Reference::Malformed => Err(Error::BadReference),
+    }
+}
+
 /// The length of the name-start character at `buf[pos]`, `None` if it is cut by the end
 /// of `buf`, an error if it cannot start a name.
 fn name_start_len(buf: &[u8], pos: usize) -> Result<Option<usize>, Error> {
-    let b = buf[pos];
+    let Some(&b) = buf.get(pos) else {
+        return Ok(None);
+    };
     if is_ascii_name_start(b) {
         return Ok(Some(1));
     }

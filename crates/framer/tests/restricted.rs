@@ -271,3 +271,19 @@ fn memory_stays_bounded_by_the_stanza_limit() {
     assert!(matches!(framer.next_frame(), Err(Error::StanzaTooLarge)));
     assert_eq!(framer.buffered_len(), 0);
 }
+
+#[test]
+fn a_tag_before_the_header_survives_every_cut() {
+    // Found by the `framer` fuzz target: bytes of an end tag in the prolog were dropped
+    // between two feeds.
+    let input = b"</eam0xmcli:s\xFFre";
+    let (_, whole) = frame_whole(input);
+    assert_eq!(whole, Some(Error::InvalidUtf8));
+    for cut in 1..input.len() {
+        assert_eq!(
+            common::frame_with_cuts(input, &[cut], Limits::DEFAULT).1,
+            whole,
+            "cut at {cut}"
+        );
+    }
+}
