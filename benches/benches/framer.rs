@@ -2,6 +2,8 @@
 //!
 //! Contenders, each over the whole ~4 MiB chat corpus of `llxmpp_benches::chat_corpus`:
 //! - `memchr_floor`: counting `<` with memchr, the least any XML reader must do;
+//! - `utf8_floor`: `std::str::from_utf8` over the corpus, the least any reader that
+//!   validates UTF-8 with the standard library must do (the framer does this once);
 //! - `quick_xml`: quick-xml's borrowed reader, every event read, nothing validated beyond
 //!   what it does by default;
 //! - `rxml`: rxml's restricted-XML push parser fed 4 KiB chunks;
@@ -29,6 +31,10 @@ const CONTENDERS: [&str; 5] = [
 
 fn memchr_floor(bytes: &[u8]) -> usize {
     memchr::memchr_iter(b'<', bytes).count()
+}
+
+fn utf8_floor(bytes: &[u8]) -> usize {
+    std::str::from_utf8(bytes).map_or(0, str::len)
 }
 
 fn quick_xml(bytes: &[u8]) -> usize {
@@ -88,6 +94,7 @@ fn framer(bytes: &[u8], typed: bool) -> usize {
 fn run(contender: &str, bytes: &[u8]) -> usize {
     match contender {
         "memchr_floor" => memchr_floor(bytes),
+        "utf8_floor" => utf8_floor(bytes),
         "quick_xml" => quick_xml(bytes),
         "rxml" => rxml(bytes),
         "framer" => framer(bytes, false),
@@ -140,6 +147,7 @@ fn write_summary(corpus: &Corpus) {
         "framer_over_quick_xml": by_name("framer") / by_name("quick_xml"),
         "framer_typed_over_rxml": by_name("framer_typed") / by_name("rxml"),
         "memchr_floor_over_quick_xml": by_name("memchr_floor") / by_name("quick_xml"),
+        "utf8_floor_over_quick_xml": by_name("utf8_floor") / by_name("quick_xml"),
     });
     summary.insert("framer_ratios".to_owned(), ratios.clone());
     summary.insert(
