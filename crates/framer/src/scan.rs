@@ -395,7 +395,7 @@ impl Scanner {
                         self.mark = pos;
                         self.tag_first_attr = self.attrs.len();
                         self.tag_has_prefix = false;
-                        match self.start_tag_whole(buf, pos, bound, limits)? {
+                        match self.start_tag_whole(buf, pos, len, bound, limits)? {
                             Whole::Done(Some(found)) => return Ok(Some(found)),
                             Whole::Done(None) => {}
                             Whole::Cut => {
@@ -544,12 +544,13 @@ impl Scanner {
                         continue;
                     }
                     self.tag_name = self.span(self.mark, end);
+                    self.check_end_name(buf)?;
                     self.state = State::AfterEndName;
                 }
                 State::AfterEndName => {
                     self.pos += 1;
                     if b == b'>' {
-                        if let Some(found) = self.end_tag(buf)? {
+                        if let Some(found) = self.end_tag() {
                             return Ok(Some(found));
                         }
                     } else if !is_space(b) {
@@ -570,7 +571,7 @@ impl Scanner {
                             State::AttrValue { quote }
                         };
                     } else if pos - self.entity_start > MAX_REFERENCE
-                        || !(is_ascii_name(b) || b == b'#' || b >= 0x80)
+                        || !reference_continues(&buf[self.entity_start + 1..pos], b)
                     {
                         return Err(Error::BadReference);
                     } else {
@@ -640,10 +641,11 @@ impl Scanner {
         &mut self,
         buf: &[u8],
         start: usize,
+        first_len: usize,
         bound: usize,
         limits: &Limits,
     ) -> Result<Whole, Error> {
-        let (mut pos, finished) = scan_name(buf, start + 1, bound)?;
+        let (mut pos, finished) = scan_name(buf, start + first_len, bound)?;
         if !finished {
             return Ok(Whole::Cut);
         }
@@ -745,16 +747,16 @@ impl Scanner {
         if !finished {
             return Ok(Whole::Cut);
         }
-        let name = self.span(start, pos);
+        self.tag_name = self.span(start, pos);
+        self.check_end_name(buf)?;
         while pos < bound && is_space(buf[pos]) {
             pos += 1;
         }
         match buf[..bound].get(pos) {
             None => Ok(Whole::Cut),
             Some(b'>') => {
-                self.tag_name = name;
                 self.pos = pos + 1;
-                Ok(Whole::Done(self.end_tag(buf)?))
+                Ok(Whole::Done(self.end_tag()))
             }
             Some(_) => Err(Error::Syntax),
         }
@@ -861,23 +863,31 @@ impl Scanner {
     }
 
     /// Handles the `>` of an end tag (`pos` is after it).
-    fn end_tag(&mut self, buf: &[u8]) -> Result<Option<Found>, Error> {
-        let name = &buf[self.item_start..][self.tag_name.range()];
-        let Some(open) = self.stack.pop() else {
-            if !self.header_done() || name != &*self.stream_name {
-                return Err(Error::MismatchedEndTag);
-            }
+    fn end_tag(&mut self) -> Option<Found> {
+        if self.stack.pop().is_none() {
             self.in_item = false;
             self.state = State::Closed;
-            return Ok(Some(Found::Close));
-        };
-        if buf[self.item_start..][open.range()] != *name {
-            return Err(Error::MismatchedEndTag);
+            return Some(Found::Close);
         }
         self.tokens.push(Token::End);
         let depth = self.stack.len();
         self.prefixes.retain(|&(_, d)| d <= depth);
-        Ok(self.after_element())
+        self.after_element()
+    }
+
+    /// Checks an end tag's name, as soon as it is read, against the open element (or, at
+    /// depth 0, the stream header).
+    fn check_end_name(&self, buf: &[u8]) -> Result<(), Error> {
+        let name = &buf[self.item_start..][self.tag_name.range()];
+        let expected = match self.stack.last() {
+            Some(open) => &buf[self.item_start..][open.range()],
+            None if self.header_done() => &*self.stream_name,
+            None => return Err(Error::MismatchedEndTag),
+        };
+        if name != expected {
+            return Err(Error::MismatchedEndTag);
+        }
+        Ok(())
     }
 
     /// After an element closed: a stanza ends at depth 0, otherwise content resumes.
@@ -937,26 +947,33 @@ fn attribute_value(buf: &[u8], pos: usize, bound: usize, quote: u8) -> Result<Va
 fn reference_whole(buf: &[u8], amp: usize, bound: usize) -> Result<Option<usize>, Error> {
     let window_end = (amp + 2 + MAX_REFERENCE).min(bound);
     let body = &buf[amp + 1..window_end];
-    let Some(len) = memchr(b';', body) else {
-        let all_name = body
-            .iter()
-            .all(|&b| is_ascii_name(b) || b == b'#' || b >= 0x80);
-        if all_name && window_end == bound && body.len() <= MAX_REFERENCE {
+    let end = memchr(b';', body).unwrap_or(body.len());
+    // The resumable state rejects at the first byte that cannot go on; so do we.
+    if (0..end).any(|i| !reference_continues(&body[..i], body[i])) {
+        return Err(Error::BadReference);
+    }
+    if end == body.len() {
+        if window_end == bound && body.len() <= MAX_REFERENCE {
             return Ok(None);
         }
         return Err(Error::BadReference);
-    };
-    match decode_reference(&body[..len]) {
-        Reference::Char(_) => Ok(Some(amp + 1 + len + 1)),
-        // A body the resumable state would reject at its first bad byte.
-        _ if !body[..len]
-            .iter()
-            .all(|&b| is_ascii_name(b) || b == b'#' || b >= 0x80) =>
-        {
-            Err(Error::BadReference)
-        }
+    }
+    match decode_reference(&body[..end]) {
+        Reference::Char(_) => Ok(Some(amp + 1 + end + 1)),
         Reference::Undefined => Err(Error::UndefinedEntity),
         Reference::Malformed => Err(Error::BadReference),
+    }
+}
+
+/// Whether `b` may follow `body` (what came after `&` so far) in a reference: digits
+/// after `&#`, hexadecimal digits after `&#x`, name characters in an entity name.
+fn reference_continues(body: &[u8], b: u8) -> bool {
+    match body {
+        [] => b == b'#' || is_ascii_name_start(b) || b >= 0x80,
+        [b'#'] => b.is_ascii_digit() || b == b'x',
+        [b'#', b'x', ..] => b.is_ascii_hexdigit(),
+        [b'#', ..] => b.is_ascii_digit(),
+        _ => is_ascii_name(b) || b >= 0x80,
     }
 }
 

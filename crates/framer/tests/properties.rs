@@ -55,6 +55,9 @@ fn element() -> impl Strategy<Value = String> {
                 "id",
                 "composing",
                 "active",
+                "ڝody",
+                "été",
+                "p:é",
             ]),
             prop::sample::select(vec![
                 "",

@@ -84,6 +84,18 @@ fn malformed_xml_is_not_well_formed() {
             Error::BadReference,
         ),
         ("<message><body>& </body></message>", Error::BadReference),
+        (
+            "<message><body>&#x1g;</body></message>",
+            Error::BadReference,
+        ),
+        (
+            "<message><body>&#12a;</body></message>",
+            Error::BadReference,
+        ),
+        (
+            "<message><body>&#xxmlns</body></message>",
+            Error::BadReference,
+        ),
         ("<message><x:body/></message>", Error::UndeclaredPrefix),
         ("<message x:a='1'/>", Error::UndeclaredPrefix),
         (
