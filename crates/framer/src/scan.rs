@@ -797,19 +797,11 @@ impl Scanner {
         if depth > limits.max_depth {
             return Err(Error::TooDeep);
         }
+        let declares_prefix = self.record_declarations(buf, depth)?;
         if self.tag_has_prefix {
-            self.stanza_has_prefix = true;
-            self.check_prefixes(buf, depth)?;
-        } else {
-            for attr in &self.attrs[self.tag_first_attr..] {
-                let name = &buf[self.item_start..][attr.name.range()];
-                if let Some(prefix) = name.strip_prefix(b"xmlns:") {
-                    check_prefix_declaration(prefix, &buf[self.item_start..][attr.value.range()])?;
-                    self.prefixes.push((attr.name, depth));
-                    self.stanza_has_prefix = true;
-                }
-            }
+            self.check_prefixes(buf)?;
         }
+        self.stanza_has_prefix |= self.tag_has_prefix || declares_prefix;
         self.tokens.push(Token::Start {
             name: self.tag_name,
             first_attr: self.tag_first_attr as u32,
@@ -826,16 +818,32 @@ impl Scanner {
         Ok(None)
     }
 
-    /// Records the prefixes the current start tag declares, then checks that every prefix
-    /// it uses is declared.
-    fn check_prefixes(&mut self, buf: &[u8], depth: usize) -> Result<(), Error> {
+    /// Checks the namespace declarations of the current start tag and records the prefixes
+    /// it declares; says whether it declared any.
+    fn record_declarations(&mut self, buf: &[u8], depth: usize) -> Result<bool, Error> {
         let item = &buf[self.item_start..];
+        let mut declares_prefix = false;
         for attr in &self.attrs[self.tag_first_attr..] {
-            if let Some(prefix) = item[attr.name.range()].strip_prefix(b"xmlns:") {
-                check_prefix_declaration(prefix, &item[attr.value.range()])?;
+            let name = &item[attr.name.range()];
+            let Some(rest) = name.strip_prefix(b"xmlns") else {
+                continue;
+            };
+            let value = &item[attr.value.range()];
+            if let Some(prefix) = rest.strip_prefix(b":") {
+                check_prefix_declaration(prefix, value)?;
                 self.prefixes.push((attr.name, depth));
+                declares_prefix = true;
+            } else if rest.is_empty() && (value == XML_NS || value == XMLNS_NS) {
+                // Namespaces in XML §3: neither may be the default namespace.
+                return Err(Error::BadQualifiedName);
             }
         }
+        Ok(declares_prefix)
+    }
+
+    /// Checks that every prefix the current start tag uses is declared.
+    fn check_prefixes(&self, buf: &[u8]) -> Result<(), Error> {
+        let item = &buf[self.item_start..];
         let declared = |prefix: &[u8]| {
             prefix == b"xml"
                 || self.header_prefixes.iter().any(|p| **p == *prefix)
@@ -1037,9 +1045,10 @@ fn check_qname(name: &[u8]) -> Result<bool, Error> {
 }
 
 /// Checks an `xmlns:prefix='value'` declaration (Namespaces in XML §3).
+const XML_NS: &[u8] = b"http://www.w3.org/XML/1998/namespace";
+const XMLNS_NS: &[u8] = b"http://www.w3.org/2000/xmlns/";
+
 fn check_prefix_declaration(prefix: &[u8], value: &[u8]) -> Result<(), Error> {
-    const XML_NS: &[u8] = b"http://www.w3.org/XML/1998/namespace";
-    const XMLNS_NS: &[u8] = b"http://www.w3.org/2000/xmlns/";
     let bad = value.is_empty()
         || prefix == b"xmlns"
         || (prefix == b"xml") != (value == XML_NS)

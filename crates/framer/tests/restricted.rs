@@ -103,6 +103,14 @@ fn malformed_xml_is_not_well_formed() {
             Error::BadQualifiedName,
         ),
         ("<message xmlns:p=''/>", Error::BadQualifiedName),
+        (
+            "<message xmlns='http://www.w3.org/XML/1998/namespace'/>",
+            Error::BadQualifiedName,
+        ),
+        (
+            "<message xmlns:xml='urn:not-xml'/>",
+            Error::BadQualifiedName,
+        ),
         ("hello", Error::TextOutsideStanza),
         ("<![CDATA[x]]>", Error::TextOutsideStanza),
         ("<1message/>", Error::Syntax),
