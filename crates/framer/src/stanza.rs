@@ -156,15 +156,22 @@ impl<'a> Stanza<'a> {
     }
 
     /// Copies the stanza, with the stream's namespace context, into an owned value that
-    /// roxmltree can parse.
+    /// roxmltree can parse. Line ends are normalised on the way (CR LF and lone CR become
+    /// LF), as XML 1.0 §2.11 has every parser do before parsing: roxmltree 0.21 keeps a CR
+    /// that stands before a reference.
     pub fn to_owned(&self) -> OwnedStanza {
         let context = self.context;
         let mut text =
             String::with_capacity(context.open.len() + self.xml.len() + context.close.len());
         text.push_str(&context.open);
-        text.push_str(self.xml);
+        let start = text.len();
+        if memchr::memchr(b'\r', self.xml.as_bytes()).is_some() {
+            text.push_str(&self.xml.replace("\r\n", "\n").replace('\r', "\n"));
+        } else {
+            text.push_str(self.xml);
+        }
+        let range = start..text.len();
         text.push_str(&context.close);
-        let range = context.open.len()..context.open.len() + self.xml.len();
         OwnedStanza { text, range }
     }
 
@@ -219,7 +226,7 @@ impl OwnedStanza {
         Stanza::new(xml, &[], &[], true, &StreamContext::default()).to_owned()
     }
 
-    /// The stanza's text as received.
+    /// The stanza's text as received, line ends normalised.
     pub fn as_str(&self) -> &str {
         &self.text[self.range.clone()]
     }
