@@ -21,8 +21,9 @@ use llxmpp_benches::{chat_corpus, Corpus};
 use llxmpp_framer::{Frame, Framer, StanzaKind};
 
 const CHUNK: usize = 4096;
-const CONTENDERS: [&str; 5] = [
+const CONTENDERS: [&str; 6] = [
     "memchr_floor",
+    "utf8_floor",
     "quick_xml",
     "rxml",
     "framer",
