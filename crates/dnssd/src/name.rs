@@ -1,0 +1,172 @@
+//! Owned DNS names, compared as mDNS compares them (RFC 6762 §16: ASCII case-insensitive).
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use simple_dns::{Label, Name};
+
+/// The XEP-0174 service type's labels, `_presence._tcp.local`.
+pub const SERVICE_TYPE: [&str; 3] = ["_presence", "_tcp", "local"];
+
+/// The DNS-SD service-type enumeration name, `_services._dns-sd._udp.local` (RFC 6763 §9).
+pub const SERVICES_ENUMERATION: [&str; 4] = ["_services", "_dns-sd", "_udp", "local"];
+
+/// A DNS name as a list of labels. A label is opaque bytes: an instance label may hold
+/// dots, spaces, `@`, `#`, `(` or `\` (PROTOCOL.md §1), so names are never split on dots.
+#[derive(Clone, Default)]
+pub struct DnsName {
+    labels: Vec<Vec<u8>>,
+}
+
+impl DnsName {
+    /// A name from its labels.
+    pub fn from_labels<L: AsRef<[u8]>>(labels: impl IntoIterator<Item = L>) -> DnsName {
+        DnsName {
+            labels: labels.into_iter().map(|l| l.as_ref().to_vec()).collect(),
+        }
+    }
+
+    /// `_presence._tcp.local`.
+    pub fn service_type() -> DnsName {
+        DnsName::from_labels(SERVICE_TYPE)
+    }
+
+    /// `<instance>._presence._tcp.local`: the owner of a service's SRV, TXT and NULL.
+    pub fn instance(instance: &str) -> DnsName {
+        let mut labels = vec![instance.as_bytes().to_vec()];
+        labels.extend(SERVICE_TYPE.iter().map(|l| l.as_bytes().to_vec()));
+        DnsName { labels }
+    }
+
+    /// `<host>.local`: the owner of a host's A and AAAA records.
+    pub fn host(host: &str) -> DnsName {
+        DnsName::from_labels([host.as_bytes(), b"local"])
+    }
+
+    /// The labels.
+    pub fn labels(&self) -> &[Vec<u8>] {
+        &self.labels
+    }
+
+    /// If this is `<instance>._presence._tcp.local`, the instance label (as UTF-8, lossily).
+    pub fn instance_label(&self) -> Option<String> {
+        let (first, rest) = self.labels.split_first()?;
+        let is_service = rest.len() == SERVICE_TYPE.len()
+            && rest
+                .iter()
+                .zip(SERVICE_TYPE)
+                .all(|(l, s)| l.eq_ignore_ascii_case(s.as_bytes()));
+        is_service.then(|| String::from_utf8_lossy(first).into_owned())
+    }
+
+    /// If this is `<host>.local`, the host label.
+    pub fn host_label(&self) -> Option<String> {
+        match self.labels.as_slice() {
+            [host, local] if local.eq_ignore_ascii_case(b"local") => {
+                Some(String::from_utf8_lossy(host).into_owned())
+            }
+            _ => None,
+        }
+    }
+
+    /// The encoded length in bytes (labels with their length bytes and the root).
+    pub fn wire_len(&self) -> usize {
+        self.labels.iter().map(|l| l.len() + 1).sum::<usize>() + 1
+    }
+
+    /// The name for simple-dns, borrowing our labels.
+    pub(crate) fn to_simple(&self) -> Name<'_> {
+        let labels: Vec<Label<'_>> = self
+            .labels
+            .iter()
+            .map(|l| Label::new_unchecked(l.as_slice()))
+            .collect();
+        Name::new_with_labels(&labels)
+    }
+
+    /// Our name for a simple-dns name.
+    pub(crate) fn from_simple(name: &Name<'_>) -> DnsName {
+        DnsName {
+            labels: name
+                .get_labels()
+                .iter()
+                .map(|l| l.as_ref().to_vec())
+                .collect(),
+        }
+    }
+
+    /// The name with ASCII letters lowered, for maps keyed by name.
+    pub(crate) fn canonical(&self) -> DnsName {
+        DnsName {
+            labels: self.labels.iter().map(|l| l.to_ascii_lowercase()).collect(),
+        }
+    }
+}
+
+impl PartialEq for DnsName {
+    fn eq(&self, other: &Self) -> bool {
+        self.labels.len() == other.labels.len()
+            && self
+                .labels
+                .iter()
+                .zip(&other.labels)
+                .all(|(a, b)| a.eq_ignore_ascii_case(b))
+    }
+}
+
+impl Eq for DnsName {}
+
+impl Hash for DnsName {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for label in &self.labels {
+            state.write_usize(label.len());
+            for b in label {
+                state.write_u8(b.to_ascii_lowercase());
+            }
+        }
+    }
+}
+
+impl fmt::Display for DnsName {
+    /// Labels joined by dots, with dots and backslashes inside labels escaped (RFC 4343).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, label) in self.labels.iter().enumerate() {
+            if i > 0 {
+                f.write_str(".")?;
+            }
+            let text = String::from_utf8_lossy(label);
+            for c in text.chars() {
+                if c == '.' || c == '\\' {
+                    write!(f, "\\{c}")?;
+                } else {
+                    write!(f, "{c}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for DnsName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DnsName({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_labels_keep_dots_and_compare_without_case() {
+        let name = DnsName::instance("J.Doe@Pronto (2)");
+        assert_eq!(name.labels().len(), 4);
+        assert_eq!(name.instance_label().as_deref(), Some("J.Doe@Pronto (2)"));
+        assert_eq!(name, DnsName::instance("j.doe@pronto (2)"));
+        assert_eq!(name.to_string(), "J\\.Doe@Pronto (2)._presence._tcp.local");
+        assert_eq!(
+            DnsName::host("pronto").host_label().as_deref(),
+            Some("pronto")
+        );
+    }
+}

@@ -1,0 +1,371 @@
+//! DNS messages as plain values, decoded from and encoded to the wire with simple-dns.
+//!
+//! simple-dns is the view level (it borrows the packet); these are the owned values the
+//! responder, the browser and their users work with (the smoltcp `Packet`/`Repr` split).
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use simple_dns::rdata::{RData, A, AAAA, NULL, PTR, SRV, TXT};
+use simple_dns::{
+    CharacterString, Packet, PacketFlag, ResourceRecord, CLASS, OPCODE, QCLASS, QTYPE, RCODE, TYPE,
+};
+
+use crate::name::DnsName;
+use crate::txt::TxtRecord;
+
+/// The largest mDNS message, IP and UDP headers included (RFC 6762 §17).
+pub const MAX_PACKET: usize = 9000;
+
+/// Record type codes used here.
+pub mod rtype {
+    /// A, an IPv4 address.
+    pub const A: u16 = 1;
+    /// NULL, opaque bytes (XEP-0174 avatars).
+    pub const NULL: u16 = 10;
+    /// PTR, a pointer to a name.
+    pub const PTR: u16 = 12;
+    /// TXT, attribute strings.
+    pub const TXT: u16 = 16;
+    /// AAAA, an IPv6 address.
+    pub const AAAA: u16 = 28;
+    /// SRV, a service's host and port.
+    pub const SRV: u16 = 33;
+    /// ANY, in questions only.
+    pub const ANY: u16 = 255;
+}
+
+/// What a resource record holds.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RecordData {
+    /// PTR: the name pointed to.
+    Ptr(DnsName),
+    /// SRV (RFC 2782).
+    Srv {
+        /// Priority (0 for XEP-0174).
+        priority: u16,
+        /// Weight (0 for XEP-0174).
+        weight: u16,
+        /// The port the service listens on.
+        port: u16,
+        /// The host the service runs on.
+        target: DnsName,
+    },
+    /// TXT.
+    Txt(TxtRecord),
+    /// A.
+    A(Ipv4Addr),
+    /// AAAA.
+    Aaaa(Ipv6Addr),
+    /// NULL: opaque bytes.
+    Null(Vec<u8>),
+    /// Any other type, kept only by its code.
+    Other(u16),
+}
+
+impl RecordData {
+    /// The record type code.
+    pub fn rtype(&self) -> u16 {
+        match self {
+            RecordData::Ptr(_) => rtype::PTR,
+            RecordData::Srv { .. } => rtype::SRV,
+            RecordData::Txt(_) => rtype::TXT,
+            RecordData::A(_) => rtype::A,
+            RecordData::Aaaa(_) => rtype::AAAA,
+            RecordData::Null(_) => rtype::NULL,
+            RecordData::Other(code) => *code,
+        }
+    }
+
+    /// The record data as it goes on the wire without name compression: what RFC 6762
+    /// §8.2 compares when two probes collide, and what identifies a record in a cache.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        fn name(out: &mut Vec<u8>, name: &DnsName) {
+            for label in name.labels() {
+                out.push(label.len() as u8);
+                out.extend_from_slice(label);
+            }
+            out.push(0);
+        }
+        let mut out = Vec::new();
+        match self {
+            RecordData::Ptr(target) => name(&mut out, &target.canonical()),
+            RecordData::Srv {
+                priority,
+                weight,
+                port,
+                target,
+            } => {
+                out.extend_from_slice(&priority.to_be_bytes());
+                out.extend_from_slice(&weight.to_be_bytes());
+                out.extend_from_slice(&port.to_be_bytes());
+                name(&mut out, &target.canonical());
+            }
+            RecordData::Txt(txt) => {
+                for string in txt.to_strings() {
+                    out.push(string.len() as u8);
+                    out.extend_from_slice(&string);
+                }
+                if out.is_empty() {
+                    out.push(0);
+                }
+            }
+            RecordData::A(ip) => out.extend_from_slice(&ip.octets()),
+            RecordData::Aaaa(ip) => out.extend_from_slice(&ip.octets()),
+            RecordData::Null(bytes) => out.extend_from_slice(bytes),
+            RecordData::Other(_) => {}
+        }
+        out
+    }
+}
+
+/// A resource record.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Record {
+    /// The owner name.
+    pub name: DnsName,
+    /// Time to live in seconds; 0 is a goodbye (RFC 6762 §10.1).
+    pub ttl: u32,
+    /// The cache-flush bit: this is a unique record whose set replaces what caches hold
+    /// (RFC 6762 §10.2).
+    pub cache_flush: bool,
+    /// The data.
+    pub data: RecordData,
+}
+
+/// A question.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Question {
+    /// The name asked about.
+    pub name: DnsName,
+    /// The type asked for (`rtype::ANY` for all).
+    pub qtype: u16,
+    /// The QU bit: the asker would like a unicast reply (RFC 6762 §5.4).
+    pub unicast_response: bool,
+}
+
+impl Question {
+    /// Whether `record` answers this question (by name and type).
+    pub fn is_answered_by(&self, record: &Record) -> bool {
+        (self.qtype == rtype::ANY || self.qtype == record.data.rtype()) && self.name == record.name
+    }
+}
+
+/// A DNS message.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Message {
+    /// The ID: 0 in multicast mDNS, echoed in legacy unicast replies (RFC 6762 §6.7, §18.1).
+    pub id: u16,
+    /// Whether this is a response (QR bit).
+    pub is_response: bool,
+    /// The TC bit: more known answers follow in another packet (RFC 6762 §7.2).
+    pub truncated: bool,
+    /// Questions.
+    pub questions: Vec<Question>,
+    /// Answers (in a query: known answers, RFC 6762 §7.1).
+    pub answers: Vec<Record>,
+    /// Authority records (in a probe: the records proposed, RFC 6762 §8.2).
+    pub authority: Vec<Record>,
+    /// Additional records.
+    pub additional: Vec<Record>,
+}
+
+/// Why bytes were not accepted as an mDNS message. Such packets are dropped and counted,
+/// never answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Larger than [`MAX_PACKET`].
+    TooLarge,
+    /// Not a DNS message (simple-dns's reason).
+    Malformed(String),
+    /// A non-zero OPCODE or RCODE, which mDNS ignores (RFC 6762 §18.3, §18.11).
+    Unsupported,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::TooLarge => write!(f, "mDNS packet larger than {MAX_PACKET} bytes"),
+            DecodeError::Malformed(reason) => write!(f, "malformed DNS message: {reason}"),
+            DecodeError::Unsupported => f.write_str("DNS message with a non-zero OPCODE or RCODE"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Why a message could not be encoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodeError(String);
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot encode DNS message: {}", self.0)
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+impl Message {
+    /// Decodes an mDNS message. Never panics, whatever the bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
+        if bytes.len() > MAX_PACKET {
+            return Err(DecodeError::TooLarge);
+        }
+        let packet = Packet::parse(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        if packet.opcode() != OPCODE::StandardQuery || packet.rcode() != RCODE::NoError {
+            return Err(DecodeError::Unsupported);
+        }
+        let records = |rrs: &[ResourceRecord<'_>]| rrs.iter().filter_map(decode_record).collect();
+        Ok(Message {
+            id: packet.id(),
+            is_response: packet.has_flags(PacketFlag::RESPONSE),
+            truncated: packet.has_flags(PacketFlag::TRUNCATION),
+            questions: packet
+                .questions
+                .iter()
+                .filter(|q| matches!(q.qclass, QCLASS::CLASS(CLASS::IN) | QCLASS::ANY))
+                .map(|q| Question {
+                    name: DnsName::from_simple(&q.qname),
+                    qtype: q.qtype.into(),
+                    unicast_response: q.unicast_response,
+                })
+                .collect(),
+            answers: records(&packet.answers),
+            authority: records(&packet.name_servers),
+            additional: records(&packet.additional_records),
+        })
+    }
+
+    /// Encodes the message with name compression. Responses get the AA bit (RFC 6762 §18.4).
+    pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        let mut packet = if self.is_response {
+            let mut packet = Packet::new_reply(self.id);
+            packet.set_flags(PacketFlag::AUTHORITATIVE_ANSWER);
+            packet
+        } else {
+            Packet::new_query(self.id)
+        };
+        if self.truncated {
+            packet.set_flags(PacketFlag::TRUNCATION);
+        }
+        for question in &self.questions {
+            let qtype = QTYPE::try_from(question.qtype).map_err(|e| EncodeError(e.to_string()))?;
+            packet.questions.push(simple_dns::Question::new(
+                question.name.to_simple(),
+                qtype,
+                QCLASS::CLASS(CLASS::IN),
+                question.unicast_response,
+            ));
+        }
+        let records: Vec<&Record> = self
+            .answers
+            .iter()
+            .chain(&self.authority)
+            .chain(&self.additional)
+            .collect();
+        // TXT strings are built first so that the borrowed simple-dns records can point
+        // into them.
+        let strings: Vec<Vec<Vec<u8>>> = records
+            .iter()
+            .map(|r| match &r.data {
+                RecordData::Txt(txt) => txt.to_strings(),
+                _ => Vec::new(),
+            })
+            .collect();
+        let mut encoded = Vec::with_capacity(records.len());
+        for (record, strings) in records.iter().zip(&strings) {
+            encoded.push(encode_record(record, strings)?);
+        }
+        let mut encoded = encoded.into_iter();
+        packet.answers = encoded.by_ref().take(self.answers.len()).collect();
+        packet.name_servers = encoded.by_ref().take(self.authority.len()).collect();
+        packet.additional_records = encoded.collect();
+        packet
+            .build_bytes_vec_compressed()
+            .map_err(|e| EncodeError(e.to_string()))
+    }
+}
+
+fn decode_record(rr: &ResourceRecord<'_>) -> Option<Record> {
+    if rr.class != CLASS::IN {
+        return None;
+    }
+    let data = match &rr.rdata {
+        RData::PTR(ptr) => RecordData::Ptr(DnsName::from_simple(&ptr.0)),
+        RData::SRV(srv) => RecordData::Srv {
+            priority: srv.priority,
+            weight: srv.weight,
+            port: srv.port,
+            target: DnsName::from_simple(&srv.target),
+        },
+        RData::TXT(txt) => RecordData::Txt(TxtRecord::from_strings(txt.iter_raw().map(
+            |(key, value)| {
+                let mut string = key.to_vec();
+                if let Some(value) = value {
+                    string.push(b'=');
+                    string.extend_from_slice(value);
+                }
+                string
+            },
+        ))),
+        RData::A(a) => RecordData::A(Ipv4Addr::from(a.address)),
+        RData::AAAA(aaaa) => RecordData::Aaaa(Ipv6Addr::from(aaaa.address)),
+        RData::NULL(code, null) if *code == rtype::NULL => {
+            RecordData::Null(null.get_data().to_vec())
+        }
+        RData::Empty(TYPE::TXT) => RecordData::Txt(TxtRecord::new()),
+        RData::Empty(TYPE::NULL) => RecordData::Null(Vec::new()),
+        other => RecordData::Other(other.type_code().into()),
+    };
+    Some(Record {
+        name: DnsName::from_simple(&rr.name),
+        ttl: rr.ttl,
+        cache_flush: rr.cache_flush,
+        data,
+    })
+}
+
+/// Builds a simple-dns record; `txt_strings` are the record's TXT strings when it is TXT
+/// (kept by the caller so that the borrowed record can point into them).
+fn encode_record<'a>(
+    record: &'a Record,
+    txt_strings: &'a [Vec<u8>],
+) -> Result<ResourceRecord<'a>, EncodeError> {
+    let error = |e: simple_dns::SimpleDnsError| EncodeError(e.to_string());
+    let rdata = match &record.data {
+        RecordData::Ptr(target) => RData::PTR(PTR(target.to_simple())),
+        RecordData::Srv {
+            priority,
+            weight,
+            port,
+            target,
+        } => RData::SRV(SRV {
+            priority: *priority,
+            weight: *weight,
+            port: *port,
+            target: target.to_simple(),
+        }),
+        RecordData::Txt(_) => {
+            let mut txt = TXT::new();
+            for string in txt_strings {
+                txt.add_char_string(CharacterString::new(string).map_err(error)?);
+            }
+            RData::TXT(txt)
+        }
+        RecordData::A(ip) => RData::A(A {
+            address: u32::from(*ip),
+        }),
+        RecordData::Aaaa(ip) => RData::AAAA(AAAA {
+            address: u128::from(*ip),
+        }),
+        RecordData::Null(bytes) => RData::NULL(rtype::NULL, NULL::new(bytes).map_err(error)?),
+        RecordData::Other(code) => {
+            return Err(EncodeError(format!("record type {code} cannot be encoded")))
+        }
+    };
+    Ok(
+        ResourceRecord::new(record.name.to_simple(), CLASS::IN, record.ttl, rdata)
+            .with_cache_flush(record.cache_flush),
+    )
+}
