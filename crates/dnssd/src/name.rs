@@ -116,6 +116,25 @@ impl PartialEq for DnsName {
 
 impl Eq for DnsName {}
 
+impl Ord for DnsName {
+    /// Label by label, ASCII case ignored: consistent with `Eq`.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        for (a, b) in self.labels.iter().zip(&other.labels) {
+            let order = a.iter().map(u8::to_ascii_lowercase).cmp(b.iter().map(u8::to_ascii_lowercase));
+            if order.is_ne() {
+                return order;
+            }
+        }
+        self.labels.len().cmp(&other.labels.len())
+    }
+}
+
+impl PartialOrd for DnsName {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl Hash for DnsName {
     fn hash<H: Hasher>(&self, state: &mut H) {
         for label in &self.labels {

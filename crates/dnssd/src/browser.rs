@@ -1,0 +1,527 @@
+//! The `_presence._tcp` browser: continuous querying, a bounded record cache, and service
+//! events (RFC 6762 §5.2, §7, §10; RFC 6763 §12).
+//!
+//! Sans-IO, like [`Responder`](crate::Responder): feed datagrams and timeouts, drain
+//! [`Browser::poll_transmit`] and [`Browser::poll_event`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use crate::name::DnsName;
+use crate::record::{rtype, Message, Question, Record, RecordData};
+use crate::rng::Rng;
+use crate::transmit::{Destination, InterfaceAddr, Stats, Transmit, MDNS_PORT};
+use crate::txt::TxtRecord;
+
+/// Bounds on the browser's cache, so that a flood cannot grow memory without bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BrowserConfig {
+    /// Records held in all. Default 4096.
+    pub max_records: usize,
+    /// Records held for one owner name (addresses of one host, say), except the service
+    /// type's PTRs, which `max_services` bounds. Default 32.
+    pub max_records_per_name: usize,
+    /// Service instances (PTR records of `_presence._tcp.local`) held. Default 1024.
+    pub max_services: usize,
+}
+
+impl Default for BrowserConfig {
+    fn default() -> Self {
+        BrowserConfig { max_records: 4096, max_records_per_name: 32, max_services: 1024 }
+    }
+}
+
+/// A resolved `_presence._tcp` service instance: everything needed to show a peer and
+/// connect to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceInstance {
+    /// The instance label (the peer's XEP-0174 name), exactly as published.
+    pub instance: String,
+    /// The host label of the SRV target.
+    pub host: String,
+    /// The SRV port.
+    pub port: u16,
+    /// Every address of the host seen on any interface, IPv4 first, in order.
+    pub addresses: Vec<InterfaceAddr>,
+    /// The TXT record.
+    pub txt: TxtRecord,
+}
+
+/// A change in the services seen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServiceEvent {
+    /// A service became fully known: PTR, SRV, TXT and at least one address.
+    Resolved(ServiceInstance),
+    /// A known service changed (TXT, port, host or addresses).
+    Updated(ServiceInstance),
+    /// A service left: goodbye, expiry, or it lost its last address.
+    Removed {
+        /// The instance label.
+        instance: String,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct CacheEntry {
+    record: Record,
+    interface: u32,
+    received: Instant,
+    expires: Instant,
+    /// Refresh queries already sent for this record (at 80, 85, 90, 95 % of its TTL).
+    refreshes: u8,
+    /// Jitter for the refresh times, 0 to 2 % of the TTL (RFC 6762 §5.2).
+    jitter_permille: u16,
+}
+
+impl CacheEntry {
+    fn refresh_at(&self) -> Option<Instant> {
+        if self.refreshes >= 4 || self.record.ttl == 0 {
+            return None;
+        }
+        let permille = 800 + 50 * u64::from(self.refreshes) + u64::from(self.jitter_permille);
+        Some(self.received + Duration::from_millis(u64::from(self.record.ttl) * permille))
+    }
+
+    fn remaining_ttl(&self, now: Instant) -> u32 {
+        self.expires.saturating_duration_since(now).as_secs() as u32
+    }
+
+    /// When the browser must next look at this record: a refresh or its expiry.
+    fn deadline(&self) -> Instant {
+        self.refresh_at().map_or(self.expires, |r| r.min(self.expires))
+    }
+}
+
+/// Cache order: by owner name, then type, then data, so that the records of a name, or
+/// of a name and type, are neighbours.
+type CacheKey = (DnsName, u16, Vec<u8>);
+
+fn key_of(record: &Record) -> CacheKey {
+    (record.name.canonical(), record.data.rtype(), record.data.canonical_bytes())
+}
+
+/// The keys of a name's records whose types are in `types` (at most 255).
+fn name_range(name: &DnsName, types: std::ops::RangeInclusive<u16>) -> std::ops::Range<CacheKey> {
+    let name = name.canonical();
+    (name.clone(), *types.start(), Vec::new())..(name, types.end().saturating_add(1), Vec::new())
+}
+
+/// Browses `_presence._tcp.local` and reports services as they come, change and go.
+#[derive(Debug)]
+pub struct Browser {
+    config: BrowserConfig,
+    own_instance: Option<String>,
+    cache: BTreeMap<CacheKey, CacheEntry>,
+    /// Every cache entry's deadline, so the next one is found without a scan.
+    deadlines: BTreeSet<(Instant, CacheKey)>,
+    per_name: HashMap<DnsName, usize>,
+    /// Hosts named by SRV records, with the instances that point at them.
+    hosts: HashMap<DnsName, BTreeSet<DnsName>>,
+    next_browse: Instant,
+    browse_interval: Duration,
+    /// Instances (canonical instance names) whose SRV, TXT or addresses are missing, with
+    /// when to ask next and the interval after that.
+    resolving: HashMap<DnsName, (Instant, Duration)>,
+    emitted: HashMap<DnsName, ServiceInstance>,
+    dirty: BTreeSet<Vec<Vec<u8>>>,
+    rng: Rng,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<ServiceEvent>,
+    stats: Stats,
+}
+
+const FIRST_QUERY_DELAY: (Duration, Duration) = (Duration::from_millis(20), Duration::from_millis(120));
+const MAX_BROWSE_INTERVAL: Duration = Duration::from_secs(3600);
+const MAX_RESOLVE_INTERVAL: Duration = Duration::from_secs(60);
+/// How long a goodbye or a flushed record lingers (RFC 6762 §10.1, §10.2).
+const LINGER: Duration = Duration::from_secs(1);
+
+impl Browser {
+    /// Starts browsing: the first query goes out after 20–120 ms (RFC 6762 §5.2).
+    pub fn new(config: BrowserConfig, now: Instant, seed: u64) -> Browser {
+        let mut rng = Rng::new(seed);
+        Browser {
+            config,
+            own_instance: None,
+            cache: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
+            per_name: HashMap::new(),
+            hosts: HashMap::new(),
+            next_browse: now + rng.between(FIRST_QUERY_DELAY.0, FIRST_QUERY_DELAY.1),
+            browse_interval: Duration::from_secs(1),
+            resolving: HashMap::new(),
+            emitted: HashMap::new(),
+            dirty: BTreeSet::new(),
+            rng,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// Sets our own instance label, which is never reported (XEP-0174 §3: filter self).
+    pub fn set_own_instance(&mut self, instance: Option<String>) {
+        self.own_instance = instance;
+        if let Some(own) = &self.own_instance {
+            let name = DnsName::instance(own).canonical();
+            if self.emitted.remove(&name).is_some() {
+                self.events.push_back(ServiceEvent::Removed { instance: own.clone() });
+            }
+        }
+    }
+
+    /// Feeds a datagram received from `from` on interface `interface`. Malformed ones
+    /// are counted in [`Browser::stats`] and otherwise ignored.
+    pub fn handle_input(&mut self, now: Instant, from: SocketAddr, interface: u32, bytes: &[u8]) {
+        self.stats.received += 1;
+        let Ok(message) = Message::decode(bytes) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        // Only responses from port 5353 are mDNS answers (RFC 6762 §6, §11).
+        if !message.is_response || from.port() != MDNS_PORT {
+            return;
+        }
+        for record in message.answers.iter().chain(&message.additional) {
+            self.insert(now, interface, record);
+        }
+        self.update_services(now);
+    }
+
+    /// Expires records, sends due queries. Call it when [`Browser::poll_timeout`] is
+    /// reached.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.expire(now);
+        self.update_services(now);
+        let mut questions: Vec<Question> = Vec::new();
+        let mut known: Vec<Record> = Vec::new();
+        if self.next_browse <= now {
+            questions.push(Question { name: DnsName::service_type(), qtype: rtype::PTR, unicast_response: false });
+            // Known answers with more than half their TTL left (RFC 6762 §7.1).
+            known.extend(
+                self.cache
+                    .range(name_range(&DnsName::service_type(), rtype::PTR..=rtype::PTR))
+                    .map(|(_, e)| e)
+                    .filter(|e| u64::from(e.remaining_ttl(now)) * 2 > u64::from(e.record.ttl))
+                    .map(|e| Record { ttl: e.remaining_ttl(now), ..e.record.clone() }),
+            );
+            self.next_browse = now + self.browse_interval;
+            self.browse_interval = (self.browse_interval * 2).min(MAX_BROWSE_INTERVAL);
+        }
+        let due: Vec<DnsName> = self.resolving.iter().filter(|(_, (at, _))| *at <= now).map(|(n, _)| n.clone()).collect();
+        for name in due {
+            questions.extend(self.missing_questions(&name));
+            if let Some((at, interval)) = self.resolving.get_mut(&name) {
+                *at = now + *interval;
+                *interval = (*interval * 2).min(MAX_RESOLVE_INTERVAL);
+            }
+        }
+        let mut refreshed = Vec::new();
+        let due: Vec<CacheKey> = self.deadlines.iter().take_while(|(at, _)| *at <= now).map(|(_, k)| k.clone()).collect();
+        for key in due {
+            let Some(mut entry) = self.cache.get(&key).cloned() else { continue };
+            if entry.refresh_at().is_some_and(|at| at <= now) {
+                entry.refreshes += 1;
+                refreshed.push((key.0.clone(), key.1));
+                self.put(key, entry);
+            }
+        }
+        for (name, qtype) in refreshed {
+            if self.wanted(&name, qtype) {
+                questions.push(Question { name, qtype, unicast_response: false });
+            }
+        }
+        questions.dedup();
+        if !questions.is_empty() {
+            let message = Message { questions, answers: known, ..Message::default() };
+            if let Ok(payload) = message.encode() {
+                self.stats.sent += 1;
+                self.transmits.push_back(Transmit { destination: Destination::Multicast, interface: None, payload });
+            }
+        }
+    }
+
+    /// The next datagram to send.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next service event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<ServiceEvent> {
+        self.events.pop_front()
+    }
+
+    /// When to call [`Browser::handle_timeout`] next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let cache = self.deadlines.first().map(|(at, _)| *at);
+        let resolving = self.resolving.values().map(|(at, _)| *at);
+        cache.into_iter().chain(resolving).chain([self.next_browse]).min()
+    }
+
+    /// The services resolved now.
+    pub fn services(&self) -> impl Iterator<Item = &ServiceInstance> {
+        self.emitted.values()
+    }
+
+    /// Records held in the cache.
+    pub fn cached_records(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Counters of received and dropped datagrams and records.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    fn is_own(&self, instance: &DnsName) -> bool {
+        let Some(own) = &self.own_instance else { return false };
+        *instance == DnsName::instance(own)
+    }
+
+    fn insert(&mut self, now: Instant, interface: u32, record: &Record) {
+        if !self.relevant(record) {
+            return;
+        }
+        let key = key_of(record);
+        if record.cache_flush && record.ttl > 0 {
+            // RFC 6762 §10.2: other records of this name and type older than a second go.
+            let stale: Vec<CacheKey> = self
+                .cache
+                .range(name_range(&record.name, key.1..=key.1))
+                .filter(|(k, e)| k.2 != key.2 && now.duration_since(e.received) > LINGER && e.expires > now + LINGER)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for stale_key in stale {
+                self.linger(now, stale_key);
+            }
+        }
+        if record.ttl == 0 {
+            self.linger(now, key);
+            return;
+        }
+        let expires = now + Duration::from_secs(u64::from(record.ttl));
+        let jitter_permille = (self.rng.next_u64() % 21) as u16;
+        let entry = CacheEntry { record: record.clone(), interface, received: now, expires, refreshes: 0, jitter_permille };
+        if let Some(old) = self.cache.get(&key) {
+            let changed = old.record.data != record.data;
+            self.put(key, entry);
+            if changed {
+                self.mark_dirty(&record.name, record);
+            }
+            return;
+        }
+        let is_service = record.data.rtype() == rtype::PTR;
+        let full = if is_service {
+            self.cache.range(name_range(&record.name, rtype::PTR..=rtype::PTR)).count() >= self.config.max_services
+        } else {
+            self.per_name.get(&key.0).copied().unwrap_or(0) >= self.config.max_records_per_name
+        };
+        if full || self.cache.len() >= self.config.max_records {
+            self.stats.dropped_records += 1;
+            return;
+        }
+        *self.per_name.entry(key.0.clone()).or_insert(0) += 1;
+        if let RecordData::Srv { target, .. } = &record.data {
+            self.hosts.entry(target.canonical()).or_default().insert(record.name.canonical());
+        }
+        self.put(key, entry);
+        self.mark_dirty(&record.name, record);
+    }
+
+    /// Stores an entry and keeps the deadline index in step.
+    fn put(&mut self, key: CacheKey, entry: CacheEntry) {
+        if let Some(old) = self.cache.get(&key) {
+            self.deadlines.remove(&(old.deadline(), key.clone()));
+        }
+        self.deadlines.insert((entry.deadline(), key.clone()));
+        self.cache.insert(key, entry);
+    }
+
+    /// Lets a record go in one second (a goodbye, or flushed by a newer set).
+    fn linger(&mut self, now: Instant, key: CacheKey) {
+        let Some(mut entry) = self.cache.get(&key).cloned() else { return };
+        entry.expires = entry.expires.min(now + LINGER);
+        entry.refreshes = 4;
+        self.put(key, entry);
+    }
+
+    fn remove(&mut self, key: &CacheKey) -> Option<CacheEntry> {
+        let entry = self.cache.remove(key)?;
+        self.deadlines.remove(&(entry.deadline(), key.clone()));
+        if let Some(count) = self.per_name.get_mut(&key.0) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_name.remove(&key.0);
+            }
+        }
+        if let RecordData::Srv { target, .. } = &entry.record.data {
+            let target = target.canonical();
+            if let Some(instances) = self.hosts.get_mut(&target) {
+                let still_pointed = self.cache.range(name_range(&entry.record.name, rtype::SRV..=rtype::SRV)).any(|(_, e)| matches!(&e.record.data, RecordData::Srv { target: t, .. } if t.canonical() == target));
+                if !still_pointed {
+                    instances.remove(&entry.record.name.canonical());
+                }
+                if instances.is_empty() {
+                    self.hosts.remove(&target);
+                }
+            }
+        }
+        Some(entry)
+    }
+
+    /// Whether a record belongs to browsing `_presence._tcp`: PTRs of the service type,
+    /// SRV/TXT/NULL of an instance, A/AAAA of a `.local` host. Our own instance is not.
+    fn relevant(&self, record: &Record) -> bool {
+        match &record.data {
+            RecordData::Ptr(target) => {
+                record.name == DnsName::service_type() && target.instance_label().is_some() && !self.is_own(target)
+            }
+            RecordData::Srv { .. } | RecordData::Txt(_) => {
+                record.name.instance_label().is_some() && !self.is_own(&record.name)
+            }
+            RecordData::A(_) | RecordData::Aaaa(_) => record.name.host_label().is_some(),
+            _ => false,
+        }
+    }
+
+    /// Whether a refresh of (name, type) is still useful.
+    fn wanted(&self, name: &DnsName, qtype: u16) -> bool {
+        match qtype {
+            rtype::PTR => *name == DnsName::service_type(),
+            rtype::SRV | rtype::TXT => self.has_pointer_to(name),
+            rtype::A | rtype::AAAA => self.hosts.contains_key(&name.canonical()),
+            _ => false,
+        }
+    }
+
+    fn has_pointer_to(&self, instance: &DnsName) -> bool {
+        let data = RecordData::Ptr(instance.clone()).canonical_bytes();
+        self.cache.contains_key(&(DnsName::service_type().canonical(), rtype::PTR, data))
+    }
+
+    fn mark_dirty(&mut self, name: &DnsName, record: &Record) {
+        match &record.data {
+            RecordData::Ptr(target) => {
+                self.dirty.insert(target.canonical().labels().to_vec());
+            }
+            RecordData::A(_) | RecordData::Aaaa(_) => {
+                let instances: Vec<Vec<Vec<u8>>> = self
+                    .hosts
+                    .get(&name.canonical())
+                    .into_iter()
+                    .flatten()
+                    .map(|instance| instance.labels().to_vec())
+                    .collect();
+                self.dirty.extend(instances);
+            }
+            _ => {
+                self.dirty.insert(name.canonical().labels().to_vec());
+            }
+        }
+    }
+
+    fn expire(&mut self, now: Instant) {
+        let gone: Vec<CacheKey> = self
+            .deadlines
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .filter(|(_, key)| self.cache.get(key).is_some_and(|e| e.expires <= now))
+            .map(|(_, key)| key.clone())
+            .collect();
+        for key in gone {
+            if let Some(entry) = self.remove(&key) {
+                self.mark_dirty(&entry.record.name, &entry.record);
+            }
+        }
+    }
+
+    /// What the cache says of an instance now.
+    fn view(&self, instance: &DnsName) -> Option<ServiceInstance> {
+        if !self.has_pointer_to(instance) {
+            return None;
+        }
+        let newest = |rtype: u16| self.cache.range(name_range(instance, rtype..=rtype)).map(|(_, e)| e).max_by_key(|e| e.received);
+        let RecordData::Srv { port, target, .. } = &newest(rtype::SRV)?.record.data else { return None };
+        let RecordData::Txt(txt) = &newest(rtype::TXT)?.record.data else { return None };
+        let mut addresses: Vec<InterfaceAddr> = self
+            .cache
+            .range(name_range(target, rtype::A..=rtype::AAAA))
+            .map(|(_, e)| e)
+            .filter_map(|e| match e.record.data {
+                RecordData::A(v4) => Some(InterfaceAddr { interface: e.interface, ip: IpAddr::V4(v4) }),
+                RecordData::Aaaa(v6) => Some(InterfaceAddr { interface: e.interface, ip: IpAddr::V6(v6) }),
+                _ => None,
+            })
+            .collect();
+        addresses.sort_by_key(|a| (a.ip.is_ipv6(), a.ip, a.interface));
+        addresses.dedup();
+        Some(ServiceInstance {
+            instance: instance.instance_label()?,
+            host: target.host_label().unwrap_or_else(|| target.to_string()),
+            port: *port,
+            addresses,
+            txt: txt.clone(),
+        })
+    }
+
+    /// Turns changes of dirty instances into events, and schedules queries for whatever
+    /// of a pointed-to instance is missing.
+    fn update_services(&mut self, now: Instant) {
+        let dirty = std::mem::take(&mut self.dirty);
+        for labels in dirty {
+            let name = DnsName::from_labels(&labels);
+            let view = self.view(&name).filter(|v| !v.addresses.is_empty());
+            let before = self.emitted.get(&name);
+            let event = match (before, &view) {
+                (None, Some(now_seen)) => Some(ServiceEvent::Resolved(now_seen.clone())),
+                (Some(old), Some(now_seen)) if old != now_seen => Some(ServiceEvent::Updated(now_seen.clone())),
+                (Some(old), None) => Some(ServiceEvent::Removed { instance: old.instance.clone() }),
+                _ => None,
+            };
+            match view {
+                Some(view) => {
+                    self.emitted.insert(name.clone(), view);
+                    self.resolving.remove(&name);
+                }
+                None => {
+                    self.emitted.remove(&name);
+                    if self.has_pointer_to(&name) {
+                        let first = now + self.rng.between(FIRST_QUERY_DELAY.0, FIRST_QUERY_DELAY.1);
+                        self.resolving.entry(name.clone()).or_insert((first, Duration::from_secs(1)));
+                    } else {
+                        self.resolving.remove(&name);
+                    }
+                }
+            }
+            if let Some(event) = event {
+                self.events.push_back(event);
+            }
+        }
+    }
+
+    /// Questions for what an instance lacks: SRV, TXT, or its host's addresses.
+    fn missing_questions(&self, instance: &DnsName) -> Vec<Question> {
+        let question = |name: &DnsName, qtype| Question { name: name.clone(), qtype, unicast_response: false };
+        let has = |name: &DnsName, t: u16| self.cache.range(name_range(name, t..=t)).next().is_some();
+        let mut questions = Vec::new();
+        if !has(instance, rtype::SRV) {
+            questions.push(question(instance, rtype::SRV));
+        }
+        if !has(instance, rtype::TXT) {
+            questions.push(question(instance, rtype::TXT));
+        }
+        for (_, entry) in self.cache.range(name_range(instance, rtype::SRV..=rtype::SRV)) {
+            if let RecordData::Srv { target, .. } = &entry.record.data {
+                if !has(target, rtype::A) && !has(target, rtype::AAAA) {
+                    questions.push(question(target, rtype::A));
+                    questions.push(question(target, rtype::AAAA));
+                }
+            }
+        }
+        questions
+    }
+}

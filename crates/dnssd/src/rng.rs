@@ -1,0 +1,28 @@
+//! A small deterministic random source for the RFC 6762 delays: sans-IO machines take a
+//! seed instead of reading the system's randomness, so simulated runs repeat exactly.
+
+use std::time::Duration;
+
+/// xorshift64*: enough to spread delays between hosts; not for anything secret.
+#[derive(Clone, Debug)]
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        // Zero is the one state xorshift never leaves.
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15 | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A duration uniformly in `[low, high]`, at millisecond granularity.
+    pub fn between(&mut self, low: Duration, high: Duration) -> Duration {
+        let span = (high.saturating_sub(low)).as_millis() as u64;
+        low + Duration::from_millis(self.next_u64() % (span + 1))
+    }
+}
