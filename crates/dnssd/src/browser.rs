@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::name::DnsName;
-use crate::record::{rtype, Message, Question, Record, RecordData};
+use crate::record::{rtype, Message, Question, Record, RecordData, MAX_PACKET};
 use crate::rng::Rng;
 use crate::transmit::{Destination, InterfaceAddr, Stats, Transmit, MDNS_PORT};
 use crate::txt::TxtRecord;
@@ -174,11 +174,23 @@ impl Browser {
     /// Feeds a datagram received from `from` on interface `interface`. Malformed ones
     /// are counted in [`Browser::stats`] and otherwise ignored.
     pub fn handle_input(&mut self, now: Instant, from: SocketAddr, interface: u32, bytes: &[u8]) {
-        self.stats.received += 1;
-        let Ok(message) = Message::decode(bytes) else {
-            self.stats.malformed += 1;
+        // Queries (QR bit clear) tell a browser nothing: skip decoding them.
+        if bytes.get(2).is_some_and(|flags| flags & 0x80 == 0) {
+            self.stats.received += 1;
             return;
-        };
+        }
+        match Message::decode(bytes) {
+            Ok(message) => self.handle_message(now, from, interface, &message),
+            Err(_) => {
+                self.stats.received += 1;
+                self.stats.malformed += 1;
+            }
+        }
+    }
+
+    /// Feeds a message already decoded (a node that runs a responder too decodes once).
+    pub fn handle_message(&mut self, now: Instant, from: SocketAddr, interface: u32, message: &Message) {
+        self.stats.received += 1;
         // Only responses from port 5353 are mDNS answers (RFC 6762 §6, §11).
         if !message.is_response || from.port() != MDNS_PORT {
             return;
@@ -234,7 +246,35 @@ impl Browser {
         }
         questions.dedup();
         if !questions.is_empty() {
-            let message = Message { questions, answers: known, ..Message::default() };
+            self.send_query(questions, known);
+        }
+    }
+
+    /// Sends questions with their known answers; answers that do not fit one packet go in
+    /// follow-ups, every packet but the last with the TC bit (RFC 6762 §7.2).
+    fn send_query(&mut self, questions: Vec<Question>, known: Vec<Record>) {
+        // Uncompressed sizes overestimate, so a packet built to this budget fits.
+        const BUDGET: usize = MAX_PACKET - 100;
+        let question_bytes: usize = questions.iter().map(|q| q.name.wire_len() + 4).sum();
+        let mut batches: Vec<Vec<Record>> = vec![Vec::new()];
+        let mut used = 12 + question_bytes;
+        for record in known {
+            let size = record.name.wire_len() + 10 + record.data.canonical_bytes().len();
+            if used + size > BUDGET && !batches.last().is_some_and(Vec::is_empty) {
+                batches.push(Vec::new());
+                used = 12;
+            }
+            used += size;
+            batches.last_mut().expect("never empty").push(record);
+        }
+        let last = batches.len() - 1;
+        for (i, answers) in batches.into_iter().enumerate() {
+            let message = Message {
+                truncated: i < last,
+                questions: if i == 0 { questions.clone() } else { Vec::new() },
+                answers,
+                ..Message::default()
+            };
             if let Ok(payload) = message.encode() {
                 self.stats.sent += 1;
                 self.transmits.push_back(Transmit { destination: Destination::Multicast, interface: None, payload });

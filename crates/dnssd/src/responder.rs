@@ -183,23 +183,30 @@ impl Responder {
     /// Malformed datagrams are counted in [`Responder::stats`] and otherwise ignored.
     /// Afterwards, drain [`Responder::poll_transmit`] and [`Responder::poll_event`].
     pub fn handle_input(&mut self, now: Instant, from: SocketAddr, interface: u32, bytes: &[u8]) {
+        match Message::decode(bytes) {
+            Ok(message) => self.handle_message(now, from, interface, &message),
+            Err(_) => {
+                self.stats.received += 1;
+                self.stats.malformed += 1;
+            }
+        }
+    }
+
+    /// Feeds a message already decoded (a node that runs a browser too decodes once).
+    pub fn handle_message(&mut self, now: Instant, from: SocketAddr, interface: u32, message: &Message) {
         self.stats.received += 1;
-        let Ok(message) = Message::decode(bytes) else {
-            self.stats.malformed += 1;
-            return;
-        };
         if self.phase == Phase::Stopped {
             return;
         }
         if message.is_response {
             // Responses from another port are not mDNS responses (RFC 6762 §6).
             if from.port() == MDNS_PORT {
-                self.check_response(now, &message);
+                self.check_response(now, message);
             }
         } else {
-            self.check_probe(now, &message);
+            self.check_probe(now, message);
             if matches!(self.phase, Phase::Announcing { .. } | Phase::Established) {
-                self.answer(now, from, interface, &message);
+                self.answer(now, from, interface, message);
             }
         }
     }

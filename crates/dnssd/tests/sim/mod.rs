@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use llxmpp_dnssd::{
-    Browser, BrowserConfig, Destination, InterfaceAddr, Responder, ResponderConfig, ResponderEvent, ServiceEvent,
+    Browser, BrowserConfig, Destination, InterfaceAddr, Message, Responder, ResponderConfig, ResponderEvent, ServiceEvent,
     ServiceInfo, Transmit, TxtRecord,
 };
 
@@ -165,9 +165,20 @@ impl Lan {
             if !node.online {
                 continue;
             }
-            node.browser.handle_input(self.now, from, 1, &packet.transmit.payload);
-            if let Some(responder) = &mut node.responder {
-                responder.handle_input(self.now, from, 1, &packet.transmit.payload);
+            // As a node does: one decode for both machines.
+            match Message::decode(&packet.transmit.payload) {
+                Ok(message) => {
+                    node.browser.handle_message(self.now, from, 1, &message);
+                    if let Some(responder) = &mut node.responder {
+                        responder.handle_message(self.now, from, 1, &message);
+                    }
+                }
+                Err(_) => {
+                    node.browser.handle_input(self.now, from, 1, &packet.transmit.payload);
+                    if let Some(responder) = &mut node.responder {
+                        responder.handle_input(self.now, from, 1, &packet.transmit.payload);
+                    }
+                }
             }
             self.collect(n);
         }

@@ -1,0 +1,238 @@
+//! The responder's wire behaviour, one rule of RFC 6762 at a time, in virtual time.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use llxmpp_dnssd::{
+    rtype, Destination, DnsName, InterfaceAddr, Message, Question, Record, RecordData, Responder, ResponderConfig,
+    ResponderEvent, ServiceInfo, Transmit, TxtRecord, HOST_TTL, OTHER_TTL,
+};
+
+fn service() -> ServiceInfo {
+    let mut txt = TxtRecord::new();
+    txt.insert("status", "avail").unwrap();
+    txt.insert("txtvers", "1").unwrap();
+    ServiceInfo {
+        instance: "juliet@pronto".into(),
+        host: "pronto-xmpp".into(),
+        port: 5298,
+        addresses: vec![InterfaceAddr { interface: 2, ip: IpAddr::V4(Ipv4Addr::new(169, 254, 1, 2)) }],
+        txt,
+        avatar: None,
+    }
+}
+
+const PEER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(169, 254, 9, 9)), 5353);
+
+/// Runs `responder` until `until`, returning every transmit with the time it was queued.
+fn run(responder: &mut Responder, start: Instant, until: Duration) -> Vec<(Duration, Transmit)> {
+    let mut out = Vec::new();
+    while let Some(at) = responder.poll_timeout() {
+        if at > start + until {
+            break;
+        }
+        responder.handle_timeout(at);
+        while let Some(t) = responder.poll_transmit() {
+            out.push((at - start, t));
+        }
+    }
+    out
+}
+
+fn established() -> (Responder, Instant) {
+    let start = Instant::now();
+    let mut responder = Responder::new(service(), ResponderConfig::default(), start, 7).unwrap();
+    run(&mut responder, start, Duration::from_secs(5));
+    assert!(responder.is_established());
+    (responder, start + Duration::from_secs(5))
+}
+
+fn ask(responder: &mut Responder, now: Instant, from: SocketAddr, query: &Message) -> Vec<Transmit> {
+    responder.handle_input(now, from, 2, &query.encode().unwrap());
+    let mut out: Vec<Transmit> = std::iter::from_fn(|| responder.poll_transmit()).collect();
+    // Shared answers wait 20–120 ms.
+    responder.handle_timeout(now + Duration::from_millis(130));
+    out.extend(std::iter::from_fn(|| responder.poll_transmit()));
+    out
+}
+
+fn query(name: DnsName, qtype: u16) -> Message {
+    Message { questions: vec![Question { name, qtype, unicast_response: false }], ..Message::default() }
+}
+
+fn decode(t: &Transmit) -> Message {
+    Message::decode(&t.payload).unwrap()
+}
+
+#[test]
+fn probes_three_times_then_announces_twice_with_ttls_and_flush_bits() {
+    let start = Instant::now();
+    let mut responder = Responder::new(service(), ResponderConfig::default(), start, 1).unwrap();
+    let sent = run(&mut responder, start, Duration::from_secs(5));
+    let probes: Vec<&(Duration, Transmit)> = sent.iter().filter(|(_, t)| !decode(t).is_response).collect();
+    assert_eq!(probes.len(), 3);
+    assert!(probes[0].0 <= Duration::from_millis(250));
+    assert_eq!(probes[1].0 - probes[0].0, Duration::from_millis(250));
+    assert_eq!(probes[2].0 - probes[1].0, Duration::from_millis(250));
+    let probe = decode(&probes[0].1);
+    assert_eq!(probe.questions.len(), 2);
+    assert!(probe.questions.iter().all(|q| q.qtype == rtype::ANY));
+    let authority_types: Vec<u16> = probe.authority.iter().map(|r| r.data.rtype()).collect();
+    assert_eq!(authority_types, vec![rtype::SRV, rtype::TXT, rtype::A]);
+
+    let announcements: Vec<&(Duration, Transmit)> = sent.iter().filter(|(_, t)| decode(t).is_response).collect();
+    assert_eq!(announcements.len(), 2);
+    assert_eq!(announcements[1].0 - announcements[0].0, Duration::from_secs(1));
+    assert!(announcements[0].0 - probes[2].0 >= Duration::from_millis(250));
+    for record in decode(&announcements[0].1).answers {
+        let (ttl, flush) = match record.data.rtype() {
+            rtype::PTR => (OTHER_TTL, false),
+            rtype::TXT => (OTHER_TTL, true),
+            _ => (HOST_TTL, true),
+        };
+        assert_eq!((record.ttl, record.cache_flush), (ttl, flush), "{record:?}");
+    }
+    assert_eq!(
+        responder.poll_event(),
+        Some(ResponderEvent::Established { instance: "juliet@pronto".into(), host: "pronto-xmpp".into() })
+    );
+    // The TXT goes out with txtvers first.
+    let txt = decode(&announcements[0].1).answers.into_iter().find_map(|r| match r.data {
+        RecordData::Txt(txt) => Some(txt),
+        _ => None,
+    });
+    assert_eq!(txt.unwrap().entries()[0].key, "txtvers");
+}
+
+#[test]
+fn ptr_query_gets_srv_txt_and_address_as_additional_records_after_a_delay() {
+    let (mut responder, now) = established();
+    let later = now + Duration::from_secs(2);
+    responder.handle_input(later, PEER, 2, &query(DnsName::service_type(), rtype::PTR).encode().unwrap());
+    assert_eq!(responder.poll_transmit(), None, "shared answers wait 20–120 ms");
+    let at = responder.poll_timeout().unwrap();
+    assert!(at - later >= Duration::from_millis(20) && at - later <= Duration::from_millis(120));
+    responder.handle_timeout(at);
+    let reply = decode(&responder.poll_transmit().unwrap());
+    assert_eq!(reply.answers.len(), 1);
+    assert_eq!(reply.answers[0].data, RecordData::Ptr(DnsName::instance("juliet@pronto")));
+    let additional: Vec<u16> = reply.additional.iter().map(|r| r.data.rtype()).collect();
+    assert_eq!(additional, vec![rtype::SRV, rtype::TXT, rtype::A]);
+}
+
+#[test]
+fn unique_records_are_answered_at_once_and_not_twice_within_a_second() {
+    let (mut responder, now) = established();
+    let later = now + Duration::from_secs(3);
+    let srv = query(DnsName::instance("juliet@pronto"), rtype::SRV);
+    let first = ask(&mut responder, later, PEER, &srv);
+    assert_eq!(first.len(), 1);
+    assert_eq!(decode(&first[0]).additional[0].data.rtype(), rtype::A);
+    let again = ask(&mut responder, later + Duration::from_millis(500), PEER, &srv);
+    assert!(again.is_empty(), "at most one multicast a second");
+    let after = ask(&mut responder, later + Duration::from_millis(1600), PEER, &srv);
+    assert_eq!(after.len(), 1);
+}
+
+#[test]
+fn known_answers_with_half_their_ttl_suppress_ours() {
+    let (mut responder, now) = established();
+    let later = now + Duration::from_secs(3);
+    let mut q = query(DnsName::service_type(), rtype::PTR);
+    let ptr = Record {
+        name: DnsName::service_type(),
+        ttl: OTHER_TTL / 2,
+        cache_flush: false,
+        data: RecordData::Ptr(DnsName::instance("juliet@pronto")),
+    };
+    q.answers.push(ptr.clone());
+    assert!(ask(&mut responder, later, PEER, &q).is_empty());
+    q.answers[0].ttl = OTHER_TTL / 2 - 1;
+    assert_eq!(ask(&mut responder, later, PEER, &q).len(), 1);
+}
+
+#[test]
+fn legacy_unicast_gets_echoed_id_question_and_short_ttls() {
+    let (mut responder, now) = established();
+    let legacy = SocketAddr::new(PEER.ip(), 40000);
+    let mut q = query(DnsName::instance("juliet@pronto"), rtype::TXT);
+    q.id = 0x1234;
+    let out = ask(&mut responder, now, legacy, &q);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].destination, Destination::Unicast(legacy));
+    let reply = decode(&out[0]);
+    assert_eq!(reply.id, 0x1234);
+    assert_eq!(reply.questions, q.questions);
+    assert!(reply.answers.iter().all(|r| r.ttl <= 10 && !r.cache_flush));
+}
+
+#[test]
+fn qu_questions_get_unicast_replies() {
+    let (mut responder, now) = established();
+    let mut q = query(DnsName::host("pronto-xmpp"), rtype::A);
+    q.questions[0].unicast_response = true;
+    let out = ask(&mut responder, now, PEER, &q);
+    assert_eq!(out[0].destination, Destination::Unicast(PEER));
+    assert_eq!(decode(&out[0]).answers[0].data, RecordData::A(Ipv4Addr::new(169, 254, 1, 2)));
+}
+
+#[test]
+fn service_type_enumeration_is_answered() {
+    let (mut responder, now) = established();
+    let out = ask(&mut responder, now, PEER, &query(DnsName::from_labels(llxmpp_dnssd::SERVICES_ENUMERATION), rtype::PTR));
+    assert_eq!(decode(&out[0]).answers[0].data, RecordData::Ptr(DnsName::service_type()));
+}
+
+#[test]
+fn txt_change_is_announced_and_shutdown_says_goodbye_with_ttl_zero() {
+    let (mut responder, now) = established();
+    let mut txt = TxtRecord::new();
+    txt.insert("txtvers", "1").unwrap();
+    txt.insert("status", "dnd").unwrap();
+    responder.set_txt(now, txt.clone()).unwrap();
+    let announcement = decode(&responder.poll_transmit().unwrap());
+    assert!(announcement.is_response);
+    assert!(announcement.answers.iter().any(|r| r.data == RecordData::Txt(txt.clone())));
+    responder.shutdown(now);
+    let goodbye = decode(&responder.poll_transmit().unwrap());
+    assert!(goodbye.answers.len() >= 4);
+    assert!(goodbye.answers.iter().all(|r| r.ttl == 0));
+    assert_eq!(responder.poll_timeout(), None);
+}
+
+#[test]
+fn a_conflicting_response_while_probing_renames_deterministically() {
+    let start = Instant::now();
+    let mut responder = Responder::new(service(), ResponderConfig::default(), start, 3).unwrap();
+    let taken = Message {
+        is_response: true,
+        answers: vec![Record {
+            name: DnsName::instance("juliet@pronto"),
+            ttl: 120,
+            cache_flush: true,
+            data: RecordData::Srv { priority: 0, weight: 0, port: 1, target: DnsName::host("elsewhere") },
+        }],
+        ..Message::default()
+    };
+    for expected in ["juliet@pronto-2", "juliet@pronto-3"] {
+        let mut taken = taken.clone();
+        taken.answers[0].name = DnsName::instance(responder.instance());
+        responder.handle_input(start, PEER, 2, &taken.encode().unwrap());
+        assert_eq!(responder.instance(), expected);
+    }
+    assert!(matches!(responder.poll_event(), Some(ResponderEvent::InstanceRenamed { .. })));
+}
+
+#[test]
+fn bad_services_are_refused() {
+    let start = Instant::now();
+    let mut long = service();
+    long.instance = "x".repeat(64);
+    assert!(Responder::new(long, ResponderConfig::default(), start, 0).is_err());
+    let mut big = service();
+    big.txt.insert("msg", "y".repeat(250)).unwrap();
+    for n in 0..6 {
+        big.txt.insert(&format!("k{n}"), "z".repeat(250)).unwrap();
+    }
+    assert!(Responder::new(big, ResponderConfig::default(), start, 0).is_err());
+}
