@@ -28,7 +28,11 @@ pub struct BrowserConfig {
 
 impl Default for BrowserConfig {
     fn default() -> Self {
-        BrowserConfig { max_records: 4096, max_records_per_name: 32, max_services: 1024 }
+        BrowserConfig {
+            max_records: 4096,
+            max_records_per_name: 32,
+            max_services: 1024,
+        }
     }
 }
 
@@ -89,7 +93,8 @@ impl CacheEntry {
 
     /// When the browser must next look at this record: a refresh or its expiry.
     fn deadline(&self) -> Instant {
-        self.refresh_at().map_or(self.expires, |r| r.min(self.expires))
+        self.refresh_at()
+            .map_or(self.expires, |r| r.min(self.expires))
     }
 }
 
@@ -98,7 +103,11 @@ impl CacheEntry {
 type CacheKey = (DnsName, u16, Vec<u8>);
 
 fn key_of(record: &Record) -> CacheKey {
-    (record.name.canonical(), record.data.rtype(), record.data.canonical_bytes())
+    (
+        record.name.canonical(),
+        record.data.rtype(),
+        record.data.canonical_bytes(),
+    )
 }
 
 /// The keys of a name's records whose types are in `types` (at most 255).
@@ -131,7 +140,8 @@ pub struct Browser {
     stats: Stats,
 }
 
-const FIRST_QUERY_DELAY: (Duration, Duration) = (Duration::from_millis(20), Duration::from_millis(120));
+const FIRST_QUERY_DELAY: (Duration, Duration) =
+    (Duration::from_millis(20), Duration::from_millis(120));
 const MAX_BROWSE_INTERVAL: Duration = Duration::from_secs(3600);
 const MAX_RESOLVE_INTERVAL: Duration = Duration::from_secs(60);
 /// How long a goodbye or a flushed record lingers (RFC 6762 §10.1, §10.2).
@@ -166,7 +176,9 @@ impl Browser {
         if let Some(own) = &self.own_instance {
             let name = DnsName::instance(own).canonical();
             if self.emitted.remove(&name).is_some() {
-                self.events.push_back(ServiceEvent::Removed { instance: own.clone() });
+                self.events.push_back(ServiceEvent::Removed {
+                    instance: own.clone(),
+                });
             }
         }
     }
@@ -189,7 +201,13 @@ impl Browser {
     }
 
     /// Feeds a message already decoded (a node that runs a responder too decodes once).
-    pub fn handle_message(&mut self, now: Instant, from: SocketAddr, interface: u32, message: &Message) {
+    pub fn handle_message(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        interface: u32,
+        message: &Message,
+    ) {
         self.stats.received += 1;
         // Only responses from port 5353 are mDNS answers (RFC 6762 §6, §11).
         if !message.is_response || from.port() != MDNS_PORT {
@@ -209,19 +227,34 @@ impl Browser {
         let mut questions: Vec<Question> = Vec::new();
         let mut known: Vec<Record> = Vec::new();
         if self.next_browse <= now {
-            questions.push(Question { name: DnsName::service_type(), qtype: rtype::PTR, unicast_response: false });
+            questions.push(Question {
+                name: DnsName::service_type(),
+                qtype: rtype::PTR,
+                unicast_response: false,
+            });
             // Known answers with more than half their TTL left (RFC 6762 §7.1).
             known.extend(
                 self.cache
-                    .range(name_range(&DnsName::service_type(), rtype::PTR..=rtype::PTR))
+                    .range(name_range(
+                        &DnsName::service_type(),
+                        rtype::PTR..=rtype::PTR,
+                    ))
                     .map(|(_, e)| e)
                     .filter(|e| u64::from(e.remaining_ttl(now)) * 2 > u64::from(e.record.ttl))
-                    .map(|e| Record { ttl: e.remaining_ttl(now), ..e.record.clone() }),
+                    .map(|e| Record {
+                        ttl: e.remaining_ttl(now),
+                        ..e.record.clone()
+                    }),
             );
             self.next_browse = now + self.browse_interval;
             self.browse_interval = (self.browse_interval * 2).min(MAX_BROWSE_INTERVAL);
         }
-        let due: Vec<DnsName> = self.resolving.iter().filter(|(_, (at, _))| *at <= now).map(|(n, _)| n.clone()).collect();
+        let due: Vec<DnsName> = self
+            .resolving
+            .iter()
+            .filter(|(_, (at, _))| *at <= now)
+            .map(|(n, _)| n.clone())
+            .collect();
         for name in due {
             questions.extend(self.missing_questions(&name));
             if let Some((at, interval)) = self.resolving.get_mut(&name) {
@@ -230,9 +263,16 @@ impl Browser {
             }
         }
         let mut refreshed = Vec::new();
-        let due: Vec<CacheKey> = self.deadlines.iter().take_while(|(at, _)| *at <= now).map(|(_, k)| k.clone()).collect();
+        let due: Vec<CacheKey> = self
+            .deadlines
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .map(|(_, k)| k.clone())
+            .collect();
         for key in due {
-            let Some(mut entry) = self.cache.get(&key).cloned() else { continue };
+            let Some(mut entry) = self.cache.get(&key).cloned() else {
+                continue;
+            };
             if entry.refresh_at().is_some_and(|at| at <= now) {
                 entry.refreshes += 1;
                 refreshed.push((key.0.clone(), key.1));
@@ -241,7 +281,11 @@ impl Browser {
         }
         for (name, qtype) in refreshed {
             if self.wanted(&name, qtype) {
-                questions.push(Question { name, qtype, unicast_response: false });
+                questions.push(Question {
+                    name,
+                    qtype,
+                    unicast_response: false,
+                });
             }
         }
         questions.dedup();
@@ -271,13 +315,21 @@ impl Browser {
         for (i, answers) in batches.into_iter().enumerate() {
             let message = Message {
                 truncated: i < last,
-                questions: if i == 0 { questions.clone() } else { Vec::new() },
+                questions: if i == 0 {
+                    questions.clone()
+                } else {
+                    Vec::new()
+                },
                 answers,
                 ..Message::default()
             };
             if let Ok(payload) = message.encode() {
                 self.stats.sent += 1;
-                self.transmits.push_back(Transmit { destination: Destination::Multicast, interface: None, payload });
+                self.transmits.push_back(Transmit {
+                    destination: Destination::Multicast,
+                    interface: None,
+                    payload,
+                });
             }
         }
     }
@@ -299,7 +351,11 @@ impl Browser {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let cache = self.deadlines.first().map(|(at, _)| *at);
         let resolving = self.resolving.values().map(|(at, _)| *at);
-        cache.into_iter().chain(resolving).chain([self.next_browse]).min()
+        cache
+            .into_iter()
+            .chain(resolving)
+            .chain([self.next_browse])
+            .min()
     }
 
     /// The services resolved now.
@@ -318,7 +374,9 @@ impl Browser {
     }
 
     fn is_own(&self, instance: &DnsName) -> bool {
-        let Some(own) = &self.own_instance else { return false };
+        let Some(own) = &self.own_instance else {
+            return false;
+        };
         *instance == DnsName::instance(own)
     }
 
@@ -332,7 +390,11 @@ impl Browser {
             let stale: Vec<CacheKey> = self
                 .cache
                 .range(name_range(&record.name, key.1..=key.1))
-                .filter(|(k, e)| k.2 != key.2 && now.duration_since(e.received) > LINGER && e.expires > now + LINGER)
+                .filter(|(k, e)| {
+                    k.2 != key.2
+                        && now.duration_since(e.received) > LINGER
+                        && e.expires > now + LINGER
+                })
                 .map(|(k, _)| k.clone())
                 .collect();
             for stale_key in stale {
@@ -345,7 +407,14 @@ impl Browser {
         }
         let expires = now + Duration::from_secs(u64::from(record.ttl));
         let jitter_permille = (self.rng.next_u64() % 21) as u16;
-        let entry = CacheEntry { record: record.clone(), interface, received: now, expires, refreshes: 0, jitter_permille };
+        let entry = CacheEntry {
+            record: record.clone(),
+            interface,
+            received: now,
+            expires,
+            refreshes: 0,
+            jitter_permille,
+        };
         if let Some(old) = self.cache.get(&key) {
             let changed = old.record.data != record.data;
             self.put(key, entry);
@@ -356,7 +425,10 @@ impl Browser {
         }
         let is_service = record.data.rtype() == rtype::PTR;
         let full = if is_service {
-            self.cache.range(name_range(&record.name, rtype::PTR..=rtype::PTR)).count() >= self.config.max_services
+            self.cache
+                .range(name_range(&record.name, rtype::PTR..=rtype::PTR))
+                .count()
+                >= self.config.max_services
         } else {
             self.per_name.get(&key.0).copied().unwrap_or(0) >= self.config.max_records_per_name
         };
@@ -366,7 +438,10 @@ impl Browser {
         }
         *self.per_name.entry(key.0.clone()).or_insert(0) += 1;
         if let RecordData::Srv { target, .. } = &record.data {
-            self.hosts.entry(target.canonical()).or_default().insert(record.name.canonical());
+            self.hosts
+                .entry(target.canonical())
+                .or_default()
+                .insert(record.name.canonical());
         }
         self.put(key, entry);
         self.mark_dirty(&record.name, record);
@@ -383,7 +458,9 @@ impl Browser {
 
     /// Lets a record go in one second (a goodbye, or flushed by a newer set).
     fn linger(&mut self, now: Instant, key: CacheKey) {
-        let Some(mut entry) = self.cache.get(&key).cloned() else { return };
+        let Some(mut entry) = self.cache.get(&key).cloned() else {
+            return;
+        };
         entry.expires = entry.expires.min(now + LINGER);
         entry.refreshes = 4;
         self.put(key, entry);
@@ -418,7 +495,9 @@ impl Browser {
     fn relevant(&self, record: &Record) -> bool {
         match &record.data {
             RecordData::Ptr(target) => {
-                record.name == DnsName::service_type() && target.instance_label().is_some() && !self.is_own(target)
+                record.name == DnsName::service_type()
+                    && target.instance_label().is_some()
+                    && !self.is_own(target)
             }
             RecordData::Srv { .. } | RecordData::Txt(_) => {
                 record.name.instance_label().is_some() && !self.is_own(&record.name)
@@ -440,7 +519,8 @@ impl Browser {
 
     fn has_pointer_to(&self, instance: &DnsName) -> bool {
         let data = RecordData::Ptr(instance.clone()).canonical_bytes();
-        self.cache.contains_key(&(DnsName::service_type().canonical(), rtype::PTR, data))
+        self.cache
+            .contains_key(&(DnsName::service_type().canonical(), rtype::PTR, data))
     }
 
     fn mark_dirty(&mut self, name: &DnsName, record: &Record) {
@@ -484,16 +564,31 @@ impl Browser {
         if !self.has_pointer_to(instance) {
             return None;
         }
-        let newest = |rtype: u16| self.cache.range(name_range(instance, rtype..=rtype)).map(|(_, e)| e).max_by_key(|e| e.received);
-        let RecordData::Srv { port, target, .. } = &newest(rtype::SRV)?.record.data else { return None };
-        let RecordData::Txt(txt) = &newest(rtype::TXT)?.record.data else { return None };
+        let newest = |rtype: u16| {
+            self.cache
+                .range(name_range(instance, rtype..=rtype))
+                .map(|(_, e)| e)
+                .max_by_key(|e| e.received)
+        };
+        let RecordData::Srv { port, target, .. } = &newest(rtype::SRV)?.record.data else {
+            return None;
+        };
+        let RecordData::Txt(txt) = &newest(rtype::TXT)?.record.data else {
+            return None;
+        };
         let mut addresses: Vec<InterfaceAddr> = self
             .cache
             .range(name_range(target, rtype::A..=rtype::AAAA))
             .map(|(_, e)| e)
             .filter_map(|e| match e.record.data {
-                RecordData::A(v4) => Some(InterfaceAddr { interface: e.interface, ip: IpAddr::V4(v4) }),
-                RecordData::Aaaa(v6) => Some(InterfaceAddr { interface: e.interface, ip: IpAddr::V6(v6) }),
+                RecordData::A(v4) => Some(InterfaceAddr {
+                    interface: e.interface,
+                    ip: IpAddr::V4(v4),
+                }),
+                RecordData::Aaaa(v6) => Some(InterfaceAddr {
+                    interface: e.interface,
+                    ip: IpAddr::V6(v6),
+                }),
                 _ => None,
             })
             .collect();
@@ -518,8 +613,12 @@ impl Browser {
             let before = self.emitted.get(&name);
             let event = match (before, &view) {
                 (None, Some(now_seen)) => Some(ServiceEvent::Resolved(now_seen.clone())),
-                (Some(old), Some(now_seen)) if old != now_seen => Some(ServiceEvent::Updated(now_seen.clone())),
-                (Some(old), None) => Some(ServiceEvent::Removed { instance: old.instance.clone() }),
+                (Some(old), Some(now_seen)) if old != now_seen => {
+                    Some(ServiceEvent::Updated(now_seen.clone()))
+                }
+                (Some(old), None) => Some(ServiceEvent::Removed {
+                    instance: old.instance.clone(),
+                }),
                 _ => None,
             };
             match view {
@@ -530,8 +629,11 @@ impl Browser {
                 None => {
                     self.emitted.remove(&name);
                     if self.has_pointer_to(&name) {
-                        let first = now + self.rng.between(FIRST_QUERY_DELAY.0, FIRST_QUERY_DELAY.1);
-                        self.resolving.entry(name.clone()).or_insert((first, Duration::from_secs(1)));
+                        let first =
+                            now + self.rng.between(FIRST_QUERY_DELAY.0, FIRST_QUERY_DELAY.1);
+                        self.resolving
+                            .entry(name.clone())
+                            .or_insert((first, Duration::from_secs(1)));
                     } else {
                         self.resolving.remove(&name);
                     }
@@ -545,8 +647,13 @@ impl Browser {
 
     /// Questions for what an instance lacks: SRV, TXT, or its host's addresses.
     fn missing_questions(&self, instance: &DnsName) -> Vec<Question> {
-        let question = |name: &DnsName, qtype| Question { name: name.clone(), qtype, unicast_response: false };
-        let has = |name: &DnsName, t: u16| self.cache.range(name_range(name, t..=t)).next().is_some();
+        let question = |name: &DnsName, qtype| Question {
+            name: name.clone(),
+            qtype,
+            unicast_response: false,
+        };
+        let has =
+            |name: &DnsName, t: u16| self.cache.range(name_range(name, t..=t)).next().is_some();
         let mut questions = Vec::new();
         if !has(instance, rtype::SRV) {
             questions.push(question(instance, rtype::SRV));
@@ -554,7 +661,10 @@ impl Browser {
         if !has(instance, rtype::TXT) {
             questions.push(question(instance, rtype::TXT));
         }
-        for (_, entry) in self.cache.range(name_range(instance, rtype::SRV..=rtype::SRV)) {
+        for (_, entry) in self
+            .cache
+            .range(name_range(instance, rtype::SRV..=rtype::SRV))
+        {
             if let RecordData::Srv { target, .. } = &entry.record.data {
                 if !has(target, rtype::A) && !has(target, rtype::AAAA) {
                     questions.push(question(target, rtype::A));

@@ -25,8 +25,8 @@ mod txt;
 
 pub use browser::{Browser, BrowserConfig, ServiceEvent, ServiceInstance};
 pub use responder::{
-    Responder, ResponderConfig, ResponderError, ResponderEvent, ServiceInfo, HOST_TTL, MAX_AVATAR_BYTES, MAX_TXT_BYTES,
-    OTHER_TTL,
+    Responder, ResponderConfig, ResponderError, ResponderEvent, ServiceInfo, HOST_TTL,
+    MAX_AVATAR_BYTES, MAX_TXT_BYTES, OTHER_TTL,
 };
 pub use transmit::{Destination, InterfaceAddr, Stats, Transmit, MDNS_PORT};
 

@@ -120,7 +120,10 @@ impl Ord for DnsName {
     /// Label by label, ASCII case ignored: consistent with `Eq`.
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         for (a, b) in self.labels.iter().zip(&other.labels) {
-            let order = a.iter().map(u8::to_ascii_lowercase).cmp(b.iter().map(u8::to_ascii_lowercase));
+            let order = a
+                .iter()
+                .map(u8::to_ascii_lowercase)
+                .cmp(b.iter().map(u8::to_ascii_lowercase));
             if order.is_ne() {
                 return order;
             }

@@ -60,7 +60,10 @@ pub struct ResponderConfig {
 
 impl Default for ResponderConfig {
     fn default() -> Self {
-        ResponderConfig { unicast_probes: false, announcements: 2 }
+        ResponderConfig {
+            unicast_probes: false,
+            announcements: 2,
+        }
     }
 }
 
@@ -79,9 +82,15 @@ pub enum ResponderError {
 impl std::fmt::Display for ResponderError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ResponderError::BadLabel(label) => write!(f, "DNS label {label:?} is empty or longer than 63 bytes"),
-            ResponderError::TxtTooLarge(n) => write!(f, "TXT record of {n} bytes; at most {MAX_TXT_BYTES}"),
-            ResponderError::AvatarTooLarge(n) => write!(f, "avatar of {n} bytes; at most {MAX_AVATAR_BYTES}"),
+            ResponderError::BadLabel(label) => {
+                write!(f, "DNS label {label:?} is empty or longer than 63 bytes")
+            }
+            ResponderError::TxtTooLarge(n) => {
+                write!(f, "TXT record of {n} bytes; at most {MAX_TXT_BYTES}")
+            }
+            ResponderError::AvatarTooLarge(n) => {
+                write!(f, "avatar of {n} bytes; at most {MAX_AVATAR_BYTES}")
+            }
         }
     }
 }
@@ -119,9 +128,15 @@ pub enum ResponderEvent {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     /// `sent` probes are out; the next step is at `next`.
-    Probing { sent: u8, next: Instant },
+    Probing {
+        sent: u8,
+        next: Instant,
+    },
     /// `sent` announcements are out; the next is at `next`.
-    Announcing { sent: u8, next: Instant },
+    Announcing {
+        sent: u8,
+        next: Instant,
+    },
     Established,
     Stopped,
 }
@@ -157,18 +172,29 @@ pub struct Responder {
 impl Responder {
     /// Starts publishing `service`: probing begins after a random 0–250 ms delay
     /// (RFC 6762 §8.1). `seed` drives the random delays.
-    pub fn new(service: ServiceInfo, config: ResponderConfig, now: Instant, seed: u64) -> Result<Responder, ResponderError> {
+    pub fn new(
+        service: ServiceInfo,
+        config: ResponderConfig,
+        now: Instant,
+        seed: u64,
+    ) -> Result<Responder, ResponderError> {
         check_service(&service)?;
         let mut rng = Rng::new(seed);
         let first_probe = now + rng.between(Duration::ZERO, PROBE_INTERVAL);
         Ok(Responder {
-            config: ResponderConfig { announcements: config.announcements.clamp(2, 8), ..config },
+            config: ResponderConfig {
+                announcements: config.announcements.clamp(2, 8),
+                ..config
+            },
             base_instance: service.instance.clone(),
             base_host: service.host.clone(),
             service,
             instance_attempt: 1,
             host_attempt: 1,
-            phase: Phase::Probing { sent: 0, next: first_probe },
+            phase: Phase::Probing {
+                sent: 0,
+                next: first_probe,
+            },
             rng,
             conflicts: VecDeque::new(),
             pending: Vec::new(),
@@ -193,7 +219,13 @@ impl Responder {
     }
 
     /// Feeds a message already decoded (a node that runs a browser too decodes once).
-    pub fn handle_message(&mut self, now: Instant, from: SocketAddr, interface: u32, message: &Message) {
+    pub fn handle_message(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        interface: u32,
+        message: &Message,
+    ) {
         self.stats.received += 1;
         if self.phase == Phase::Stopped {
             return;
@@ -218,14 +250,20 @@ impl Responder {
             Phase::Probing { sent, next } if next <= now => {
                 if sent < PROBES {
                     self.send_probe();
-                    self.phase = Phase::Probing { sent: sent + 1, next: now + PROBE_INTERVAL };
+                    self.phase = Phase::Probing {
+                        sent: sent + 1,
+                        next: now + PROBE_INTERVAL,
+                    };
                 } else {
                     self.events.push_back(ResponderEvent::Established {
                         instance: self.service.instance.clone(),
                         host: self.service.host.clone(),
                     });
                     self.announce(now, self.records());
-                    self.phase = Phase::Announcing { sent: 1, next: now + Duration::from_secs(1) };
+                    self.phase = Phase::Announcing {
+                        sent: 1,
+                        next: now + Duration::from_secs(1),
+                    };
                 }
             }
             Phase::Announcing { sent, next } if next <= now => {
@@ -233,7 +271,10 @@ impl Responder {
                 self.phase = if sent + 1 >= self.config.announcements {
                     Phase::Established
                 } else {
-                    Phase::Announcing { sent: sent + 1, next: now + Duration::from_secs(1 << sent) }
+                    Phase::Announcing {
+                        sent: sent + 1,
+                        next: now + Duration::from_secs(1 << sent),
+                    }
                 };
             }
             _ => {}
@@ -274,7 +315,11 @@ impl Responder {
     }
 
     /// Replaces the avatar (the NULL record) and announces it.
-    pub fn set_avatar(&mut self, now: Instant, avatar: Option<Vec<u8>>) -> Result<(), ResponderError> {
+    pub fn set_avatar(
+        &mut self,
+        now: Instant,
+        avatar: Option<Vec<u8>>,
+    ) -> Result<(), ResponderError> {
         if let Some(bytes) = &avatar {
             if bytes.len() > MAX_AVATAR_BYTES {
                 return Err(ResponderError::AvatarTooLarge(bytes.len()));
@@ -284,7 +329,11 @@ impl Responder {
             return Ok(());
         }
         if avatar.is_none() && self.is_public() {
-            let gone: Vec<Record> = self.records().into_iter().filter(|r| r.data.rtype() == rtype::NULL).collect();
+            let gone: Vec<Record> = self
+                .records()
+                .into_iter()
+                .filter(|r| r.data.rtype() == rtype::NULL)
+                .collect();
             self.send_goodbye(gone);
         }
         self.service.avatar = avatar;
@@ -379,12 +428,27 @@ impl Responder {
                 name: instance.clone(),
                 ttl: HOST_TTL,
                 cache_flush: true,
-                data: RecordData::Srv { priority: 0, weight: 0, port: self.service.port, target: self.host_name() },
+                data: RecordData::Srv {
+                    priority: 0,
+                    weight: 0,
+                    port: self.service.port,
+                    target: self.host_name(),
+                },
             },
-            Record { name: instance.clone(), ttl: OTHER_TTL, cache_flush: true, data: RecordData::Txt(self.service.txt.clone()) },
+            Record {
+                name: instance.clone(),
+                ttl: OTHER_TTL,
+                cache_flush: true,
+                data: RecordData::Txt(self.service.txt.clone()),
+            },
         ];
         if let Some(avatar) = &self.service.avatar {
-            records.push(Record { name: instance, ttl: HOST_TTL, cache_flush: true, data: RecordData::Null(avatar.clone()) });
+            records.push(Record {
+                name: instance,
+                ttl: HOST_TTL,
+                cache_flush: true,
+                data: RecordData::Null(avatar.clone()),
+            });
         }
         records.extend(self.address_records(None));
         records.push(Record {
@@ -400,14 +464,27 @@ impl Responder {
     /// has any (RFC 6762 §15: answer with the addresses of the link asked on).
     fn address_records(&self, interface: Option<u32>) -> Vec<Record> {
         let on_interface: Vec<&InterfaceAddr> = match interface {
-            Some(index) => self.service.addresses.iter().filter(|a| a.interface == index).collect(),
+            Some(index) => self
+                .service
+                .addresses
+                .iter()
+                .filter(|a| a.interface == index)
+                .collect(),
             None => Vec::new(),
         };
-        let chosen: Vec<&InterfaceAddr> =
-            if on_interface.is_empty() { self.service.addresses.iter().collect() } else { on_interface };
+        let chosen: Vec<&InterfaceAddr> = if on_interface.is_empty() {
+            self.service.addresses.iter().collect()
+        } else {
+            on_interface
+        };
         let mut records: Vec<Record> = Vec::new();
         for address in chosen {
-            let record = Record { name: self.host_name(), ttl: HOST_TTL, cache_flush: true, data: address_data(address.ip) };
+            let record = Record {
+                name: self.host_name(),
+                ttl: HOST_TTL,
+                cache_flush: true,
+                data: address_data(address.ip),
+            };
             if !records.contains(&record) {
                 records.push(record);
             }
@@ -421,7 +498,10 @@ impl Responder {
         self.records()
             .into_iter()
             .filter(|r| r.cache_flush)
-            .map(|r| Record { cache_flush: false, ..r })
+            .map(|r| Record {
+                cache_flush: false,
+                ..r
+            })
             .collect()
     }
 
@@ -429,8 +509,16 @@ impl Responder {
         let qu = self.config.unicast_probes;
         let message = Message {
             questions: vec![
-                Question { name: self.instance_name(), qtype: rtype::ANY, unicast_response: qu },
-                Question { name: self.host_name(), qtype: rtype::ANY, unicast_response: qu },
+                Question {
+                    name: self.instance_name(),
+                    qtype: rtype::ANY,
+                    unicast_response: qu,
+                },
+                Question {
+                    name: self.host_name(),
+                    qtype: rtype::ANY,
+                    unicast_response: qu,
+                },
             ],
             authority: self.proposed(),
             ..Message::default()
@@ -442,20 +530,34 @@ impl Responder {
         for record in &records {
             self.last_multicast.insert(multicast_key(record, None), now);
         }
-        let message = Message { is_response: true, answers: records, ..Message::default() };
+        let message = Message {
+            is_response: true,
+            answers: records,
+            ..Message::default()
+        };
         self.queue(Destination::Multicast, None, &message);
     }
 
     fn reannounce(&mut self, now: Instant) {
         if self.is_public() {
             self.announce(now, self.records());
-            self.phase = Phase::Announcing { sent: 1, next: now + Duration::from_secs(1) };
+            self.phase = Phase::Announcing {
+                sent: 1,
+                next: now + Duration::from_secs(1),
+            };
         }
     }
 
     fn send_goodbye(&mut self, records: Vec<Record>) {
-        let answers = records.into_iter().map(|r| Record { ttl: 0, ..r }).collect();
-        let message = Message { is_response: true, answers, ..Message::default() };
+        let answers = records
+            .into_iter()
+            .map(|r| Record { ttl: 0, ..r })
+            .collect();
+        let message = Message {
+            is_response: true,
+            answers,
+            ..Message::default()
+        };
         self.queue(Destination::Multicast, None, &message);
     }
 
@@ -474,7 +576,9 @@ impl Responder {
             }
             let clash = |name: &DnsName| {
                 record.name == *name
-                    && !ours.iter().any(|o| o.name == record.name && o.data == record.data)
+                    && !ours
+                        .iter()
+                        .any(|o| o.name == record.name && o.data == record.data)
             };
             instance_conflict |= clash(&instance);
             host_conflict |= clash(&host);
@@ -485,7 +589,9 @@ impl Responder {
         match self.phase {
             Phase::Probing { .. } => self.rename(now, instance_conflict, host_conflict),
             // §9: back to probing; if the conflict is real, probing renames.
-            Phase::Announcing { .. } | Phase::Established => self.restart_probing(now, Duration::ZERO),
+            Phase::Announcing { .. } | Phase::Established => {
+                self.restart_probing(now, Duration::ZERO)
+            }
             Phase::Stopped => {}
         }
     }
@@ -539,16 +645,22 @@ impl Responder {
             self.instance_attempt += 1;
             let to = numbered(&self.base_instance, self.instance_attempt);
             let from = std::mem::replace(&mut self.service.instance, to.clone());
-            self.events.push_back(ResponderEvent::InstanceRenamed { from, to });
+            self.events
+                .push_back(ResponderEvent::InstanceRenamed { from, to });
         }
         if host {
             self.host_attempt += 1;
             let to = numbered(&self.base_host, self.host_attempt);
             let from = std::mem::replace(&mut self.service.host, to.clone());
-            self.events.push_back(ResponderEvent::HostRenamed { from, to });
+            self.events
+                .push_back(ResponderEvent::HostRenamed { from, to });
         }
         self.conflicts.push_back(now);
-        while self.conflicts.front().is_some_and(|&t| now.duration_since(t) > Duration::from_secs(10)) {
+        while self
+            .conflicts
+            .front()
+            .is_some_and(|&t| now.duration_since(t) > Duration::from_secs(10))
+        {
             self.conflicts.pop_front();
         }
         let delay = if self.conflicts.len() > CONFLICTS_BEFORE_BACKOFF {
@@ -561,7 +673,10 @@ impl Responder {
 
     fn restart_probing(&mut self, now: Instant, delay: Duration) {
         self.pending.clear();
-        self.phase = Phase::Probing { sent: 0, next: now + delay };
+        self.phase = Phase::Probing {
+            sent: 0,
+            next: now + delay,
+        };
     }
 
     /// Answers a query (RFC 6762 §6): unique answers at once, shared ones after 20–120 ms;
@@ -593,7 +708,11 @@ impl Responder {
         if legacy {
             let answers = answers
                 .into_iter()
-                .map(|r| Record { ttl: r.ttl.min(LEGACY_TTL), cache_flush: false, ..r })
+                .map(|r| Record {
+                    ttl: r.ttl.min(LEGACY_TTL),
+                    cache_flush: false,
+                    ..r
+                })
                 .collect();
             let additional = Vec::new();
             let reply = Message {
@@ -609,12 +728,27 @@ impl Responder {
         }
         if unicast {
             let additional = self.additional_for(&answers, interface);
-            let reply = Message { is_response: true, answers, additional, ..Message::default() };
+            let reply = Message {
+                is_response: true,
+                answers,
+                additional,
+                ..Message::default()
+            };
             self.queue(Destination::Unicast(from), Some(interface), &reply);
             return;
         }
-        let at = if shared { now + self.rng.between(Duration::from_millis(20), Duration::from_millis(120)) } else { now };
-        match self.pending.iter_mut().find(|p| p.interface == Some(interface)) {
+        let at = if shared {
+            now + self
+                .rng
+                .between(Duration::from_millis(20), Duration::from_millis(120))
+        } else {
+            now
+        };
+        match self
+            .pending
+            .iter_mut()
+            .find(|p| p.interface == Some(interface))
+        {
             Some(pending) => {
                 for answer in answers {
                     if !pending.answers.contains(&answer) {
@@ -623,7 +757,11 @@ impl Responder {
                 }
                 pending.at = pending.at.min(at);
             }
-            None => self.pending.push(PendingResponse { at, interface: Some(interface), answers }),
+            None => self.pending.push(PendingResponse {
+                at,
+                interface: Some(interface),
+                answers,
+            }),
         }
         if !shared {
             self.handle_timeout(now);
@@ -632,7 +770,12 @@ impl Responder {
 
     /// Sends gathered answers, leaving out records multicast on that interface in the last
     /// second (RFC 6762 §6: at most once a second; a quarter second when a probe asked).
-    fn send_multicast_answers(&mut self, now: Instant, interface: Option<u32>, answers: Vec<Record>) {
+    fn send_multicast_answers(
+        &mut self,
+        now: Instant,
+        interface: Option<u32>,
+        answers: Vec<Record>,
+    ) {
         let answers: Vec<Record> = answers
             .into_iter()
             .filter(|r| {
@@ -649,10 +792,16 @@ impl Responder {
             return;
         }
         for record in &answers {
-            self.last_multicast.insert(multicast_key(record, interface), now);
+            self.last_multicast
+                .insert(multicast_key(record, interface), now);
         }
         let additional = self.additional_for(&answers, interface.unwrap_or(0));
-        let message = Message { is_response: true, answers, additional, ..Message::default() };
+        let message = Message {
+            is_response: true,
+            answers,
+            additional,
+            ..Message::default()
+        };
         self.queue(Destination::Multicast, interface, &message);
     }
 
@@ -662,7 +811,9 @@ impl Responder {
         let instance = self.instance_name();
         let mut wanted: Vec<Record> = Vec::new();
         let has = |t: u16| answers.iter().any(|r| r.data.rtype() == t);
-        let points_to_us = answers.iter().any(|r| r.data == RecordData::Ptr(instance.clone()));
+        let points_to_us = answers
+            .iter()
+            .any(|r| r.data == RecordData::Ptr(instance.clone()));
         if points_to_us {
             wanted.extend(self.records().into_iter().filter(|r| {
                 r.name == instance && matches!(r.data.rtype(), rtype::SRV | rtype::TXT)
@@ -676,12 +827,18 @@ impl Responder {
     }
 
     fn queue(&mut self, destination: Destination, interface: Option<u32>, message: &Message) {
-        let Ok(payload) = message.encode() else { return };
+        let Ok(payload) = message.encode() else {
+            return;
+        };
         if payload.len() > MAX_PACKET {
             return;
         }
         self.stats.sent += 1;
-        self.transmits.push_back(Transmit { destination, interface, payload });
+        self.transmits.push_back(Transmit {
+            destination,
+            interface,
+            payload,
+        });
     }
 }
 
@@ -693,7 +850,9 @@ fn check_service(service: &ServiceInfo) -> Result<(), ResponderError> {
     }
     check_txt(&service.txt)?;
     match &service.avatar {
-        Some(bytes) if bytes.len() > MAX_AVATAR_BYTES => Err(ResponderError::AvatarTooLarge(bytes.len())),
+        Some(bytes) if bytes.len() > MAX_AVATAR_BYTES => {
+            Err(ResponderError::AvatarTooLarge(bytes.len()))
+        }
         _ => Ok(()),
     }
 }
@@ -706,7 +865,10 @@ fn check_txt(txt: &TxtRecord) -> Result<(), ResponderError> {
 }
 
 fn is_unique_type(code: u16) -> bool {
-    matches!(code, rtype::SRV | rtype::TXT | rtype::A | rtype::AAAA | rtype::NULL)
+    matches!(
+        code,
+        rtype::SRV | rtype::TXT | rtype::A | rtype::AAAA | rtype::NULL
+    )
 }
 
 fn address_data(ip: IpAddr) -> RecordData {
@@ -717,7 +879,12 @@ fn address_data(ip: IpAddr) -> RecordData {
 }
 
 fn multicast_key(record: &Record, interface: Option<u32>) -> (DnsName, u16, Vec<u8>, Option<u32>) {
-    (record.name.canonical(), record.data.rtype(), record.data.canonical_bytes(), interface)
+    (
+        record.name.canonical(),
+        record.data.rtype(),
+        record.data.canonical_bytes(),
+        interface,
+    )
 }
 
 /// `base-N`: the deterministic rename of the issue (XEP-0174 §3.1 renames `pronto` to

@@ -4,8 +4,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use llxmpp_dnssd::{
-    rtype, Destination, DnsName, InterfaceAddr, Message, Question, Record, RecordData, Responder, ResponderConfig,
-    ResponderEvent, ServiceInfo, Transmit, TxtRecord, HOST_TTL, OTHER_TTL,
+    rtype, Destination, DnsName, InterfaceAddr, Message, Question, Record, RecordData, Responder,
+    ResponderConfig, ResponderEvent, ServiceInfo, Transmit, TxtRecord, HOST_TTL, OTHER_TTL,
 };
 
 fn service() -> ServiceInfo {
@@ -16,7 +16,10 @@ fn service() -> ServiceInfo {
         instance: "juliet@pronto".into(),
         host: "pronto-xmpp".into(),
         port: 5298,
-        addresses: vec![InterfaceAddr { interface: 2, ip: IpAddr::V4(Ipv4Addr::new(169, 254, 1, 2)) }],
+        addresses: vec![InterfaceAddr {
+            interface: 2,
+            ip: IpAddr::V4(Ipv4Addr::new(169, 254, 1, 2)),
+        }],
         txt,
         avatar: None,
     }
@@ -47,7 +50,12 @@ fn established() -> (Responder, Instant) {
     (responder, start + Duration::from_secs(5))
 }
 
-fn ask(responder: &mut Responder, now: Instant, from: SocketAddr, query: &Message) -> Vec<Transmit> {
+fn ask(
+    responder: &mut Responder,
+    now: Instant,
+    from: SocketAddr,
+    query: &Message,
+) -> Vec<Transmit> {
     responder.handle_input(now, from, 2, &query.encode().unwrap());
     let mut out: Vec<Transmit> = std::iter::from_fn(|| responder.poll_transmit()).collect();
     // Shared answers wait 20–120 ms.
@@ -57,7 +65,14 @@ fn ask(responder: &mut Responder, now: Instant, from: SocketAddr, query: &Messag
 }
 
 fn query(name: DnsName, qtype: u16) -> Message {
-    Message { questions: vec![Question { name, qtype, unicast_response: false }], ..Message::default() }
+    Message {
+        questions: vec![Question {
+            name,
+            qtype,
+            unicast_response: false,
+        }],
+        ..Message::default()
+    }
 }
 
 fn decode(t: &Transmit) -> Message {
@@ -69,7 +84,10 @@ fn probes_three_times_then_announces_twice_with_ttls_and_flush_bits() {
     let start = Instant::now();
     let mut responder = Responder::new(service(), ResponderConfig::default(), start, 1).unwrap();
     let sent = run(&mut responder, start, Duration::from_secs(5));
-    let probes: Vec<&(Duration, Transmit)> = sent.iter().filter(|(_, t)| !decode(t).is_response).collect();
+    let probes: Vec<&(Duration, Transmit)> = sent
+        .iter()
+        .filter(|(_, t)| !decode(t).is_response)
+        .collect();
     assert_eq!(probes.len(), 3);
     assert!(probes[0].0 <= Duration::from_millis(250));
     assert_eq!(probes[1].0 - probes[0].0, Duration::from_millis(250));
@@ -80,9 +98,13 @@ fn probes_three_times_then_announces_twice_with_ttls_and_flush_bits() {
     let authority_types: Vec<u16> = probe.authority.iter().map(|r| r.data.rtype()).collect();
     assert_eq!(authority_types, vec![rtype::SRV, rtype::TXT, rtype::A]);
 
-    let announcements: Vec<&(Duration, Transmit)> = sent.iter().filter(|(_, t)| decode(t).is_response).collect();
+    let announcements: Vec<&(Duration, Transmit)> =
+        sent.iter().filter(|(_, t)| decode(t).is_response).collect();
     assert_eq!(announcements.len(), 2);
-    assert_eq!(announcements[1].0 - announcements[0].0, Duration::from_secs(1));
+    assert_eq!(
+        announcements[1].0 - announcements[0].0,
+        Duration::from_secs(1)
+    );
     assert!(announcements[0].0 - probes[2].0 >= Duration::from_millis(250));
     for record in decode(&announcements[0].1).answers {
         let (ttl, flush) = match record.data.rtype() {
@@ -94,13 +116,19 @@ fn probes_three_times_then_announces_twice_with_ttls_and_flush_bits() {
     }
     assert_eq!(
         responder.poll_event(),
-        Some(ResponderEvent::Established { instance: "juliet@pronto".into(), host: "pronto-xmpp".into() })
+        Some(ResponderEvent::Established {
+            instance: "juliet@pronto".into(),
+            host: "pronto-xmpp".into()
+        })
     );
     // The TXT goes out with txtvers first.
-    let txt = decode(&announcements[0].1).answers.into_iter().find_map(|r| match r.data {
-        RecordData::Txt(txt) => Some(txt),
-        _ => None,
-    });
+    let txt = decode(&announcements[0].1)
+        .answers
+        .into_iter()
+        .find_map(|r| match r.data {
+            RecordData::Txt(txt) => Some(txt),
+            _ => None,
+        });
     assert_eq!(txt.unwrap().entries()[0].key, "txtvers");
 }
 
@@ -108,14 +136,26 @@ fn probes_three_times_then_announces_twice_with_ttls_and_flush_bits() {
 fn ptr_query_gets_srv_txt_and_address_as_additional_records_after_a_delay() {
     let (mut responder, now) = established();
     let later = now + Duration::from_secs(2);
-    responder.handle_input(later, PEER, 2, &query(DnsName::service_type(), rtype::PTR).encode().unwrap());
-    assert_eq!(responder.poll_transmit(), None, "shared answers wait 20–120 ms");
+    responder.handle_input(
+        later,
+        PEER,
+        2,
+        &query(DnsName::service_type(), rtype::PTR).encode().unwrap(),
+    );
+    assert_eq!(
+        responder.poll_transmit(),
+        None,
+        "shared answers wait 20–120 ms"
+    );
     let at = responder.poll_timeout().unwrap();
     assert!(at - later >= Duration::from_millis(20) && at - later <= Duration::from_millis(120));
     responder.handle_timeout(at);
     let reply = decode(&responder.poll_transmit().unwrap());
     assert_eq!(reply.answers.len(), 1);
-    assert_eq!(reply.answers[0].data, RecordData::Ptr(DnsName::instance("juliet@pronto")));
+    assert_eq!(
+        reply.answers[0].data,
+        RecordData::Ptr(DnsName::instance("juliet@pronto"))
+    );
     let additional: Vec<u16> = reply.additional.iter().map(|r| r.data.rtype()).collect();
     assert_eq!(additional, vec![rtype::SRV, rtype::TXT, rtype::A]);
 }
@@ -128,9 +168,19 @@ fn unique_records_are_answered_at_once_and_not_twice_within_a_second() {
     let first = ask(&mut responder, later, PEER, &srv);
     assert_eq!(first.len(), 1);
     assert_eq!(decode(&first[0]).additional[0].data.rtype(), rtype::A);
-    let again = ask(&mut responder, later + Duration::from_millis(500), PEER, &srv);
+    let again = ask(
+        &mut responder,
+        later + Duration::from_millis(500),
+        PEER,
+        &srv,
+    );
     assert!(again.is_empty(), "at most one multicast a second");
-    let after = ask(&mut responder, later + Duration::from_millis(1600), PEER, &srv);
+    let after = ask(
+        &mut responder,
+        later + Duration::from_millis(1600),
+        PEER,
+        &srv,
+    );
     assert_eq!(after.len(), 1);
 }
 
@@ -173,14 +223,28 @@ fn qu_questions_get_unicast_replies() {
     q.questions[0].unicast_response = true;
     let out = ask(&mut responder, now, PEER, &q);
     assert_eq!(out[0].destination, Destination::Unicast(PEER));
-    assert_eq!(decode(&out[0]).answers[0].data, RecordData::A(Ipv4Addr::new(169, 254, 1, 2)));
+    assert_eq!(
+        decode(&out[0]).answers[0].data,
+        RecordData::A(Ipv4Addr::new(169, 254, 1, 2))
+    );
 }
 
 #[test]
 fn service_type_enumeration_is_answered() {
     let (mut responder, now) = established();
-    let out = ask(&mut responder, now, PEER, &query(DnsName::from_labels(llxmpp_dnssd::SERVICES_ENUMERATION), rtype::PTR));
-    assert_eq!(decode(&out[0]).answers[0].data, RecordData::Ptr(DnsName::service_type()));
+    let out = ask(
+        &mut responder,
+        now,
+        PEER,
+        &query(
+            DnsName::from_labels(llxmpp_dnssd::SERVICES_ENUMERATION),
+            rtype::PTR,
+        ),
+    );
+    assert_eq!(
+        decode(&out[0]).answers[0].data,
+        RecordData::Ptr(DnsName::service_type())
+    );
 }
 
 #[test]
@@ -192,7 +256,10 @@ fn txt_change_is_announced_and_shutdown_says_goodbye_with_ttl_zero() {
     responder.set_txt(now, txt.clone()).unwrap();
     let announcement = decode(&responder.poll_transmit().unwrap());
     assert!(announcement.is_response);
-    assert!(announcement.answers.iter().any(|r| r.data == RecordData::Txt(txt.clone())));
+    assert!(announcement
+        .answers
+        .iter()
+        .any(|r| r.data == RecordData::Txt(txt.clone())));
     responder.shutdown(now);
     let goodbye = decode(&responder.poll_transmit().unwrap());
     assert!(goodbye.answers.len() >= 4);
@@ -210,7 +277,12 @@ fn a_conflicting_response_while_probing_renames_deterministically() {
             name: DnsName::instance("juliet@pronto"),
             ttl: 120,
             cache_flush: true,
-            data: RecordData::Srv { priority: 0, weight: 0, port: 1, target: DnsName::host("elsewhere") },
+            data: RecordData::Srv {
+                priority: 0,
+                weight: 0,
+                port: 1,
+                target: DnsName::host("elsewhere"),
+            },
         }],
         ..Message::default()
     };
@@ -220,7 +292,10 @@ fn a_conflicting_response_while_probing_renames_deterministically() {
         responder.handle_input(start, PEER, 2, &taken.encode().unwrap());
         assert_eq!(responder.instance(), expected);
     }
-    assert!(matches!(responder.poll_event(), Some(ResponderEvent::InstanceRenamed { .. })));
+    assert!(matches!(
+        responder.poll_event(),
+        Some(ResponderEvent::InstanceRenamed { .. })
+    ));
 }
 
 #[test]

@@ -14,13 +14,34 @@ fn two_nodes_claiming_one_name_end_with_one_renamed() {
     let a = lan.add_node(Some(Lan::service(0, "juliet@pronto")));
     let b = lan.add_node(Some(Lan::service(1, "juliet@pronto")));
     lan.run_until(Duration::from_secs(10));
-    let instances: Vec<String> =
-        [a, b].iter().map(|&n| lan.nodes[n].responder.as_ref().unwrap().instance().to_owned()).collect();
-    assert!(instances.contains(&"juliet@pronto".to_owned()), "{instances:?}");
-    assert!(instances.contains(&"juliet@pronto-2".to_owned()), "{instances:?}");
+    let instances: Vec<String> = [a, b]
+        .iter()
+        .map(|&n| {
+            lan.nodes[n]
+                .responder
+                .as_ref()
+                .unwrap()
+                .instance()
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        instances.contains(&"juliet@pronto".to_owned()),
+        "{instances:?}"
+    );
+    assert!(
+        instances.contains(&"juliet@pronto-2".to_owned()),
+        "{instances:?}"
+    );
     let renames: usize = [a, b]
         .iter()
-        .map(|&n| lan.nodes[n].responder_events.iter().filter(|(_, e)| matches!(e, ResponderEvent::InstanceRenamed { .. })).count())
+        .map(|&n| {
+            lan.nodes[n]
+                .responder_events
+                .iter()
+                .filter(|(_, e)| matches!(e, ResponderEvent::InstanceRenamed { .. }))
+                .count()
+        })
         .sum();
     assert_eq!(renames, 1);
     for n in [a, b] {
@@ -38,8 +59,14 @@ fn a_name_taken_long_ago_is_defended() {
     lan.run_until(Duration::from_secs(5));
     let b = lan.add_node(Some(Lan::service(1, "romeo@montague")));
     lan.run_until(Duration::from_secs(15));
-    assert_eq!(lan.nodes[a].responder.as_ref().unwrap().instance(), "romeo@montague");
-    assert_eq!(lan.nodes[b].responder.as_ref().unwrap().instance(), "romeo@montague-2");
+    assert_eq!(
+        lan.nodes[a].responder.as_ref().unwrap().instance(),
+        "romeo@montague"
+    );
+    assert_eq!(
+        lan.nodes[b].responder.as_ref().unwrap().instance(),
+        "romeo@montague-2"
+    );
     assert_eq!(lan.seen_by(a), vec!["romeo@montague-2".to_owned()]);
 }
 
@@ -70,11 +97,22 @@ fn a_goodbye_removes_the_peer_within_a_second() {
     let removed = lan.nodes[a]
         .service_events
         .iter()
-        .find(|(_, e)| *e == ServiceEvent::Removed { instance: "bob@b".into() })
+        .find(|(_, e)| {
+            *e == ServiceEvent::Removed {
+                instance: "bob@b".into(),
+            }
+        })
         .map(|(t, _)| *t)
         .expect("bob removed");
-    assert!(removed - quit_at <= Duration::from_millis(1010), "removed {:?} after quit", removed - quit_at);
-    assert!(removed - quit_at >= Duration::from_secs(1), "RFC 6762 §10.1 keeps a goodbye one second");
+    assert!(
+        removed - quit_at <= Duration::from_millis(1010),
+        "removed {:?} after quit",
+        removed - quit_at
+    );
+    assert!(
+        removed - quit_at >= Duration::from_secs(1),
+        "RFC 6762 §10.1 keeps a goodbye one second"
+    );
 }
 
 #[test]
@@ -102,20 +140,31 @@ fn a_silent_peer_expires_at_its_ttl() {
 #[test]
 fn a_txt_update_reaches_every_browser() {
     let mut lan = Lan::new();
-    let nodes: Vec<usize> = (0..10).map(|n| lan.add_node(Some(Lan::service(n, &format!("u{n}@h{n}"))))).collect();
+    let nodes: Vec<usize> = (0..10)
+        .map(|n| lan.add_node(Some(Lan::service(n, &format!("u{n}@h{n}")))))
+        .collect();
     lan.run_until(Duration::from_secs(5));
     let mut txt = TxtRecord::new();
     txt.insert("txtvers", "1").unwrap();
     txt.insert("status", "dnd").unwrap();
     txt.insert("msg", "in a meeting").unwrap();
     let now = lan.now;
-    lan.nodes[0].responder.as_mut().unwrap().set_txt(now, txt.clone()).unwrap();
+    lan.nodes[0]
+        .responder
+        .as_mut()
+        .unwrap()
+        .set_txt(now, txt.clone())
+        .unwrap();
     lan.run_until(Duration::from_secs(7));
     for &n in &nodes[1..] {
-        let update = lan.nodes[n].service_events.iter().rev().find_map(|(_, e)| match e {
-            ServiceEvent::Updated(s) if s.instance == "u0@h0" => Some(s.txt.clone()),
-            _ => None,
-        });
+        let update = lan.nodes[n]
+            .service_events
+            .iter()
+            .rev()
+            .find_map(|(_, e)| match e {
+                ServiceEvent::Updated(s) if s.instance == "u0@h0" => Some(s.txt.clone()),
+                _ => None,
+            });
         assert_eq!(update, Some(txt.clone()), "node {n}");
     }
 }

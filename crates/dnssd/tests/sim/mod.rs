@@ -9,8 +9,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use llxmpp_dnssd::{
-    Browser, BrowserConfig, Destination, InterfaceAddr, Message, Responder, ResponderConfig, ResponderEvent, ServiceEvent,
-    ServiceInfo, Transmit, TxtRecord,
+    Browser, BrowserConfig, Destination, InterfaceAddr, Message, Responder, ResponderConfig,
+    ResponderEvent, ServiceEvent, ServiceInfo, Transmit, TxtRecord,
 };
 
 /// One host on the link.
@@ -64,7 +64,15 @@ pub struct Lan {
 impl Lan {
     pub fn new() -> Lan {
         let start = Instant::now();
-        Lan { start, now: start, nodes: Vec::new(), in_flight: BinaryHeap::new(), seq: 0, latency: Duration::from_millis(1), sent: Vec::new() }
+        Lan {
+            start,
+            now: start,
+            nodes: Vec::new(),
+            in_flight: BinaryHeap::new(),
+            seq: 0,
+            latency: Duration::from_millis(1),
+            sent: Vec::new(),
+        }
     }
 
     /// The service a test node publishes: `user<n>@host<n>` with a few TXT keys.
@@ -77,14 +85,22 @@ impl Lan {
             instance: instance.to_owned(),
             host: format!("host{n}"),
             port: 5298,
-            addresses: vec![InterfaceAddr { interface: 1, ip: Self::ip(n) }],
+            addresses: vec![InterfaceAddr {
+                interface: 1,
+                ip: Self::ip(n),
+            }],
             txt,
             avatar: None,
         }
     }
 
     pub fn ip(n: usize) -> IpAddr {
-        IpAddr::V4(Ipv4Addr::new(169, 254, (n / 250) as u8 + 1, (n % 250) as u8 + 1))
+        IpAddr::V4(Ipv4Addr::new(
+            169,
+            254,
+            (n / 250) as u8 + 1,
+            (n % 250) as u8 + 1,
+        ))
     }
 
     /// Adds a node publishing `service` (or only browsing, with `None`), starting now.
@@ -120,8 +136,15 @@ impl Lan {
         }
         loop {
             let next_packet = self.in_flight.peek().map(|p| p.0.at);
-            let next_timer = self.nodes.iter().filter(|n| n.online).filter_map(Self::node_timeout).min();
-            let Some(next) = next_packet.into_iter().chain(next_timer).min() else { break };
+            let next_timer = self
+                .nodes
+                .iter()
+                .filter(|n| n.online)
+                .filter_map(Self::node_timeout)
+                .min();
+            let Some(next) = next_packet.into_iter().chain(next_timer).min() else {
+                break;
+            };
             if next > end {
                 break;
             }
@@ -151,14 +174,23 @@ impl Lan {
 
     fn node_timeout(node: &Node) -> Option<Instant> {
         let responder = node.responder.as_ref().and_then(|r| r.poll_timeout());
-        node.browser.poll_timeout().into_iter().chain(responder).min()
+        node.browser
+            .poll_timeout()
+            .into_iter()
+            .chain(responder)
+            .min()
     }
 
     fn deliver(&mut self, packet: InFlight) {
         let from = self.nodes[packet.from].address;
         let targets: Vec<usize> = match packet.transmit.destination {
             Destination::Multicast => (0..self.nodes.len()).collect(),
-            Destination::Unicast(to) => self.nodes.iter().position(|n| n.address.ip() == to.ip()).into_iter().collect(),
+            Destination::Unicast(to) => self
+                .nodes
+                .iter()
+                .position(|n| n.address.ip() == to.ip())
+                .into_iter()
+                .collect(),
         };
         for n in targets {
             let node = &mut self.nodes[n];
@@ -174,7 +206,8 @@ impl Lan {
                     }
                 }
                 Err(_) => {
-                    node.browser.handle_input(self.now, from, 1, &packet.transmit.payload);
+                    node.browser
+                        .handle_input(self.now, from, 1, &packet.transmit.payload);
                     if let Some(responder) = &mut node.responder {
                         responder.handle_input(self.now, from, 1, &packet.transmit.payload);
                     }
@@ -214,13 +247,22 @@ impl Lan {
             self.sent[n].0 += 1;
             self.sent[n].1 += transmit.payload.len() as u64;
             self.seq += 1;
-            self.in_flight.push(Reverse(InFlight { at: self.now + self.latency, seq: self.seq, from: n, transmit }));
+            self.in_flight.push(Reverse(InFlight {
+                at: self.now + self.latency,
+                seq: self.seq,
+                from: n,
+                transmit,
+            }));
         }
     }
 
     /// The instances node `n`'s browser holds now.
     pub fn seen_by(&self, n: usize) -> Vec<String> {
-        let mut seen: Vec<String> = self.nodes[n].browser.services().map(|s| s.instance.clone()).collect();
+        let mut seen: Vec<String> = self.nodes[n]
+            .browser
+            .services()
+            .map(|s| s.instance.clone())
+            .collect();
         seen.sort();
         seen
     }

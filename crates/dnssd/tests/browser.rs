@@ -1,0 +1,307 @@
+//! The browser's cache and queries, one rule of RFC 6762 at a time, in virtual time.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use llxmpp_dnssd::{
+    rtype, Browser, BrowserConfig, DnsName, InterfaceAddr, Message, Record, RecordData,
+    ServiceEvent, TxtRecord,
+};
+
+const PEER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(169, 254, 7, 7)), 5353);
+
+fn record(name: DnsName, ttl: u32, data: RecordData) -> Record {
+    let cache_flush = !matches!(data, RecordData::Ptr(_));
+    Record {
+        name,
+        ttl,
+        cache_flush,
+        data,
+    }
+}
+
+fn txt(status: &str) -> TxtRecord {
+    TxtRecord::from_strings(["txtvers=1".to_owned(), format!("status={status}")])
+}
+
+/// A full answer for `instance` on host `host` at `ip`.
+fn service(instance: &str, host: &str, ip: IpAddr, status: &str) -> Message {
+    let name = DnsName::instance(instance);
+    let address = match ip {
+        IpAddr::V4(v4) => RecordData::A(v4),
+        IpAddr::V6(v6) => RecordData::Aaaa(v6),
+    };
+    Message {
+        is_response: true,
+        answers: vec![record(
+            DnsName::service_type(),
+            4500,
+            RecordData::Ptr(name.clone()),
+        )],
+        additional: vec![
+            record(
+                name.clone(),
+                120,
+                RecordData::Srv {
+                    priority: 0,
+                    weight: 0,
+                    port: 5298,
+                    target: DnsName::host(host),
+                },
+            ),
+            record(name, 4500, RecordData::Txt(txt(status))),
+            record(DnsName::host(host), 120, address),
+        ],
+        ..Message::default()
+    }
+}
+
+fn feed(
+    browser: &mut Browser,
+    now: Instant,
+    interface: u32,
+    message: &Message,
+) -> Vec<ServiceEvent> {
+    browser.handle_input(now, PEER, interface, &message.encode().unwrap());
+    std::iter::from_fn(|| browser.poll_event()).collect()
+}
+
+fn queries(browser: &mut Browser, start: Instant, until: Duration) -> Vec<(Duration, Message)> {
+    let mut out = Vec::new();
+    while let Some(at) = browser.poll_timeout().filter(|&at| at <= start + until) {
+        browser.handle_timeout(at);
+        while let Some(t) = browser.poll_transmit() {
+            out.push((at - start, Message::decode(&t.payload).unwrap()));
+        }
+    }
+    out
+}
+
+#[test]
+fn ptr_queries_back_off_from_one_second_doubling() {
+    let start = Instant::now();
+    let mut browser = Browser::new(BrowserConfig::default(), start, 1);
+    let sent = queries(&mut browser, start, Duration::from_secs(40));
+    let times: Vec<Duration> = sent.iter().map(|(t, _)| *t).collect();
+    assert!(times[0] >= Duration::from_millis(20) && times[0] <= Duration::from_millis(120));
+    let gaps: Vec<u64> = times.windows(2).map(|w| (w[1] - w[0]).as_secs()).collect();
+    assert_eq!(gaps, vec![1, 2, 4, 8, 16]);
+    assert!(sent
+        .iter()
+        .all(|(_, m)| m.questions[0].name == DnsName::service_type()
+            && m.questions[0].qtype == rtype::PTR));
+}
+
+#[test]
+fn a_full_answer_resolves_with_every_address_merged() {
+    let start = Instant::now();
+    let mut browser = Browser::new(BrowserConfig::default(), start, 1);
+    let v4 = IpAddr::V4(Ipv4Addr::new(169, 254, 7, 7));
+    let events = feed(
+        &mut browser,
+        start,
+        2,
+        &service("x #2", "hostx", v4, "avail"),
+    );
+    let [ServiceEvent::Resolved(s)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        (s.instance.as_str(), s.host.as_str(), s.port),
+        ("x #2", "hostx", 5298)
+    );
+    // The same host's IPv6 link-local address on another interface joins the instance.
+    let v6 = IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 7));
+    let more = Message {
+        is_response: true,
+        answers: vec![record(
+            DnsName::host("hostx"),
+            120,
+            RecordData::Aaaa(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 7)),
+        )],
+        ..Message::default()
+    };
+    let events = feed(&mut browser, start, 3, &more);
+    let [ServiceEvent::Updated(s)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        s.addresses,
+        vec![
+            InterfaceAddr {
+                interface: 2,
+                ip: v4
+            },
+            InterfaceAddr {
+                interface: 3,
+                ip: v6
+            }
+        ]
+    );
+}
+
+#[test]
+fn own_instance_is_filtered_out() {
+    let start = Instant::now();
+    let mut browser = Browser::new(BrowserConfig::default(), start, 1);
+    browser.set_own_instance(Some("Me@Here".into()));
+    let events = feed(
+        &mut browser,
+        start,
+        1,
+        &service("me@here", "here", IpAddr::V4(Ipv4Addr::LOCALHOST), "avail"),
+    );
+    assert!(events.is_empty());
+}
+
+#[test]
+fn a_new_txt_with_the_cache_flush_bit_replaces_the_old_one() {
+    let start = Instant::now();
+    let mut browser = Browser::new(BrowserConfig::default(), start, 1);
+    let ip = IpAddr::V4(Ipv4Addr::new(169, 254, 7, 7));
+    feed(&mut browser, start, 1, &service("bob@b", "b", ip, "avail"));
+    let later = start + Duration::from_secs(5);
+    let events = feed(&mut browser, later, 1, &service("bob@b", "b", ip, "dnd"));
+    let [ServiceEvent::Updated(s)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(s.txt.get_str("status"), Some("dnd"));
+    // The old TXT lingers one second, then only the new one is held.
+    browser.handle_timeout(later + Duration::from_secs(2));
+    let s = browser.services().next().unwrap();
+    assert_eq!(s.txt.get_str("status"), Some("dnd"));
+}
+
+#[test]
+fn missing_records_are_asked_for() {
+    let start = Instant::now();
+    let mut browser = Browser::new(BrowserConfig::default(), start, 1);
+    let ptr_only = Message {
+        is_response: true,
+        answers: vec![record(
+            DnsName::service_type(),
+            4500,
+            RecordData::Ptr(DnsName::instance("carol@c")),
+        )],
+        ..Message::default()
+    };
+    assert!(feed(&mut browser, start, 1, &ptr_only).is_empty());
+    let sent = queries(&mut browser, start, Duration::from_millis(200));
+    let asked: Vec<(DnsName, u16)> = sent
+        .iter()
+        .flat_map(|(_, m)| m.questions.iter().map(|q| (q.name.clone(), q.qtype)))
+        .collect();
+    assert!(asked.contains(&(DnsName::instance("carol@c"), rtype::SRV)));
+    assert!(asked.contains(&(DnsName::instance("carol@c"), rtype::TXT)));
+}
+
+#[test]
+fn known_answers_ride_along_and_records_are_refreshed_before_they_expire() {
+    let start = Instant::now();
+    let mut browser = Browser::new(BrowserConfig::default(), start, 1);
+    feed(
+        &mut browser,
+        start,
+        1,
+        &service(
+            "dave@d",
+            "d",
+            IpAddr::V4(Ipv4Addr::new(169, 254, 7, 8)),
+            "avail",
+        ),
+    );
+    let sent = queries(&mut browser, start, Duration::from_secs(119));
+    let first_ptr_query = &sent[0].1;
+    assert_eq!(
+        first_ptr_query.answers.len(),
+        1,
+        "the cached PTR is a known answer"
+    );
+    // Refreshes of the 120 s SRV and A: at 80, 85, 90 and 95 % (+ up to 2 %).
+    let srv_refreshes: Vec<Duration> = sent
+        .iter()
+        .filter(|(_, m)| m.questions.iter().any(|q| q.qtype == rtype::SRV))
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(srv_refreshes.len(), 4, "{srv_refreshes:?}");
+    for (t, percent) in srv_refreshes.iter().zip([80, 85, 90, 95]) {
+        let low = Duration::from_millis(120 * 10 * percent);
+        assert!(
+            *t >= low && *t <= low + Duration::from_millis(2400),
+            "{t:?} for {percent} %"
+        );
+    }
+    browser.handle_timeout(start + Duration::from_secs(121));
+    let events: Vec<ServiceEvent> = std::iter::from_fn(|| browser.poll_event()).collect();
+    assert_eq!(
+        events,
+        vec![ServiceEvent::Removed {
+            instance: "dave@d".into()
+        }]
+    );
+}
+
+#[test]
+fn a_flood_of_services_is_bounded() {
+    let start = Instant::now();
+    let config = BrowserConfig {
+        max_records: 100,
+        max_records_per_name: 4,
+        max_services: 20,
+    };
+    let mut browser = Browser::new(config, start, 1);
+    for n in 0..200u8 {
+        let message = service(
+            &format!("f{n}@x"),
+            &format!("x{n}"),
+            IpAddr::V4(Ipv4Addr::new(10, 1, 0, n)),
+            "avail",
+        );
+        browser.handle_input(start, PEER, 1, &message.encode().unwrap());
+    }
+    assert!(browser.cached_records() <= 100);
+    assert!(browser.services().count() <= 20);
+    assert!(browser.stats().dropped_records > 0);
+    // One host with many addresses is bounded too.
+    let many = Message {
+        is_response: true,
+        answers: (0..50u8)
+            .map(|n| {
+                record(
+                    DnsName::host("x1"),
+                    120,
+                    RecordData::A(Ipv4Addr::new(10, 2, 0, n)),
+                )
+            })
+            .collect(),
+        ..Message::default()
+    };
+    browser.handle_input(start, PEER, 1, &many.encode().unwrap());
+    let x1 = browser
+        .services()
+        .find(|s| s.host == "x1")
+        .map(|s| s.addresses.len());
+    assert!(x1.unwrap_or(0) <= 4);
+}
+
+#[test]
+fn responses_from_other_ports_and_queries_are_not_cached() {
+    let start = Instant::now();
+    let mut browser = Browser::new(BrowserConfig::default(), start, 1);
+    let message = service(
+        "eve@e",
+        "e",
+        IpAddr::V4(Ipv4Addr::new(169, 254, 7, 9)),
+        "avail",
+    );
+    browser.handle_input(
+        start,
+        SocketAddr::new(PEER.ip(), 12345),
+        1,
+        &message.encode().unwrap(),
+    );
+    let mut as_query = message.clone();
+    as_query.is_response = false;
+    browser.handle_input(start, PEER, 1, &as_query.encode().unwrap());
+    assert_eq!(browser.cached_records(), 0);
+}
