@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const FUZZ_TARGETS: [&str; 3] = ["framer", "stanza", "differential"];
+const FUZZ_TARGETS: [&str; 4] = ["framer", "stanza", "differential", "mdns"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -423,15 +423,13 @@ impl Browser {
             }
             return;
         }
-        let is_service = record.data.rtype() == rtype::PTR;
-        let full = if is_service {
-            self.cache
-                .range(name_range(&record.name, rtype::PTR..=rtype::PTR))
-                .count()
-                >= self.config.max_services
+        // Only PTRs are relevant at the service type's name, so its count is theirs.
+        let limit = if record.data.rtype() == rtype::PTR {
+            self.config.max_services
         } else {
-            self.per_name.get(&key.0).copied().unwrap_or(0) >= self.config.max_records_per_name
+            self.config.max_records_per_name
         };
+        let full = self.per_name.get(&key.0).copied().unwrap_or(0) >= limit;
         if full || self.cache.len() >= self.config.max_records {
             self.stats.dropped_records += 1;
             return;
