@@ -1,0 +1,328 @@
+//! The loop's TCP on real loopback sockets: many connections, backpressure, resets,
+//! connect timeouts, limits, commands, idle sleep and graceful stop.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use llxmpp_event_loop::{
+    CloseReason, Config, ConnectOptions, ConnectionId, Context, EventLoop, Handler, Limits, LoopHandle, WriteState,
+};
+
+fn config(limits: Limits) -> Config {
+    Config { mdns: None, tcp_port: Some(0), ipv6: false, listen_v4: Ipv4Addr::LOCALHOST, limits, ..Config::default() }
+}
+
+/// Runs a loop with `handler` on its own thread; returns its port, a command handle and a
+/// join handle that gives the handler back.
+fn spawn<H: Handler<Command = Cmd> + Send + 'static>(
+    limits: Limits,
+    handler: H,
+) -> (u16, LoopHandle<Cmd>, thread::JoinHandle<H>) {
+    let (tx, rx) = mpsc::channel();
+    let join = thread::spawn(move || {
+        let mut handler = handler;
+        let mut event_loop = EventLoop::new(config(limits)).unwrap();
+        tx.send((event_loop.local_port().unwrap(), event_loop.handle())).unwrap();
+        event_loop.run(&mut handler).unwrap();
+        handler
+    });
+    let (port, handle) = rx.recv().unwrap();
+    (port, handle, join)
+}
+
+enum Cmd {
+    Stop,
+    Connect(SocketAddr, Duration),
+    Write(usize),
+}
+
+fn stop_soon(ctx: &mut Context<'_>) {
+    let deadline = ctx.now() + Duration::from_secs(2);
+    ctx.stop(deadline);
+}
+
+/// Echoes everything back; counts what happened.
+#[derive(Default)]
+struct Echo {
+    accepted: usize,
+    closed: Vec<String>,
+}
+
+impl Handler for Echo {
+    type Command = Cmd;
+    fn on_accepted(&mut self, _: &mut Context<'_>, _: ConnectionId, _: SocketAddr) {
+        self.accepted += 1;
+    }
+    fn on_data(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, data: &[u8]) {
+        ctx.write(conn, data).unwrap();
+    }
+    fn on_closed(&mut self, _: &mut Context<'_>, _: ConnectionId, reason: CloseReason) {
+        self.closed.push(format!("{reason:?}"));
+    }
+    fn on_command(&mut self, ctx: &mut Context<'_>, command: Cmd) {
+        if let Cmd::Stop = command {
+            stop_soon(ctx);
+        }
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
+
+#[test]
+fn many_concurrent_connections_echo_with_partial_reads_and_writes() {
+    let limits = Limits { max_connections_per_address: 1000, ..Limits::DEFAULT };
+    let (port, handle, join) = spawn(limits, Echo::default());
+    let clients: Vec<_> = (0..100u32)
+        .map(|n| {
+            thread::spawn(move || {
+                let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                let message: Vec<u8> = (0..20_000u32).map(|i| (i * 7 + n) as u8).collect();
+                let mut echoed = Vec::new();
+                // Write in odd-sized pieces, reading back as we go.
+                for piece in message.chunks(997 + n as usize) {
+                    stream.write_all(piece).unwrap();
+                    let mut buf = [0u8; 613];
+                    let got = stream.read(&mut buf).unwrap();
+                    echoed.extend_from_slice(&buf[..got]);
+                }
+                while echoed.len() < message.len() {
+                    let mut buf = [0u8; 4096];
+                    let got = stream.read(&mut buf).unwrap();
+                    assert!(got > 0);
+                    echoed.extend_from_slice(&buf[..got]);
+                }
+                assert_eq!(echoed, message);
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+    handle.send(Cmd::Stop).ok().unwrap();
+    let echo = join.join().unwrap();
+    assert_eq!(echo.accepted, 100);
+}
+
+/// Writes a large payload to whoever connects, reporting backpressure, then stops.
+struct Flood {
+    payload: Vec<u8>,
+    backpressure: usize,
+    writable: usize,
+}
+
+impl Handler for Flood {
+    type Command = Cmd;
+    fn on_accepted(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, _: SocketAddr) {
+        for chunk in self.payload.chunks(64 << 10) {
+            if ctx.write(conn, chunk).unwrap() == WriteState::Backpressure {
+                self.backpressure += 1;
+            }
+        }
+        ctx.close(conn);
+    }
+    fn on_writable(&mut self, _: &mut Context<'_>, _: ConnectionId) {
+        self.writable += 1;
+    }
+    fn on_closed(&mut self, ctx: &mut Context<'_>, _: ConnectionId, _: CloseReason) {
+        let now = ctx.now();
+        ctx.stop(now);
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
+
+#[test]
+fn a_slow_reader_hits_the_high_watermark_and_writing_resumes() {
+    let limits = Limits { write_high_watermark: 256 << 10, write_low_watermark: 64 << 10, ..Limits::DEFAULT };
+    let payload: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+    let (port, _handle, join) = spawn(limits, Flood { payload: payload.clone(), backpressure: 0, writable: 0 });
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    thread::sleep(Duration::from_millis(200));
+    let mut received = Vec::new();
+    stream.read_to_end(&mut received).unwrap();
+    assert!(received == payload, "{} of {} bytes", received.len(), payload.len());
+    let flood = join.join().unwrap();
+    assert!(flood.backpressure > 0, "the queue passed the high watermark");
+    assert!(flood.writable >= 1, "and came back below the low one");
+}
+
+#[test]
+fn stop_flushes_pending_writes_before_returning() {
+    let payload = vec![7u8; 2 << 20];
+    let (port, _handle, join) = spawn(Limits::DEFAULT, Flood { payload: payload.clone(), backpressure: 0, writable: 0 });
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut received = Vec::new();
+    stream.read_to_end(&mut received).unwrap();
+    assert_eq!(received.len(), payload.len());
+    join.join().unwrap();
+}
+
+#[test]
+fn a_reset_peer_is_an_event_and_the_loop_goes_on() {
+    let (port, handle, join) = spawn(Limits::DEFAULT, Echo::default());
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO)).unwrap();
+    (&stream).write_all(b"hello").unwrap();
+    drop(stream);
+    thread::sleep(Duration::from_millis(100));
+    // Still serving.
+    let mut other = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    other.write_all(b"ping").unwrap();
+    let mut buf = [0u8; 4];
+    other.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"ping");
+    drop(other);
+    thread::sleep(Duration::from_millis(100));
+    handle.send(Cmd::Stop).ok().unwrap();
+    let echo = join.join().unwrap();
+    assert_eq!(echo.closed.len(), 2, "{:?}", echo.closed);
+    assert!(echo.closed.iter().any(|c| c.contains("Error")), "the reset is an error: {:?}", echo.closed);
+}
+
+#[test]
+fn accepts_stop_at_the_per_address_limit() {
+    let (port, handle, join) = spawn(Limits { max_connections_per_address: 3, ..Limits::DEFAULT }, Echo::default());
+    let streams: Vec<TcpStream> = (0..5).map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
+    thread::sleep(Duration::from_millis(200));
+    let mut open = 0;
+    for mut stream in streams {
+        stream.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        stream.write_all(b"x").ok();
+        let mut buf = [0u8; 1];
+        if matches!(stream.read(&mut buf), Ok(1)) {
+            open += 1;
+        }
+    }
+    assert_eq!(open, 3);
+    handle.send(Cmd::Stop).ok().unwrap();
+    assert_eq!(join.join().unwrap().accepted, 3);
+}
+
+/// Connects where told; records the outcome.
+#[derive(Default)]
+struct Dialer {
+    outcome: Option<String>,
+    connected: Option<ConnectionId>,
+}
+
+impl Handler for Dialer {
+    type Command = Cmd;
+    fn on_command(&mut self, ctx: &mut Context<'_>, command: Cmd) {
+        match command {
+            Cmd::Connect(to, timeout) => {
+                ctx.connect(to, ConnectOptions { bind: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)), timeout }).unwrap();
+            }
+            Cmd::Write(n) => {
+                let conn = self.connected.unwrap();
+                ctx.write(conn, &vec![b'z'; n]).unwrap();
+                ctx.close(conn);
+            }
+            Cmd::Stop => stop_soon(ctx),
+        }
+    }
+    fn on_connected(&mut self, _: &mut Context<'_>, conn: ConnectionId) {
+        self.connected = Some(conn);
+        self.outcome = Some("connected".into());
+    }
+    fn on_closed(&mut self, _: &mut Context<'_>, _: ConnectionId, reason: CloseReason) {
+        if self.outcome.is_none() {
+            self.outcome = Some(format!("{reason:?}"));
+        }
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
+
+#[test]
+fn a_connect_that_never_completes_times_out() {
+    // A listener that never accepts, its backlog filled: further SYNs are dropped.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+    socket.listen(0).unwrap();
+    let target = socket.local_addr().unwrap().as_socket().unwrap();
+    let fillers: Vec<_> =
+        (0..4).filter_map(|_| TcpStream::connect_timeout(&target, Duration::from_millis(200)).ok()).collect();
+    assert!(!fillers.is_empty());
+    let (_port, handle, join) = spawn(Limits::DEFAULT, Dialer::default());
+    handle.send(Cmd::Connect(target, Duration::from_millis(300))).ok().unwrap();
+    thread::sleep(Duration::from_millis(800));
+    handle.send(Cmd::Stop).ok().unwrap();
+    assert_eq!(join.join().unwrap().outcome.as_deref(), Some("ConnectTimeout"));
+}
+
+#[test]
+fn a_refused_connect_is_an_error_event() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (_port, handle, join) = spawn(Limits::DEFAULT, Dialer::default());
+    handle.send(Cmd::Connect(free, Duration::from_secs(2))).ok().unwrap();
+    thread::sleep(Duration::from_millis(300));
+    handle.send(Cmd::Stop).ok().unwrap();
+    let outcome = join.join().unwrap().outcome;
+    assert!(outcome.as_deref().is_some_and(|o| o.contains("ConnectionRefused")), "{outcome:?}");
+}
+
+#[test]
+fn a_bound_connect_delivers_every_byte_then_closes() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap();
+    let (_port, handle, join) = spawn(Limits::DEFAULT, Dialer::default());
+    handle.send(Cmd::Connect(target, Duration::from_secs(2))).ok().unwrap();
+    let (mut accepted, peer) = listener.accept().unwrap();
+    assert_eq!(peer.ip(), IpAddr::V4(Ipv4Addr::LOCALHOST), "bound to the chosen local address");
+    thread::sleep(Duration::from_millis(100));
+    handle.send(Cmd::Write(100_000)).ok().unwrap();
+    let mut received = Vec::new();
+    accepted.read_to_end(&mut received).unwrap();
+    assert_eq!(received.len(), 100_000);
+    handle.send(Cmd::Stop).ok().unwrap();
+    assert_eq!(join.join().unwrap().outcome.as_deref(), Some("connected"));
+}
+
+/// Asks for a timeout every 100 ms and counts them.
+struct Ticker {
+    next: Instant,
+    ticks: u32,
+}
+
+impl Handler for Ticker {
+    type Command = Cmd;
+    fn on_timeout(&mut self, ctx: &mut Context<'_>) {
+        self.ticks += 1;
+        self.next = ctx.now() + Duration::from_millis(100);
+        if self.ticks == 10 {
+            let now = ctx.now();
+            ctx.stop(now);
+        }
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Some(self.next)
+    }
+}
+
+#[test]
+fn an_idle_loop_sleeps_until_the_machines_timeout() {
+    let mut event_loop: EventLoop<Cmd> = EventLoop::new(config(Limits::DEFAULT)).unwrap();
+    let mut ticker = Ticker { next: Instant::now() + Duration::from_millis(100), ticks: 0 };
+    let started = Instant::now();
+    let stats = event_loop.run(&mut ticker).unwrap();
+    assert_eq!(ticker.ticks, 10);
+    assert!(started.elapsed() >= Duration::from_millis(1000));
+    // One wake-up per tick, give or take a few early returns: not a busy loop.
+    assert!(stats.wakeups <= 15, "{} wake-ups for 10 ticks", stats.wakeups);
+}
+
+#[test]
+fn the_listener_takes_the_next_port_when_the_first_is_busy() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let config = Config { tcp_port: Some(port), ..config(Limits::DEFAULT) };
+    let event_loop: EventLoop<Cmd> = EventLoop::new(config).unwrap();
+    let got = event_loop.local_port().unwrap();
+    assert!(got > port && got <= port + 20, "{got} after {port}");
+}
