@@ -1,0 +1,134 @@
+//! The event loop under load, on loopback: memory per idle connection with 10,000 open
+//! at once, and echo throughput on one connection. Not criterion: each figure is one
+//! measurement of a steady state. Adds its keys to `target/bench-summary.json`.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use llxmpp_event_loop::{Config, ConnectionId, Context, EventLoop, Handler, Limits, LoopHandle};
+
+const IDLE_CONNECTIONS: usize = 10_000;
+
+struct Echo;
+
+impl Handler for Echo {
+    type Command = ();
+    fn on_data(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, data: &[u8]) {
+        let _ = ctx.write(conn, data);
+    }
+    fn on_command(&mut self, ctx: &mut Context<'_>, (): ()) {
+        let now = ctx.now();
+        ctx.stop(now);
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
+
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn start_loop() -> (u16, LoopHandle<()>, thread::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel();
+    let join = thread::spawn(move || {
+        let limits = Limits {
+            max_connections: IDLE_CONNECTIONS + 100,
+            max_connections_per_address: IDLE_CONNECTIONS + 100,
+            ..Limits::DEFAULT
+        };
+        let config = Config { mdns: None, tcp_port: Some(0), ipv6: false, listen_v4: Ipv4Addr::LOCALHOST, limits, ..Config::default() };
+        let mut event_loop = EventLoop::new(config).expect("loop");
+        tx.send((event_loop.local_port().unwrap(), event_loop.handle())).unwrap();
+        event_loop.run(&mut Echo).expect("run");
+    });
+    let (port, handle) = rx.recv().unwrap();
+    (port, handle, join)
+}
+
+fn main() {
+    // Two descriptors per connection (both ends live in this process), plus slack.
+    let wanted = (IDLE_CONNECTIONS * 2 + 256) as u64;
+    let (_, hard) = rlimit::Resource::NOFILE.get().unwrap_or((1024, 1024));
+    // Root may raise the hard limit too; others get what the hard limit allows.
+    if rlimit::Resource::NOFILE.set(wanted, wanted.max(hard)).is_err() {
+        let _ = rlimit::Resource::NOFILE.set(wanted.min(hard), hard);
+    }
+    let (soft, _) = rlimit::Resource::NOFILE.get().unwrap_or((1024, 1024));
+    let idle = IDLE_CONNECTIONS.min(((soft as usize).saturating_sub(256)) / 2);
+
+    let (port, handle, join) = start_loop();
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    // Warm the allocator and the loop with one round trip first.
+    let mut probe = TcpStream::connect(address).unwrap();
+    probe.write_all(b"x").unwrap();
+    probe.read_exact(&mut [0u8; 1]).unwrap();
+    thread::sleep(Duration::from_millis(200));
+    let before = rss_bytes();
+    let mut streams = Vec::with_capacity(idle);
+    for _ in 0..idle {
+        streams.push(TcpStream::connect(address).unwrap());
+    }
+    // Let the loop accept them all, then prove it still serves.
+    thread::sleep(Duration::from_millis(1500));
+    probe.write_all(b"y").unwrap();
+    probe.read_exact(&mut [0u8; 1]).unwrap();
+    let after = rss_bytes();
+    // The client side's user-space share is a TcpStream (a descriptor) each: the growth is
+    // the loop's per-connection state plus kernel-independent allocator overhead.
+    let per_connection = after.saturating_sub(before) / idle.max(1) as u64;
+
+    // Echo throughput: one connection, 256 MiB in 64 KiB writes, read back concurrently.
+    let total: usize = 256 << 20;
+    let mut writer = TcpStream::connect(address).unwrap();
+    let mut reader = writer.try_clone().unwrap();
+    let started = Instant::now();
+    let read_thread = thread::spawn(move || {
+        let mut got = 0;
+        let mut buf = vec![0u8; 256 << 10];
+        while got < total {
+            let n = reader.read(&mut buf).unwrap();
+            assert!(n > 0);
+            got += n;
+        }
+    });
+    let chunk = vec![0x5Au8; 64 << 10];
+    for _ in 0..total / chunk.len() {
+        writer.write_all(&chunk).unwrap();
+    }
+    read_thread.join().unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    let echo_mb_per_s = total as f64 / seconds / 1e6;
+
+    drop(streams);
+    handle.send(()).ok();
+    join.join().unwrap();
+
+    println!("{:<40} {:>12}", "event loop", "value");
+    println!("{:<40} {:>12}", "idle connections held", idle);
+    println!("{:<40} {:>12}", "RSS per idle connection (bytes)", per_connection);
+    println!("{:<40} {:>12.1}", "echo throughput, one stream (MB/s)", echo_mb_per_s);
+    let path = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .join("bench-summary.json");
+    let mut all: serde_json::Map<String, serde_json::Value> =
+        std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    all.insert(
+        "event_loop".into(),
+        serde_json::json!({
+            "idle_connections": idle,
+            "idle_rss_per_connection_bytes": per_connection,
+            "echo_mb_per_s": echo_mb_per_s,
+        }),
+    );
+    std::fs::write(&path, serde_json::to_string_pretty(&all).unwrap()).unwrap();
+}
