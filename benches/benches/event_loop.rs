@@ -45,9 +45,17 @@ fn start_loop() -> (u16, LoopHandle<()>, thread::JoinHandle<()>) {
             max_connections_per_address: IDLE_CONNECTIONS + 100,
             ..Limits::DEFAULT
         };
-        let config = Config { mdns: None, tcp_port: Some(0), ipv6: false, listen_v4: Ipv4Addr::LOCALHOST, limits, ..Config::default() };
+        let config = Config {
+            mdns: None,
+            tcp_port: Some(0),
+            ipv6: false,
+            listen_v4: Ipv4Addr::LOCALHOST,
+            limits,
+            ..Config::default()
+        };
         let mut event_loop = EventLoop::new(config).expect("loop");
-        tx.send((event_loop.local_port().unwrap(), event_loop.handle())).unwrap();
+        tx.send((event_loop.local_port().unwrap(), event_loop.handle()))
+            .unwrap();
         event_loop.run(&mut Echo).expect("run");
     });
     let (port, handle) = rx.recv().unwrap();
@@ -59,7 +67,10 @@ fn main() {
     let wanted = (IDLE_CONNECTIONS * 2 + 256) as u64;
     let (_, hard) = rlimit::Resource::NOFILE.get().unwrap_or((1024, 1024));
     // Root may raise the hard limit too; others get what the hard limit allows.
-    if rlimit::Resource::NOFILE.set(wanted, wanted.max(hard)).is_err() {
+    if rlimit::Resource::NOFILE
+        .set(wanted, wanted.max(hard))
+        .is_err()
+    {
         let _ = rlimit::Resource::NOFILE.set(wanted.min(hard), hard);
     }
     let (soft, _) = rlimit::Resource::NOFILE.get().unwrap_or((1024, 1024));
@@ -114,14 +125,22 @@ fn main() {
 
     println!("{:<40} {:>12}", "event loop", "value");
     println!("{:<40} {:>12}", "idle connections held", idle);
-    println!("{:<40} {:>12}", "RSS per idle connection (bytes)", per_connection);
-    println!("{:<40} {:>12.1}", "echo throughput, one stream (MB/s)", echo_mb_per_s);
+    println!(
+        "{:<40} {:>12}",
+        "RSS per idle connection (bytes)", per_connection
+    );
+    println!(
+        "{:<40} {:>12.1}",
+        "echo throughput, one stream (MB/s)", echo_mb_per_s
+    );
     let path = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
         .join("bench-summary.json");
-    let mut all: serde_json::Map<String, serde_json::Value> =
-        std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    let mut all: serde_json::Map<String, serde_json::Value> = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
     all.insert(
         "event_loop".into(),
         serde_json::json!({

@@ -27,7 +27,12 @@ impl LineEcho {
     const IDLE: Duration = Duration::from_secs(10);
 
     fn new(now: Instant) -> LineEcho {
-        LineEcho { pending: Vec::new(), out: Vec::new(), idle_deadline: now + Self::IDLE, closed: false }
+        LineEcho {
+            pending: Vec::new(),
+            out: Vec::new(),
+            idle_deadline: now + Self::IDLE,
+            closed: false,
+        }
     }
 
     fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
@@ -63,7 +68,9 @@ struct Server {
 
 impl Server {
     fn drain(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
-        let Some(machine) = self.machines.get_mut(&conn) else { return };
+        let Some(machine) = self.machines.get_mut(&conn) else {
+            return;
+        };
         while let Some(bytes) = machine.poll_transmit() {
             let _ = ctx.write(conn, &bytes);
         }
@@ -77,7 +84,10 @@ impl Handler for Server {
     type Command = ();
 
     fn on_start(&mut self, ctx: &mut Context<'_>) {
-        println!("line_echo listening on 127.0.0.1:{}", ctx.local_port().unwrap_or(0));
+        println!(
+            "line_echo listening on 127.0.0.1:{}",
+            ctx.local_port().unwrap_or(0)
+        );
     }
 
     fn on_accepted(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, peer: SocketAddr) {
@@ -99,8 +109,12 @@ impl Handler for Server {
 
     fn on_timeout(&mut self, ctx: &mut Context<'_>) {
         let now = ctx.now();
-        let due: Vec<ConnectionId> =
-            self.machines.iter().filter(|(_, m)| m.poll_timeout().is_some_and(|t| t <= now)).map(|(c, _)| *c).collect();
+        let due: Vec<ConnectionId> = self
+            .machines
+            .iter()
+            .filter(|(_, m)| m.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(c, _)| *c)
+            .collect();
         for conn in due {
             if let Some(machine) = self.machines.get_mut(&conn) {
                 machine.handle_timeout(now);
@@ -110,12 +124,21 @@ impl Handler for Server {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.machines.values().filter_map(LineEcho::poll_timeout).min()
+        self.machines
+            .values()
+            .filter_map(LineEcho::poll_timeout)
+            .min()
     }
 }
 
 fn main() -> std::io::Result<()> {
-    let config = Config { mdns: None, tcp_port: Some(0), ipv6: false, listen_v4: Ipv4Addr::LOCALHOST, ..Config::default() };
+    let config = Config {
+        mdns: None,
+        tcp_port: Some(0),
+        ipv6: false,
+        listen_v4: Ipv4Addr::LOCALHOST,
+        ..Config::default()
+    };
     let mut event_loop: EventLoop<()> = EventLoop::new(config)?;
     event_loop.run(&mut Server::default())?;
     Ok(())

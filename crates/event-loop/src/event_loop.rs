@@ -153,7 +153,10 @@ pub struct ConnectOptions {
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        ConnectOptions { bind: None, timeout: Duration::from_secs(10) }
+        ConnectOptions {
+            bind: None,
+            timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -219,7 +222,10 @@ pub struct LoopHandle<C> {
 
 impl<C> Clone for LoopHandle<C> {
     fn clone(&self) -> Self {
-        LoopHandle { sender: self.sender.clone(), waker: self.waker.clone() }
+        LoopHandle {
+            sender: self.sender.clone(),
+            waker: self.waker.clone(),
+        }
     }
 }
 
@@ -320,6 +326,16 @@ impl Context<'_> {
         &self.inner.interfaces
     }
 
+    /// How many mDNS sockets are open on interface `index` (one per address family).
+    pub fn mdns_sockets(&self, index: u32) -> usize {
+        self.inner
+            .mdns
+            .iter()
+            .flatten()
+            .filter(|s| s.interface == index)
+            .count()
+    }
+
     /// Counters.
     pub fn stats(&self) -> LoopStats {
         self.inner.stats
@@ -357,31 +373,52 @@ impl Context<'_> {
     }
 
     /// Opens a TCP connection; [`Handler::on_connected`] or [`Handler::on_closed`] follows.
-    pub fn connect(&mut self, remote: SocketAddr, options: ConnectOptions) -> Result<ConnectionId, ConnectionError> {
+    pub fn connect(
+        &mut self,
+        remote: SocketAddr,
+        options: ConnectOptions,
+    ) -> Result<ConnectionId, ConnectionError> {
         if self.inner.open_connections() >= self.inner.config.limits.max_connections {
             return Err(ConnectionError::Limit);
         }
-        let domain = if remote.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
-        let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).map_err(ConnectionError::Io)?;
+        let domain = if remote.is_ipv6() {
+            Domain::IPV6
+        } else {
+            Domain::IPV4
+        };
+        let socket =
+            Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).map_err(ConnectionError::Io)?;
         socket.set_nonblocking(true).map_err(ConnectionError::Io)?;
         socket.set_tcp_nodelay(true).map_err(ConnectionError::Io)?;
         if let Some(local) = options.bind {
-            socket.bind(&SocketAddr::new(local, 0).into()).map_err(ConnectionError::Io)?;
+            socket
+                .bind(&SocketAddr::new(local, 0).into())
+                .map_err(ConnectionError::Io)?;
         }
         match socket.connect(&remote.into()) {
             Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc_einprogress()) || e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e)
+                if e.raw_os_error() == Some(libc_einprogress())
+                    || e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(ConnectionError::Io(e)),
         }
         let stream = TcpStream::from_std(socket.into());
         let deadline = self.now + options.timeout;
-        self.inner.add(stream, remote, false, ConnState::Connecting { deadline }).map_err(ConnectionError::Io)
+        self.inner
+            .add(stream, remote, false, ConnState::Connecting { deadline })
+            .map_err(ConnectionError::Io)
     }
 
     /// Queues bytes for a connection and writes what the socket takes now.
-    pub fn write(&mut self, conn: ConnectionId, bytes: &[u8]) -> Result<WriteState, ConnectionError> {
+    pub fn write(
+        &mut self,
+        conn: ConnectionId,
+        bytes: &[u8],
+    ) -> Result<WriteState, ConnectionError> {
         let limits = self.inner.config.limits;
-        let Some(c) = self.inner.get(conn) else { return Err(ConnectionError::Unknown) };
+        let Some(c) = self.inner.get(conn) else {
+            return Err(ConnectionError::Unknown);
+        };
         if c.queue.len() + bytes.len() > limits.max_write_queue {
             return Err(ConnectionError::QueueFull);
         }
@@ -389,7 +426,9 @@ impl Context<'_> {
         if matches!(c.state, ConnState::Open) {
             self.inner.flush(conn);
         }
-        let Some(c) = self.inner.get(conn) else { return Ok(WriteState::Accepted) };
+        let Some(c) = self.inner.get(conn) else {
+            return Ok(WriteState::Accepted);
+        };
         if c.queue.len() > limits.write_high_watermark {
             c.above_high = true;
             return Ok(WriteState::Backpressure);
@@ -399,7 +438,11 @@ impl Context<'_> {
 
     /// Bytes queued and not yet written.
     pub fn queued(&self, conn: ConnectionId) -> Option<usize> {
-        self.inner.connections.get(conn.0)?.as_ref().map(|c| c.queue.len())
+        self.inner
+            .connections
+            .get(conn.0)?
+            .as_ref()
+            .map(|c| c.queue.len())
     }
 
     /// The peer's address.
@@ -443,7 +486,11 @@ impl Context<'_> {
 
 fn libc_einprogress() -> i32 {
     // EINPROGRESS on Linux and the BSDs (115 and 36); io::ErrorKind has no variant for it.
-    if cfg!(target_os = "linux") { 115 } else { 36 }
+    if cfg!(target_os = "linux") {
+        115
+    } else {
+        36
+    }
 }
 
 impl Inner {
@@ -455,13 +502,23 @@ impl Inner {
         self.connections.get_mut(conn.0)?.as_mut()
     }
 
-    fn add(&mut self, mut stream: TcpStream, peer: SocketAddr, accepted: bool, state: ConnState) -> io::Result<ConnectionId> {
+    fn add(
+        &mut self,
+        mut stream: TcpStream,
+        peer: SocketAddr,
+        accepted: bool,
+        state: ConnState,
+    ) -> io::Result<ConnectionId> {
         let index = self.free.pop().unwrap_or_else(|| {
             self.connections.push(None);
             self.connections.len() - 1
         });
         let token = Token(CONNECTION_BASE + index);
-        if let Err(e) = self.poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE) {
+        if let Err(e) = self.poll.registry().register(
+            &mut stream,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
             self.free.push(index);
             return Err(e);
         }
@@ -483,7 +540,9 @@ impl Inner {
     }
 
     fn remove(&mut self, conn: ConnectionId, reason: CloseReason) {
-        let Some(slot) = self.connections.get_mut(conn.0) else { return };
+        let Some(slot) = self.connections.get_mut(conn.0) else {
+            return;
+        };
         let Some(mut c) = slot.take() else { return };
         let _ = self.poll.registry().deregister(&mut c.stream);
         let _ = c.stream.shutdown(Shutdown::Both);
@@ -588,7 +647,11 @@ impl<C: Send + 'static> EventLoop<C> {
         };
         open_listeners(&mut inner)?;
         refresh_interfaces(&mut inner)?;
-        Ok(EventLoop { inner, receiver, handle: LoopHandle { sender, waker } })
+        Ok(EventLoop {
+            inner,
+            receiver,
+            handle: LoopHandle { sender, waker },
+        })
     }
 
     /// A handle to send commands from other threads.
@@ -609,7 +672,10 @@ impl<C: Send + 'static> EventLoop<C> {
         let mut datagram = vec![0u8; MAX_DATAGRAM];
         let mut next_recheck = Instant::now() + self.inner.config.interface_recheck;
         {
-            let mut ctx = Context { now: Instant::now(), inner: &mut self.inner };
+            let mut ctx = Context {
+                now: Instant::now(),
+                inner: &mut self.inner,
+            };
             handler.on_start(&mut ctx);
             let interfaces = ctx.inner.interfaces.clone();
             handler.on_interfaces(&mut ctx, &interfaces);
@@ -619,9 +685,12 @@ impl<C: Send + 'static> EventLoop<C> {
             let now = Instant::now();
             if let Some(deadline) = self.inner.stop_deadline {
                 if now >= deadline || self.inner.open_connections() == 0 {
-                    let ids: Vec<usize> = (0..self.inner.connections.len()).filter(|&i| self.inner.connections[i].is_some()).collect();
+                    let ids: Vec<usize> = (0..self.inner.connections.len())
+                        .filter(|&i| self.inner.connections[i].is_some())
+                        .collect();
                     for index in ids {
-                        self.inner.remove(ConnectionId(index), CloseReason::Shutdown);
+                        self.inner
+                            .remove(ConnectionId(index), CloseReason::Shutdown);
                     }
                     self.deliver_pending(handler, now);
                     return Ok(self.inner.stats);
@@ -649,7 +718,10 @@ impl<C: Send + 'static> EventLoop<C> {
                 match event.token() {
                     WAKER => {
                         while let Ok(command) = self.receiver.try_recv() {
-                            let mut ctx = Context { now, inner: &mut self.inner };
+                            let mut ctx = Context {
+                                now,
+                                inner: &mut self.inner,
+                            };
                             handler.on_command(&mut ctx, command);
                         }
                     }
@@ -680,12 +752,18 @@ impl<C: Send + 'static> EventLoop<C> {
                 let before = self.inner.interfaces.clone();
                 if refresh_interfaces(&mut self.inner).is_ok() && before != self.inner.interfaces {
                     let interfaces = self.inner.interfaces.clone();
-                    let mut ctx = Context { now, inner: &mut self.inner };
+                    let mut ctx = Context {
+                        now,
+                        inner: &mut self.inner,
+                    };
                     handler.on_interfaces(&mut ctx, &interfaces);
                 }
             }
             if handler.poll_timeout().is_some_and(|t| t <= now) {
-                let mut ctx = Context { now, inner: &mut self.inner };
+                let mut ctx = Context {
+                    now,
+                    inner: &mut self.inner,
+                };
                 handler.on_timeout(&mut ctx);
             }
             self.deliver_pending(handler, now);
@@ -709,13 +787,17 @@ impl<C: Send + 'static> EventLoop<C> {
             .filter(|&i| matches!(&self.inner.connections[i], Some(Connection { state: ConnState::Connecting { deadline }, .. }) if *deadline <= now))
             .collect();
         for index in expired {
-            self.inner.remove(ConnectionId(index), CloseReason::ConnectTimeout);
+            self.inner
+                .remove(ConnectionId(index), CloseReason::ConnectTimeout);
         }
     }
 
     fn deliver_pending<H: Handler<Command = C>>(&mut self, handler: &mut H, now: Instant) {
         while let Some((conn, pending)) = self.inner.pending.pop_front() {
-            let mut ctx = Context { now, inner: &mut self.inner };
+            let mut ctx = Context {
+                now,
+                inner: &mut self.inner,
+            };
             match pending {
                 Pending::Closed(reason) => handler.on_closed(&mut ctx, conn, reason),
                 Pending::Writable => handler.on_writable(&mut ctx, conn),
@@ -730,11 +812,21 @@ impl<C: Send + 'static> EventLoop<C> {
         }
         let limits = self.inner.config.limits;
         loop {
-            let Some(listener) = self.inner.listeners.iter().find(|(t, _)| *t == token).map(|(_, l)| l) else { return };
+            let Some(listener) = self
+                .inner
+                .listeners
+                .iter()
+                .find(|(t, _)| *t == token)
+                .map(|(_, l)| l)
+            else {
+                return;
+            };
             match listener.accept() {
                 Ok((stream, peer)) => {
                     let per_address = self.inner.per_address.get(&peer.ip()).copied().unwrap_or(0);
-                    if self.inner.open_connections() >= limits.max_connections || per_address >= limits.max_connections_per_address {
+                    if self.inner.open_connections() >= limits.max_connections
+                        || per_address >= limits.max_connections_per_address
+                    {
                         // Accepted and dropped at once, so the backlog does not fill up.
                         self.inner.stats.refused += 1;
                         drop(stream);
@@ -743,7 +835,10 @@ impl<C: Send + 'static> EventLoop<C> {
                     let _ = stream.set_nodelay(true);
                     self.inner.stats.accepted += 1;
                     if let Ok(conn) = self.inner.add(stream, peer, true, ConnState::Open) {
-                        let mut ctx = Context { now, inner: &mut self.inner };
+                        let mut ctx = Context {
+                            now,
+                            inner: &mut self.inner,
+                        };
                         handler.on_accepted(&mut ctx, conn, peer);
                         self.deliver_pending(handler, now);
                     }
@@ -759,15 +854,33 @@ impl<C: Send + 'static> EventLoop<C> {
         }
     }
 
-    fn receive_datagrams<H: Handler<Command = C>>(&mut self, handler: &mut H, now: Instant, index: usize, buffer: &mut [u8]) {
+    fn receive_datagrams<H: Handler<Command = C>>(
+        &mut self,
+        handler: &mut H,
+        now: Instant,
+        index: usize,
+        buffer: &mut [u8],
+    ) {
         loop {
-            let Some(Some(socket)) = self.inner.mdns.get(index) else { return };
+            let Some(Some(socket)) = self.inner.mdns.get(index) else {
+                return;
+            };
             let interface = socket.interface;
             match socket.socket.recv_from(buffer) {
                 Ok((len, from)) => {
                     self.inner.stats.datagrams += 1;
-                    let mut ctx = Context { now, inner: &mut self.inner };
-                    handler.on_datagram(&mut ctx, Datagram { from, interface, bytes: &buffer[..len] });
+                    let mut ctx = Context {
+                        now,
+                        inner: &mut self.inner,
+                    };
+                    handler.on_datagram(
+                        &mut ctx,
+                        Datagram {
+                            from,
+                            interface,
+                            bytes: &buffer[..len],
+                        },
+                    );
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -778,7 +891,9 @@ impl<C: Send + 'static> EventLoop<C> {
     }
 
     fn on_writable_event(&mut self, conn: ConnectionId) {
-        let Some(c) = self.inner.get(conn) else { return };
+        let Some(c) = self.inner.get(conn) else {
+            return;
+        };
         if let ConnState::Connecting { .. } = c.state {
             match c.stream.take_error() {
                 Ok(None) => {}
@@ -802,9 +917,17 @@ impl<C: Send + 'static> EventLoop<C> {
         self.inner.flush(conn);
     }
 
-    fn read<H: Handler<Command = C>>(&mut self, handler: &mut H, now: Instant, conn: ConnectionId, buffer: &mut [u8]) {
+    fn read<H: Handler<Command = C>>(
+        &mut self,
+        handler: &mut H,
+        now: Instant,
+        conn: ConnectionId,
+        buffer: &mut [u8],
+    ) {
         loop {
-            let Some(c) = self.inner.get(conn) else { return };
+            let Some(c) = self.inner.get(conn) else {
+                return;
+            };
             if let ConnState::Connecting { .. } = c.state {
                 // A failed connect shows up as readable with an error.
                 if let Ok(Some(e)) | Err(e) = c.stream.take_error() {
@@ -815,7 +938,10 @@ impl<C: Send + 'static> EventLoop<C> {
             match c.stream.read(buffer) {
                 Ok(0) => {
                     if c.closing.is_none() {
-                        let mut ctx = Context { now, inner: &mut self.inner };
+                        let mut ctx = Context {
+                            now,
+                            inner: &mut self.inner,
+                        };
                         handler.on_read_closed(&mut ctx, conn);
                         if let Some(c) = self.inner.get(conn) {
                             if matches!(c.closing, Some(CloseReasonKind::Local)) {
@@ -827,7 +953,10 @@ impl<C: Send + 'static> EventLoop<C> {
                     return;
                 }
                 Ok(n) => {
-                    let mut ctx = Context { now, inner: &mut self.inner };
+                    let mut ctx = Context {
+                        now,
+                        inner: &mut self.inner,
+                    };
                     handler.on_data(&mut ctx, conn, &buffer[..n]);
                     self.deliver_pending(handler, now);
                 }
@@ -845,8 +974,14 @@ impl<C: Send + 'static> EventLoop<C> {
 /// Binds the TCP listeners: IPv4, and IPv6-only on the same port, searching upwards from
 /// the configured port when it is taken.
 fn open_listeners(inner: &mut Inner) -> io::Result<()> {
-    let Some(first) = inner.config.tcp_port else { return Ok(()) };
-    let attempts = if first == 0 { 1 } else { inner.config.port_search.max(1) };
+    let Some(first) = inner.config.tcp_port else {
+        return Ok(());
+    };
+    let attempts = if first == 0 {
+        1
+    } else {
+        inner.config.port_search.max(1)
+    };
     let mut last_error = None;
     for offset in 0..attempts {
         let port = first.saturating_add(offset);
@@ -854,10 +989,16 @@ fn open_listeners(inner: &mut Inner) -> io::Result<()> {
             Ok((v4, v6)) => {
                 let port = v4.local_addr()?.port();
                 let mut v4 = v4;
-                inner.poll.registry().register(&mut v4, LISTENER_V4, Interest::READABLE)?;
+                inner
+                    .poll
+                    .registry()
+                    .register(&mut v4, LISTENER_V4, Interest::READABLE)?;
                 inner.listeners.push((LISTENER_V4, v4));
                 if let Some(mut v6) = v6 {
-                    inner.poll.registry().register(&mut v6, LISTENER_V6, Interest::READABLE)?;
+                    inner
+                        .poll
+                        .registry()
+                        .register(&mut v6, LISTENER_V6, Interest::READABLE)?;
                     inner.listeners.push((LISTENER_V6, v6));
                 }
                 inner.local_port = Some(port);
@@ -869,14 +1010,21 @@ fn open_listeners(inner: &mut Inner) -> io::Result<()> {
     Err(last_error.unwrap_or_else(|| io::Error::from(io::ErrorKind::AddrInUse)))
 }
 
-fn bind_pair(v4: Ipv4Addr, port: u16, ipv6: bool) -> io::Result<(TcpListener, Option<TcpListener>)> {
+fn bind_pair(
+    v4: Ipv4Addr,
+    port: u16,
+    ipv6: bool,
+) -> io::Result<(TcpListener, Option<TcpListener>)> {
     let listener_v4 = listen(SocketAddr::new(IpAddr::V4(v4), port), false)?;
     let port = listener_v4.local_addr()?.port();
     if !ipv6 {
         return Ok((listener_v4, None));
     }
     // A host without IPv6 still gets its IPv4 listener.
-    let listener_v6 = match listen(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port), true) {
+    let listener_v6 = match listen(
+        SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port),
+        true,
+    ) {
         Ok(listener) => Some(listener),
         Err(e) if e.kind() == io::ErrorKind::AddrInUse => return Err(e),
         Err(_) => None,
@@ -885,7 +1033,11 @@ fn bind_pair(v4: Ipv4Addr, port: u16, ipv6: bool) -> io::Result<(TcpListener, Op
 }
 
 fn listen(address: SocketAddr, v6_only: bool) -> io::Result<TcpListener> {
-    let domain = if address.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
+    let domain = if address.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
     let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
     if v6_only {
         socket.set_only_v6(true)?;
@@ -899,13 +1051,22 @@ fn listen(address: SocketAddr, v6_only: bool) -> io::Result<TcpListener> {
 
 /// Enumerates interfaces and opens or closes mDNS sockets to match.
 fn refresh_interfaces(inner: &mut Inner) -> io::Result<()> {
-    let Some(selection) = &inner.config.mdns else { return Ok(()) };
+    let Some(selection) = &inner.config.mdns else {
+        return Ok(());
+    };
     let interfaces = enumerate(selection)?;
     let port = inner.config.mdns_port;
     // Close the sockets of interfaces that vanished or lost their address family.
     for slot in inner.mdns.iter_mut() {
         let keep = slot.as_ref().is_some_and(|s| {
-            interfaces.iter().any(|i| i.index == s.interface && if s.v6 { i.has_ipv6() } else { i.ipv4().is_some() })
+            interfaces.iter().any(|i| {
+                i.index == s.interface
+                    && if s.v6 {
+                        i.has_ipv6()
+                    } else {
+                        i.ipv4().is_some()
+                    }
+            })
         });
         if !keep {
             if let Some(mut socket) = slot.take() {
@@ -919,13 +1080,22 @@ fn refresh_interfaces(inner: &mut Inner) -> io::Result<()> {
             wanted.push(true);
         }
         for v6 in wanted {
-            if inner.mdns.iter().flatten().any(|s| s.interface == interface.index && s.v6 == v6) {
+            if inner
+                .mdns
+                .iter()
+                .flatten()
+                .any(|s| s.interface == interface.index && s.v6 == v6)
+            {
                 continue;
             }
             if !v6 && interface.ipv4().is_none() {
                 continue;
             }
-            let opened = if v6 { MdnsSocket::open_v6(interface, port) } else { MdnsSocket::open_v4(interface, port) };
+            let opened = if v6 {
+                MdnsSocket::open_v6(interface, port)
+            } else {
+                MdnsSocket::open_v4(interface, port)
+            };
             let Ok(mut socket) = opened else { continue };
             let index = match inner.mdns.iter().position(Option::is_none) {
                 Some(free) => free,
@@ -935,7 +1105,16 @@ fn refresh_interfaces(inner: &mut Inner) -> io::Result<()> {
                 }
                 None => continue,
             };
-            if inner.poll.registry().register(&mut socket.socket, Token(MDNS_BASE + index), Interest::READABLE).is_ok() {
+            if inner
+                .poll
+                .registry()
+                .register(
+                    &mut socket.socket,
+                    Token(MDNS_BASE + index),
+                    Interest::READABLE,
+                )
+                .is_ok()
+            {
                 inner.mdns[index] = Some(socket);
             }
         }

@@ -47,10 +47,12 @@ pub enum InterfaceSelection {
 pub fn enumerate(selection: &InterfaceSelection) -> io::Result<Vec<InterfaceInfo>> {
     let mut by_index: BTreeMap<u32, InterfaceInfo> = BTreeMap::new();
     for interface in if_addrs::get_if_addrs()? {
-        let Some(index) = interface.index else { continue };
+        let Some(index) = interface.index else {
+            continue;
+        };
         let wanted = match selection {
             InterfaceSelection::AllButLoopback => !interface.is_loopback(),
-            InterfaceSelection::Named(names) => names.iter().any(|n| *n == interface.name),
+            InterfaceSelection::Named(names) => names.contains(&interface.name),
         };
         if !wanted || !interface.is_oper_up() && !interface.is_loopback() {
             continue;

@@ -3,12 +3,18 @@
 //! Why one socket per interface rather than one socket reading `IP_PKTINFO`: reading the
 //! arrival interface from ancillary data needs `recvmsg` and hand-parsed control
 //! messages, that is `unsafe` code; a socket per interface gets it from which socket read
-//! the datagram. With `IP_MULTICAST_ALL` off (Linux), a socket receives only the groups it
-//! joined *on its own interface*, so each socket sees exactly its interface's multicast
-//! traffic. Every socket sets `SO_REUSEADDR` and `SO_REUSEPORT` so that they, Avahi and
-//! other llxmpp nodes share port 5353; multicast loop is on so that two nodes on one host
-//! see each other. A unicast datagram to port 5353 (a QU or legacy reply) reaches only one
-//! of the sharing sockets, which the kernel picks: its interface tag may be wrong.
+//! the datagram. For that, each socket is bound to its device (`SO_BINDTOIFINDEX`) first
+//! of all, before it joins the group or shares the port, and the kernel checks that on
+//! every delivery. Membership alone does not do it: with `IP_MULTICAST_ALL` off a socket
+//! still received its group from the host's other interface, and binding to the device
+//! only after joining let the first datagrams through (both seen here on Linux 6.18 with
+//! two veth links; the multicast test catches either). Binding to a device needs
+//! `CAP_NET_RAW` on older kernels; where it is refused the socket stays unbound and its
+//! interface tag is only best effort. `IP_MULTICAST_ALL` is off too, so a socket never sees
+//! groups other sockets of the host joined. Every socket sets `SO_REUSEADDR` and
+//! `SO_REUSEPORT` so that they, Avahi and other llxmpp nodes share port 5353; multicast
+//! loop is on so that two nodes on one host see each other. A unicast datagram to port
+//! 5353 (a QU or legacy reply) reaches only one of the sharing sockets.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -36,23 +42,36 @@ pub(crate) struct MdnsSocket {
 impl MdnsSocket {
     /// Opens the IPv4 socket of `interface` on `port` (5353, or another for tests).
     pub fn open_v4(interface: &InterfaceInfo, port: u16) -> io::Result<MdnsSocket> {
-        let address = interface.ipv4().ok_or_else(|| io::Error::new(io::ErrorKind::AddrNotAvailable, "no IPv4 address"))?;
+        let address = interface
+            .ipv4()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::AddrNotAvailable, "no IPv4 address"))?;
         let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+        #[cfg(target_os = "linux")]
+        let _ = socket.bind_device_by_index_v4(std::num::NonZeroU32::new(interface.index));
         share_port(&socket)?;
         #[cfg(target_os = "linux")]
         socket.set_multicast_all_v4(false)?;
         socket.set_multicast_ttl_v4(255)?;
         socket.set_multicast_loop_v4(true)?;
         socket.set_multicast_if_v4(&address)?;
-        socket.join_multicast_v4_n(&MDNS_V4, &socket2::InterfaceIndexOrAddress::Index(interface.index))?;
+        socket.join_multicast_v4_n(
+            &MDNS_V4,
+            &socket2::InterfaceIndexOrAddress::Index(interface.index),
+        )?;
         socket.bind(&SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)).into())?;
         socket.set_nonblocking(true)?;
-        Ok(MdnsSocket { interface: interface.index, socket: UdpSocket::from_std(socket.into()), v6: false })
+        Ok(MdnsSocket {
+            interface: interface.index,
+            socket: UdpSocket::from_std(socket.into()),
+            v6: false,
+        })
     }
 
     /// Opens the IPv6 socket of `interface` on `port`.
     pub fn open_v6(interface: &InterfaceInfo, port: u16) -> io::Result<MdnsSocket> {
         let socket = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
+        #[cfg(target_os = "linux")]
+        let _ = socket.bind_device_by_index_v6(std::num::NonZeroU32::new(interface.index));
         share_port(&socket)?;
         socket.set_only_v6(true)?;
         #[cfg(target_os = "linux")]
@@ -61,9 +80,14 @@ impl MdnsSocket {
         socket.set_multicast_loop_v6(true)?;
         socket.set_multicast_if_v6(interface.index)?;
         socket.join_multicast_v6(&MDNS_V6, interface.index)?;
-        socket.bind(&SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0)).into())?;
+        socket
+            .bind(&SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0)).into())?;
         socket.set_nonblocking(true)?;
-        Ok(MdnsSocket { interface: interface.index, socket: UdpSocket::from_std(socket.into()), v6: true })
+        Ok(MdnsSocket {
+            interface: interface.index,
+            socket: UdpSocket::from_std(socket.into()),
+            v6: true,
+        })
     }
 
     /// The group address of this socket's family.

@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use llxmpp_event_loop::{Config, Context, Datagram, EventLoop, Handler, InterfaceInfo, InterfaceSelection, Target};
+use llxmpp_event_loop::{
+    Config, Context, Datagram, EventLoop, Handler, InterfaceInfo, InterfaceSelection, Target,
+};
 
 /// Network namespaces made by this test, removed when dropped (also on failure).
 struct Namespaces(Vec<String>);
@@ -24,11 +26,18 @@ impl Drop for Namespaces {
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
-    let output = Command::new("ip").args(args).output().map_err(|e| format!("ip: {e}"))?;
+    let output = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip: {e}"))?;
     if output.status.success() {
         Ok(())
     } else {
-        Err(format!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&output.stderr)))
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        ))
     }
 }
 
@@ -39,13 +48,22 @@ fn ip(args: &[&str]) -> Result<(), String> {
 fn make_namespaces(prefix: &str) -> Option<Namespaces> {
     let [a, b, c] = ["a", "b", "c"].map(|n| format!("{prefix}{n}"));
     let namespaces = Namespaces(vec![a.clone(), b.clone(), c.clone()]);
-    let mut result = [&a, &b, &c].iter().try_for_each(|ns| ip(&["netns", "add", ns]));
+    let mut result = [&a, &b, &c]
+        .iter()
+        .try_for_each(|ns| ip(&["netns", "add", ns]));
     for (far, near_name, subnet) in [(&b, "eth0", 1), (&c, "eth1", 2)] {
-        let (near_veth, far_veth) = (format!("vl{prefix}{subnet}n"), format!("vl{prefix}{subnet}f"));
+        let (near_veth, far_veth) = (
+            format!("vl{prefix}{subnet}n"),
+            format!("vl{prefix}{subnet}f"),
+        );
         result = result.and_then(|()| {
-            ip(&["link", "add", &near_veth, "netns", &a, "type", "veth", "peer", "name", &far_veth, "netns", far])
+            ip(&[
+                "link", "add", &near_veth, "netns", &a, "type", "veth", "peer", "name", &far_veth,
+                "netns", far,
+            ])
         });
-        for (ns, veth, name, host) in [(&a, &near_veth, near_name, 1), (far, &far_veth, "eth0", 2)] {
+        for (ns, veth, name, host) in [(&a, &near_veth, near_name, 1), (far, &far_veth, "eth0", 2)]
+        {
             let address = format!("10.77.{subnet}.{host}/24");
             result = result
                 .and_then(|()| ip(&["-n", ns, "link", "set", veth, "name", name]))
@@ -56,27 +74,46 @@ fn make_namespaces(prefix: &str) -> Option<Namespaces> {
     }
     // Multicast leaves b and c by their eth0; a sends on both of its interfaces itself.
     for ns in [&a, &b, &c] {
-        result = result.and_then(|()| ip(&["-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0"]));
+        result =
+            result.and_then(|()| ip(&["-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0"]));
     }
     match result {
         Ok(()) => Some(namespaces),
         Err(e) => {
             eprintln!("\n!!! MULTICAST TESTS NOT RUN: cannot make network namespaces here: {e}\n!!! (they need root and iproute2)\n");
-            assert!(std::env::var_os("CI").is_none(), "CI must run the multicast tests");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must run the multicast tests"
+            );
             None
         }
     }
 }
 
 /// Runs this binary's `node_in_namespace` in namespace `ns` as node `name` for `millis`.
-fn spawn_node(ns: &str, name: &str, interfaces: &str, millis: u64) -> std::process::Child {
+/// The node stops a second after it has heard every node in `expect`, or after `millis`.
+fn spawn_node(
+    ns: &str,
+    name: &str,
+    interfaces: &str,
+    expect: &str,
+    millis: u64,
+) -> std::process::Child {
     let exe = std::env::current_exe().unwrap();
     Command::new("ip")
         .args(["netns", "exec", ns])
         .arg(exe)
-        .args(["--exact", "node_in_namespace", "--ignored", "--nocapture", "--test-threads", "1"])
+        .args([
+            "--exact",
+            "node_in_namespace",
+            "--ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
         .env("LLXMPP_NODE", name)
         .env("LLXMPP_NODE_INTERFACES", interfaces)
+        .env("LLXMPP_NODE_EXPECT", expect)
         .env("LLXMPP_NODE_MILLIS", millis.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -88,12 +125,19 @@ fn spawn_node(ns: &str, name: &str, interfaces: &str, millis: u64) -> std::proce
 /// by name.
 fn report(output: Output) -> (BTreeSet<(String, u32)>, BTreeMap<String, u32>) {
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "node failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "node failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let mut received = BTreeSet::new();
     let mut interfaces = BTreeMap::new();
     for line in stdout.lines() {
         // libtest prints `test node_in_namespace ... ` without a newline before output.
-        let line = ["RECV ", "IFINDEX "].iter().find_map(|k| line.find(k).map(|at| &line[at..])).unwrap_or("");
+        let line = ["RECV ", "IFINDEX "]
+            .iter()
+            .find_map(|k| line.find(k).map(|at| &line[at..]))
+            .unwrap_or("");
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             ["RECV", from, index] => {
@@ -111,29 +155,48 @@ fn report(output: Output) -> (BTreeSet<(String, u32)>, BTreeMap<String, u32>) {
 #[test]
 fn multicast_crosses_namespaces_tagged_with_the_arrival_interface() {
     let prefix = format!("ll{}", std::process::id() % 100_000);
-    let Some(namespaces) = make_namespaces(&prefix) else { return };
+    let Some(namespaces) = make_namespaces(&prefix) else {
+        return;
+    };
     let [a, b, c] = [0, 1, 2].map(|i| namespaces.0[i].clone());
     // Two loops in `a` share port 5353; `b` and `c` sit on a's two links.
     let nodes = [
-        spawn_node(&a, "a1", "eth0,eth1", 1500),
-        spawn_node(&a, "a2", "eth0,eth1", 1500),
-        spawn_node(&b, "b1", "eth0", 1500),
-        spawn_node(&c, "c1", "eth0", 1500),
+        spawn_node(&a, "a1", "eth0,eth1", "a1,a2,b1,c1", 10_000),
+        spawn_node(&a, "a2", "eth0,eth1", "a1,a2,b1,c1", 10_000),
+        spawn_node(&b, "b1", "eth0", "a1,a2,b1", 10_000),
+        spawn_node(&c, "c1", "eth0", "a1,a2,c1", 10_000),
     ];
-    let reports: Vec<_> = nodes.into_iter().map(|n| report(n.wait_with_output().unwrap())).collect();
+    let reports: Vec<_> = nodes
+        .into_iter()
+        .map(|n| report(n.wait_with_output().unwrap()))
+        .collect();
     for (name, (received, interfaces)) in ["a1", "a2"].iter().zip(&reports) {
         let (eth0, eth1) = (interfaces["eth0"], interfaces["eth1"]);
         assert_ne!(eth0, eth1);
         // From b only on eth0, from c only on eth1, from the other loop on this host on both.
-        let on = |from: &str| received.iter().filter(|(f, _)| f == from).map(|(_, i)| *i).collect::<BTreeSet<u32>>();
+        let on = |from: &str| {
+            received
+                .iter()
+                .filter(|(f, _)| f == from)
+                .map(|(_, i)| *i)
+                .collect::<BTreeSet<u32>>()
+        };
         assert_eq!(on("b1"), BTreeSet::from([eth0]), "{name}: {received:?}");
         assert_eq!(on("c1"), BTreeSet::from([eth1]), "{name}: {received:?}");
         let other = if *name == "a1" { "a2" } else { "a1" };
-        assert_eq!(on(other), BTreeSet::from([eth0, eth1]), "{name}: {received:?}");
+        assert_eq!(
+            on(other),
+            BTreeSet::from([eth0, eth1]),
+            "{name}: {received:?}"
+        );
     }
     for (name, (received, interfaces)) in ["b1", "c1"].iter().zip(&reports[2..]) {
         let senders: BTreeSet<&str> = received.iter().map(|(from, _)| from.as_str()).collect();
-        assert_eq!(senders, BTreeSet::from(["a1", "a2", *name]), "{name}: {received:?}");
+        assert_eq!(
+            senders,
+            BTreeSet::from(["a1", "a2", *name]),
+            "{name}: {received:?}"
+        );
         assert!(received.iter().all(|(_, i)| *i == interfaces["eth0"]));
     }
 }
@@ -143,8 +206,15 @@ fn multicast_crosses_namespaces_tagged_with_the_arrival_interface() {
 #[ignore = "run by multicast_crosses_namespaces_tagged_with_the_arrival_interface inside a namespace"]
 fn node_in_namespace() {
     let name = std::env::var("LLXMPP_NODE").expect("run by the multicast test");
-    let millis: u64 = std::env::var("LLXMPP_NODE_MILLIS").unwrap().parse().unwrap();
-    let names = std::env::var("LLXMPP_NODE_INTERFACES").unwrap().split(',').map(str::to_owned).collect();
+    let millis: u64 = std::env::var("LLXMPP_NODE_MILLIS")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let names = std::env::var("LLXMPP_NODE_INTERFACES")
+        .unwrap()
+        .split(',')
+        .map(str::to_owned)
+        .collect();
     let config = Config {
         mdns: Some(InterfaceSelection::Named(names)),
         tcp_port: None,
@@ -153,7 +223,19 @@ fn node_in_namespace() {
     };
     let mut event_loop: EventLoop<()> = EventLoop::new(config).unwrap();
     let start = Instant::now();
-    let mut node = Node { name, next_send: start, end: start + Duration::from_millis(millis), received: BTreeSet::new() };
+    let expect = std::env::var("LLXMPP_NODE_EXPECT")
+        .unwrap()
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let mut node = Node {
+        name,
+        next_send: start,
+        end: start + Duration::from_millis(millis),
+        expect,
+        heard_all: None,
+        received: BTreeSet::new(),
+    };
     event_loop.run(&mut node).unwrap();
     for (from, index) in &node.received {
         println!("RECV {from} {index}");
@@ -164,6 +246,8 @@ struct Node {
     name: String,
     next_send: Instant,
     end: Instant,
+    expect: BTreeSet<String>,
+    heard_all: Option<Instant>,
     received: BTreeSet<(String, u32)>,
 }
 
@@ -176,21 +260,171 @@ impl Handler for Node {
         }
     }
     fn on_datagram(&mut self, _: &mut Context<'_>, datagram: Datagram<'_>) {
-        if let Some(from) = std::str::from_utf8(datagram.bytes).ok().and_then(|t| t.strip_prefix("hello from ")) {
+        if let Some(from) = std::str::from_utf8(datagram.bytes)
+            .ok()
+            .and_then(|t| t.strip_prefix("hello from "))
+        {
             self.received.insert((from.to_owned(), datagram.interface));
         }
     }
     fn on_timeout(&mut self, ctx: &mut Context<'_>) {
         let now = ctx.now();
+        if self.heard_all.is_none()
+            && self
+                .expect
+                .iter()
+                .all(|e| self.received.iter().any(|(f, _)| f == e))
+        {
+            // Keep talking a second more, so that everyone hears us too.
+            self.heard_all = Some(now);
+            self.end = self.end.min(now + Duration::from_secs(1));
+        }
         if now >= self.end {
             ctx.stop(now);
             return;
         }
-        let failures = ctx.send_datagram(Target::Multicast(None), format!("hello from {}", self.name).as_bytes());
+        let failures = ctx.send_datagram(
+            Target::Multicast(None),
+            format!("hello from {}", self.name).as_bytes(),
+        );
         assert_eq!(failures, 0);
         self.next_send = now + Duration::from_millis(100);
     }
     fn poll_timeout(&self) -> Option<Instant> {
         Some(self.next_send.min(self.end))
+    }
+}
+
+#[test]
+fn interfaces_that_come_and_go_are_joined_and_left() {
+    let prefix = format!("li{}", std::process::id() % 100_000);
+    let [x, y] = ["x", "y"].map(|n| format!("{prefix}{n}"));
+    let namespaces = Namespaces(vec![x.clone(), y.clone()]);
+    if let Err(e) = ip(&["netns", "add", &x]).and_then(|()| ip(&["netns", "add", &y])) {
+        eprintln!("\n!!! INTERFACE TEST NOT RUN: cannot make network namespaces here: {e}\n");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the interface test"
+        );
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &x])
+        .arg(exe)
+        .args([
+            "--exact",
+            "interfaces_in_namespace",
+            "--ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("LLXMPP_WATCH_MILLIS", "10000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Follow the watcher's reports as they come, and change the links between them.
+    let stdout = child.stdout.take().unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(at) = line.find("INTERFACES") {
+                let _ = lines_tx.send(line[at + "INTERFACES".len()..].trim().to_owned());
+            }
+        }
+    });
+    let next_report = || {
+        lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a report from the watcher")
+    };
+    let mut reports = vec![next_report()];
+    let (near, far) = (format!("vw{prefix}n"), format!("vw{prefix}f"));
+    ip(&[
+        "link", "add", &near, "netns", &x, "type", "veth", "peer", "name", &far, "netns", &y,
+    ])
+    .unwrap();
+    ip(&["-n", &x, "addr", "add", "10.78.0.1/24", "dev", &near]).unwrap();
+    ip(&["-n", &x, "link", "set", &near, "up"]).unwrap();
+    ip(&["-n", &y, "link", "set", &far, "up"]).unwrap();
+    reports.push(next_report());
+    ip(&["-n", &x, "link", "del", &near]).unwrap();
+    reports.push(next_report());
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Each report lists the interfaces seen: none, then the veth with its socket, then none.
+    assert_eq!(
+        reports,
+        vec![
+            String::new(),
+            format!("{near}:10.78.0.1:sockets=1"),
+            String::new()
+        ]
+    );
+    drop(namespaces);
+}
+
+/// The role of the watcher in `interfaces_that_come_and_go_are_joined_and_left`.
+#[test]
+#[ignore = "run by interfaces_that_come_and_go_are_joined_and_left inside a namespace"]
+fn interfaces_in_namespace() {
+    let millis: u64 = std::env::var("LLXMPP_WATCH_MILLIS")
+        .expect("run by the interface test")
+        .parse()
+        .unwrap();
+    let config = Config {
+        mdns: Some(InterfaceSelection::AllButLoopback),
+        tcp_port: None,
+        ipv6: false,
+        interface_recheck: Duration::from_millis(100),
+        ..Config::default()
+    };
+    let mut event_loop: EventLoop<()> = EventLoop::new(config).unwrap();
+    let end = Instant::now() + Duration::from_millis(millis);
+    event_loop.run(&mut Watcher { end, reports: 0 }).unwrap();
+}
+
+/// Reports the interfaces at start and at each change; done after three reports.
+struct Watcher {
+    end: Instant,
+    reports: usize,
+}
+
+impl Handler for Watcher {
+    type Command = ();
+    fn on_interfaces(&mut self, ctx: &mut Context<'_>, interfaces: &[InterfaceInfo]) {
+        let listed: Vec<String> = interfaces
+            .iter()
+            .map(|i| {
+                format!(
+                    "{}:{}:sockets={}",
+                    i.name,
+                    i.ipv4().map(|a| a.to_string()).unwrap_or_default(),
+                    ctx.mdns_sockets(i.index)
+                )
+            })
+            .collect();
+        println!("\nINTERFACES {}", listed.join(" "));
+        self.reports += 1;
+        if self.reports == 3 {
+            self.end = ctx.now();
+        }
+    }
+    fn on_timeout(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.now();
+        ctx.stop(now);
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Some(self.end)
     }
 }

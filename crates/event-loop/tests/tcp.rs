@@ -8,11 +8,19 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use llxmpp_event_loop::{
-    CloseReason, Config, ConnectOptions, ConnectionId, Context, EventLoop, Handler, Limits, LoopHandle, WriteState,
+    CloseReason, Config, ConnectOptions, ConnectionId, Context, EventLoop, Handler, Limits,
+    LoopHandle, WriteState,
 };
 
 fn config(limits: Limits) -> Config {
-    Config { mdns: None, tcp_port: Some(0), ipv6: false, listen_v4: Ipv4Addr::LOCALHOST, limits, ..Config::default() }
+    Config {
+        mdns: None,
+        tcp_port: Some(0),
+        ipv6: false,
+        listen_v4: Ipv4Addr::LOCALHOST,
+        limits,
+        ..Config::default()
+    }
 }
 
 /// Runs a loop with `handler` on its own thread; returns its port, a command handle and a
@@ -25,7 +33,8 @@ fn spawn<H: Handler<Command = Cmd> + Send + 'static>(
     let join = thread::spawn(move || {
         let mut handler = handler;
         let mut event_loop = EventLoop::new(config(limits)).unwrap();
-        tx.send((event_loop.local_port().unwrap(), event_loop.handle())).unwrap();
+        tx.send((event_loop.local_port().unwrap(), event_loop.handle()))
+            .unwrap();
         event_loop.run(&mut handler).unwrap();
         handler
     });
@@ -74,7 +83,10 @@ impl Handler for Echo {
 
 #[test]
 fn many_concurrent_connections_echo_with_partial_reads_and_writes() {
-    let limits = Limits { max_connections_per_address: 1000, ..Limits::DEFAULT };
+    let limits = Limits {
+        max_connections_per_address: 1000,
+        ..Limits::DEFAULT
+    };
     let (port, handle, join) = spawn(limits, Echo::default());
     let clients: Vec<_> = (0..100u32)
         .map(|n| {
@@ -138,23 +150,49 @@ impl Handler for Flood {
 
 #[test]
 fn a_slow_reader_hits_the_high_watermark_and_writing_resumes() {
-    let limits = Limits { write_high_watermark: 256 << 10, write_low_watermark: 64 << 10, ..Limits::DEFAULT };
+    let limits = Limits {
+        write_high_watermark: 256 << 10,
+        write_low_watermark: 64 << 10,
+        ..Limits::DEFAULT
+    };
     let payload: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
-    let (port, _handle, join) = spawn(limits, Flood { payload: payload.clone(), backpressure: 0, writable: 0 });
+    let (port, _handle, join) = spawn(
+        limits,
+        Flood {
+            payload: payload.clone(),
+            backpressure: 0,
+            writable: 0,
+        },
+    );
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     thread::sleep(Duration::from_millis(200));
     let mut received = Vec::new();
     stream.read_to_end(&mut received).unwrap();
-    assert!(received == payload, "{} of {} bytes", received.len(), payload.len());
+    assert!(
+        received == payload,
+        "{} of {} bytes",
+        received.len(),
+        payload.len()
+    );
     let flood = join.join().unwrap();
-    assert!(flood.backpressure > 0, "the queue passed the high watermark");
+    assert!(
+        flood.backpressure > 0,
+        "the queue passed the high watermark"
+    );
     assert!(flood.writable >= 1, "and came back below the low one");
 }
 
 #[test]
 fn stop_flushes_pending_writes_before_returning() {
     let payload = vec![7u8; 2 << 20];
-    let (port, _handle, join) = spawn(Limits::DEFAULT, Flood { payload: payload.clone(), backpressure: 0, writable: 0 });
+    let (port, _handle, join) = spawn(
+        Limits::DEFAULT,
+        Flood {
+            payload: payload.clone(),
+            backpressure: 0,
+            writable: 0,
+        },
+    );
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut received = Vec::new();
     stream.read_to_end(&mut received).unwrap();
@@ -166,7 +204,9 @@ fn stop_flushes_pending_writes_before_returning() {
 fn a_reset_peer_is_an_event_and_the_loop_goes_on() {
     let (port, handle, join) = spawn(Limits::DEFAULT, Echo::default());
     let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO)).unwrap();
+    socket2::SockRef::from(&stream)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
     (&stream).write_all(b"hello").unwrap();
     drop(stream);
     thread::sleep(Duration::from_millis(100));
@@ -181,17 +221,31 @@ fn a_reset_peer_is_an_event_and_the_loop_goes_on() {
     handle.send(Cmd::Stop).ok().unwrap();
     let echo = join.join().unwrap();
     assert_eq!(echo.closed.len(), 2, "{:?}", echo.closed);
-    assert!(echo.closed.iter().any(|c| c.contains("Error")), "the reset is an error: {:?}", echo.closed);
+    assert!(
+        echo.closed.iter().any(|c| c.contains("Error")),
+        "the reset is an error: {:?}",
+        echo.closed
+    );
 }
 
 #[test]
 fn accepts_stop_at_the_per_address_limit() {
-    let (port, handle, join) = spawn(Limits { max_connections_per_address: 3, ..Limits::DEFAULT }, Echo::default());
-    let streams: Vec<TcpStream> = (0..5).map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
+    let (port, handle, join) = spawn(
+        Limits {
+            max_connections_per_address: 3,
+            ..Limits::DEFAULT
+        },
+        Echo::default(),
+    );
+    let streams: Vec<TcpStream> = (0..5)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
     thread::sleep(Duration::from_millis(200));
     let mut open = 0;
     for mut stream in streams {
-        stream.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
         stream.write_all(b"x").ok();
         let mut buf = [0u8; 1];
         if matches!(stream.read(&mut buf), Ok(1)) {
@@ -215,7 +269,14 @@ impl Handler for Dialer {
     fn on_command(&mut self, ctx: &mut Context<'_>, command: Cmd) {
         match command {
             Cmd::Connect(to, timeout) => {
-                ctx.connect(to, ConnectOptions { bind: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)), timeout }).unwrap();
+                ctx.connect(
+                    to,
+                    ConnectOptions {
+                        bind: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+                        timeout,
+                    },
+                )
+                .unwrap();
             }
             Cmd::Write(n) => {
                 let conn = self.connected.unwrap();
@@ -243,28 +304,48 @@ impl Handler for Dialer {
 fn a_connect_that_never_completes_times_out() {
     // A listener that never accepts, its backlog filled: further SYNs are dropped.
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
     socket.listen(0).unwrap();
     let target = socket.local_addr().unwrap().as_socket().unwrap();
-    let fillers: Vec<_> =
-        (0..4).filter_map(|_| TcpStream::connect_timeout(&target, Duration::from_millis(200)).ok()).collect();
+    let fillers: Vec<_> = (0..4)
+        .filter_map(|_| TcpStream::connect_timeout(&target, Duration::from_millis(200)).ok())
+        .collect();
     assert!(!fillers.is_empty());
     let (_port, handle, join) = spawn(Limits::DEFAULT, Dialer::default());
-    handle.send(Cmd::Connect(target, Duration::from_millis(300))).ok().unwrap();
+    handle
+        .send(Cmd::Connect(target, Duration::from_millis(300)))
+        .ok()
+        .unwrap();
     thread::sleep(Duration::from_millis(800));
     handle.send(Cmd::Stop).ok().unwrap();
-    assert_eq!(join.join().unwrap().outcome.as_deref(), Some("ConnectTimeout"));
+    assert_eq!(
+        join.join().unwrap().outcome.as_deref(),
+        Some("ConnectTimeout")
+    );
 }
 
 #[test]
 fn a_refused_connect_is_an_error_event() {
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let (_port, handle, join) = spawn(Limits::DEFAULT, Dialer::default());
-    handle.send(Cmd::Connect(free, Duration::from_secs(2))).ok().unwrap();
+    handle
+        .send(Cmd::Connect(free, Duration::from_secs(2)))
+        .ok()
+        .unwrap();
     thread::sleep(Duration::from_millis(300));
     handle.send(Cmd::Stop).ok().unwrap();
     let outcome = join.join().unwrap().outcome;
-    assert!(outcome.as_deref().is_some_and(|o| o.contains("ConnectionRefused")), "{outcome:?}");
+    assert!(
+        outcome
+            .as_deref()
+            .is_some_and(|o| o.contains("ConnectionRefused")),
+        "{outcome:?}"
+    );
 }
 
 #[test]
@@ -272,9 +353,16 @@ fn a_bound_connect_delivers_every_byte_then_closes() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let target = listener.local_addr().unwrap();
     let (_port, handle, join) = spawn(Limits::DEFAULT, Dialer::default());
-    handle.send(Cmd::Connect(target, Duration::from_secs(2))).ok().unwrap();
+    handle
+        .send(Cmd::Connect(target, Duration::from_secs(2)))
+        .ok()
+        .unwrap();
     let (mut accepted, peer) = listener.accept().unwrap();
-    assert_eq!(peer.ip(), IpAddr::V4(Ipv4Addr::LOCALHOST), "bound to the chosen local address");
+    assert_eq!(
+        peer.ip(),
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        "bound to the chosen local address"
+    );
     thread::sleep(Duration::from_millis(100));
     handle.send(Cmd::Write(100_000)).ok().unwrap();
     let mut received = Vec::new();
@@ -308,21 +396,67 @@ impl Handler for Ticker {
 #[test]
 fn an_idle_loop_sleeps_until_the_machines_timeout() {
     let mut event_loop: EventLoop<Cmd> = EventLoop::new(config(Limits::DEFAULT)).unwrap();
-    let mut ticker = Ticker { next: Instant::now() + Duration::from_millis(100), ticks: 0 };
+    let mut ticker = Ticker {
+        next: Instant::now() + Duration::from_millis(100),
+        ticks: 0,
+    };
     let started = Instant::now();
     let stats = event_loop.run(&mut ticker).unwrap();
     assert_eq!(ticker.ticks, 10);
     assert!(started.elapsed() >= Duration::from_millis(1000));
     // One wake-up per tick, give or take a few early returns: not a busy loop.
-    assert!(stats.wakeups <= 15, "{} wake-ups for 10 ticks", stats.wakeups);
+    assert!(
+        stats.wakeups <= 15,
+        "{} wake-ups for 10 ticks",
+        stats.wakeups
+    );
 }
 
 #[test]
 fn the_listener_takes_the_next_port_when_the_first_is_busy() {
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port();
-    let config = Config { tcp_port: Some(port), ..config(Limits::DEFAULT) };
+    let config = Config {
+        tcp_port: Some(port),
+        ..config(Limits::DEFAULT)
+    };
     let event_loop: EventLoop<Cmd> = EventLoop::new(config).unwrap();
     let got = event_loop.local_port().unwrap();
     assert!(got > port && got <= port + 20, "{got} after {port}");
+}
+
+/// Half-closes after a greeting; echoes what comes back.
+struct HalfCloser;
+
+impl Handler for HalfCloser {
+    type Command = Cmd;
+    fn on_accepted(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, _: SocketAddr) {
+        ctx.write(conn, b"bye for now").unwrap();
+        ctx.shutdown_write(conn);
+    }
+    fn on_data(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, data: &[u8]) {
+        // Our sending side is shut: writes queue but never go out. Count them instead.
+        let _ = (ctx, conn, data);
+    }
+    fn on_closed(&mut self, ctx: &mut Context<'_>, _: ConnectionId, _: CloseReason) {
+        let now = ctx.now();
+        ctx.stop(now);
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
+
+#[test]
+fn shutdown_write_half_closes_and_still_reads() {
+    let (port, _handle, join) = spawn(Limits::DEFAULT, HalfCloser);
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut greeting = Vec::new();
+    // EOF after the greeting: the loop shut its sending side.
+    stream.read_to_end(&mut greeting).unwrap();
+    assert_eq!(greeting, b"bye for now");
+    // Our side can still send; then we close and the loop sees it.
+    stream.write_all(b"still here").unwrap();
+    drop(stream);
+    join.join().unwrap();
 }
