@@ -1,7 +1,10 @@
-//! The reference XEP-0174 client: it will compose the roster, DNS-SD, framer and event
-//! loop crates into a `Node` with per-peer sessions, and ship the `llxmpp` binary whose
-//! command line and JSON-lines contract DESIGN.md defines.
+//! The reference XEP-0174 client, in the making.
 //!
-//! Nothing is implemented yet; see the project's issue tracker.
+//! What stands: [`presence`], which publishes our `_presence._tcp` service and browses the
+//! link's over the event loop. What is to come (see the project's issues): the roster
+//! model, per-connection XMPP sessions, the `Node` that composes them, and the `llxmpp`
+//! binary whose command line and JSON-lines contract DESIGN.md defines.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod presence;
