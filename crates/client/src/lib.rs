@@ -7,4 +7,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod caps;
 pub mod presence;
+pub mod session;

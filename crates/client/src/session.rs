@@ -1,0 +1,530 @@
+//! One XEP-0174 XML stream over one TCP connection, sans-IO (XEP-0174 §5, PROTOCOL.md §6–7).
+//!
+//! Feed it the connection's bytes ([`Session::handle_input`]), its end
+//! ([`Session::handle_eof`]) and time ([`Session::handle_timeout`] when
+//! [`Session::poll_timeout`] says); write out what [`Session::poll_transmit`] gives; read
+//! [`Session::poll_event`].
+//!
+//! Behaviour for real peers: our header has the XML declaration, the literal `stream:`
+//! prefix, `from` our instance byte for byte, `to` the peer's, `version='1.0'`; we send
+//! `<stream:features/>` only when both headers said 1.0, and never wait for features, TLS
+//! or SASL; we accept headers without `to`, `from`, `version` or declaration, and
+//! features from the initiator (Salut). Stanzas wait until both headers are exchanged. A
+//! `</stream:stream>` is answered with ours; EOF without one is a clean end (libpurple,
+//! Gajim). Bad XML gets a `<stream:error>` with its RFC 6120 condition, then the close.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use llxmpp_framer::{
+    escape_attribute, ns, write_empty_features, write_message, write_stream_close,
+    write_stream_error, write_stream_header, Condition, Frame, Framer, IqType, Limits, Message,
+    MessageEvent, Parsed, StreamHeader,
+};
+
+/// Which side opened the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// We connected: we send our header first.
+    Initiator,
+    /// The peer connected: we answer its header.
+    Responder,
+}
+
+/// Settings of a session.
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// Our instance name, the `from` of everything we send.
+    pub our_instance: String,
+    /// How long the peer may take to send its header. Default 10 s.
+    pub handshake_timeout: Duration,
+    /// How long a stream may stay silent before we close it. Default 30 s.
+    pub idle_timeout: Duration,
+    /// The framer's limits.
+    pub limits: Limits,
+    /// The `node` of our XEP-0115 caps, reported in disco#info.
+    pub caps_node: String,
+}
+
+impl SessionConfig {
+    /// The defaults, for `our_instance`.
+    pub fn new(our_instance: &str) -> SessionConfig {
+        SessionConfig {
+            our_instance: our_instance.to_owned(),
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            limits: Limits::DEFAULT,
+            caps_node: crate::caps::NODE.to_owned(),
+        }
+    }
+}
+
+/// Why a session ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The stream was closed by one side and the other answered, or the peer's EOF.
+    Clean,
+    /// The peer's header did not come in time.
+    HandshakeTimeout,
+    /// Nothing was exchanged for the idle timeout.
+    Idle,
+    /// The peer sent something we could not accept: the stream error we sent.
+    StreamError(Condition),
+    /// The peer sent us a stream error.
+    PeerError(String),
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::Clean => f.write_str("closed"),
+            CloseReason::HandshakeTimeout => f.write_str("no stream header in time"),
+            CloseReason::Idle => f.write_str("idle"),
+            CloseReason::StreamError(c) => write!(f, "we sent stream error {c}"),
+            CloseReason::PeerError(c) => write!(f, "peer sent stream error {c}"),
+        }
+    }
+}
+
+/// What happened on the stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// The peer's header arrived.
+    Opened(StreamHeader),
+    /// A chat message (never a typing notification).
+    Message(Message),
+    /// A typing notification: XEP-0022 (`composing` true or false) or XEP-0085.
+    Typing {
+        /// The sender's `from`, if given.
+        from: Option<String>,
+        /// `composing`, `paused`, `active`, `inactive`, `gone`, or `stopped` (XEP-0022
+        /// without `<composing/>`).
+        state: String,
+    },
+    /// A message we queued was written to the transmit buffer.
+    Written {
+        /// Its id.
+        id: String,
+    },
+    /// The stream is over; the connection should close once the transmit buffer is empty.
+    Closed(CloseReason),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Waiting for the peer's header.
+    Opening,
+    Open,
+    /// We sent our close and wait for the peer's (or EOF).
+    Closing,
+    Closed,
+}
+
+/// One XEP-0174 stream.
+#[derive(Debug)]
+pub struct Session {
+    role: Role,
+    config: SessionConfig,
+    framer: Framer,
+    state: State,
+    peer_header: Option<StreamHeader>,
+    /// The peer's instance name: known from discovery for an initiator, from its header
+    /// (or first stanza) for a responder.
+    peer: Option<String>,
+    /// Whether the peer asked for XEP-0022 composing events in a message.
+    wants_composing_events: bool,
+    queued: VecDeque<(String, Message)>,
+    out: Vec<u8>,
+    events: VecDeque<SessionEvent>,
+    deadline: Instant,
+    closing_reason: Option<CloseReason>,
+}
+
+impl Session {
+    /// A session we opened to `peer` (its instance name): our header goes out at once.
+    pub fn initiator(config: SessionConfig, peer: &str, now: Instant) -> Session {
+        let mut session = Session::new(Role::Initiator, config, now);
+        session.peer = Some(peer.to_owned());
+        session.write_header();
+        session
+    }
+
+    /// A session the peer opened: we answer its header.
+    pub fn responder(config: SessionConfig, now: Instant) -> Session {
+        Session::new(Role::Responder, config, now)
+    }
+
+    fn new(role: Role, config: SessionConfig, now: Instant) -> Session {
+        Session {
+            role,
+            framer: Framer::with_limits(config.limits),
+            deadline: now + config.handshake_timeout,
+            config,
+            state: State::Opening,
+            peer_header: None,
+            peer: None,
+            wants_composing_events: false,
+            queued: VecDeque::new(),
+            out: Vec::new(),
+            events: VecDeque::new(),
+            closing_reason: None,
+        }
+    }
+
+    /// Feeds bytes from the connection.
+    pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
+        if self.state == State::Closed {
+            return;
+        }
+        if self.state != State::Opening {
+            self.deadline = now + self.config.idle_timeout;
+        }
+        self.framer.feed(bytes);
+        loop {
+            let frame = match self.framer.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(error) => {
+                    self.fail(error.condition(), &error.to_string());
+                    return;
+                }
+            };
+            match frame {
+                Frame::StreamOpen(header) => self.on_header(now, header),
+                Frame::Stanza(stanza) => {
+                    let parsed = stanza.parse();
+                    let raw_from = stanza.attribute("from");
+                    match parsed {
+                        Ok(parsed) => self.on_stanza(parsed, raw_from),
+                        // A stanza that is well-formed XML but not a valid stanza (an IQ
+                        // without an id, say) is ignored, as RFC 6120 lets a peer do.
+                        Err(_) => {}
+                    }
+                }
+                Frame::Keepalive => {}
+                Frame::StreamClose => {
+                    if self.state == State::Closing {
+                        self.finish_closing();
+                    } else {
+                        // Answer the peer's close with ours (XEP-0174 §5).
+                        write_close(&mut self.out);
+                        self.finish(CloseReason::Clean);
+                    }
+                    return;
+                }
+            }
+            if self.state == State::Closed {
+                return;
+            }
+        }
+    }
+
+    /// The connection's read side ended (EOF). Without a close tag this is still a clean
+    /// end: libpurple and Gajim just close.
+    pub fn handle_eof(&mut self, _now: Instant) {
+        match self.state {
+            State::Closing => self.finish_closing(),
+            State::Closed => {}
+            State::Opening | State::Open => self.finish(CloseReason::Clean),
+        }
+    }
+
+    /// Handshake and idle timeouts.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.state == State::Closed || now < self.deadline {
+            return;
+        }
+        match self.state {
+            State::Opening => self.fail(Condition::ConnectionTimeout, "no stream header in time"),
+            State::Open => self.close_with(now, CloseReason::Idle),
+            State::Closing => self.finish_closing(),
+            State::Closed => {}
+        }
+    }
+
+    /// Queues a message; it goes out once both headers are exchanged, and
+    /// [`SessionEvent::Written`] reports it. Its `from` is set to our instance.
+    pub fn send_message(&mut self, id: &str, mut message: Message) {
+        message.from = Some(self.config.our_instance.clone());
+        if message.to.is_none() {
+            message.to = self.peer.clone();
+        }
+        message.id = Some(id.to_owned());
+        self.queued.push_back((id.to_owned(), message));
+        self.flush_queue();
+    }
+
+    /// Sends a typing notification the way this peer understands: XEP-0022 if it asked
+    /// for composing events; otherwise nothing (no link-local peer relies on XEP-0085).
+    pub fn send_typing(&mut self, composing: bool) -> bool {
+        if !self.wants_composing_events || self.state != State::Open {
+            return false;
+        }
+        let notification = Message {
+            to: self.peer.clone(),
+            from: Some(self.config.our_instance.clone()),
+            body: Some(String::new()),
+            event: Some(MessageEvent {
+                composing,
+                id: Some(String::new()),
+            }),
+            ..Message::default()
+        };
+        let mut xml = String::new();
+        write_message(&mut xml, &notification);
+        self.out.extend_from_slice(xml.as_bytes());
+        true
+    }
+
+    /// Closes the stream: our `</stream:stream>` goes out and we wait for the peer's, or
+    /// EOF, for two seconds at most.
+    pub fn close(&mut self, now: Instant) {
+        self.close_with(now, CloseReason::Clean);
+    }
+
+    fn close_with(&mut self, now: Instant, reason: CloseReason) {
+        if !matches!(self.state, State::Opening | State::Open) {
+            return;
+        }
+        if !self.header_sent() {
+            self.write_header();
+        }
+        write_close(&mut self.out);
+        self.state = State::Closing;
+        self.closing_reason = Some(reason);
+        self.deadline = now + Duration::from_secs(2);
+    }
+
+    /// Bytes to write to the connection.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        (!self.out.is_empty()).then(|| std::mem::take(&mut self.out))
+    }
+
+    /// The next event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.events.pop_front()
+    }
+
+    /// When to call [`Session::handle_timeout`].
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        (self.state != State::Closed).then_some(self.deadline)
+    }
+
+    /// The peer's instance name, once known.
+    pub fn peer(&self) -> Option<&str> {
+        self.peer.as_deref()
+    }
+
+    /// Which side opened the connection.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Whether both headers are exchanged and the stream is usable.
+    pub fn is_open(&self) -> bool {
+        self.state == State::Open
+    }
+
+    /// Whether the stream is over.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// Messages queued and not yet written.
+    pub fn queued(&self) -> impl Iterator<Item = &str> {
+        self.queued.iter().map(|(id, _)| id.as_str())
+    }
+
+    fn header_sent(&self) -> bool {
+        self.role == Role::Initiator || self.peer_header.is_some()
+    }
+
+    fn write_header(&mut self) {
+        let header = StreamHeader {
+            from: Some(self.config.our_instance.clone()),
+            to: self.peer.clone(),
+            version: Some("1.0".into()),
+            ..StreamHeader::new()
+        };
+        let mut xml = String::new();
+        write_stream_header(&mut xml, &header);
+        self.out.extend_from_slice(xml.as_bytes());
+    }
+
+    fn on_header(&mut self, now: Instant, header: StreamHeader) {
+        if self.role == Role::Responder {
+            // Identify the peer by its header; `to` in ours is its `from`.
+            if self.peer.is_none() {
+                self.peer = header.from.clone().filter(|f| !f.is_empty());
+            }
+            self.write_header();
+            if header.supports_features() {
+                let mut xml = String::new();
+                write_empty_features(&mut xml);
+                self.out.extend_from_slice(xml.as_bytes());
+            }
+        }
+        self.peer_header = Some(header.clone());
+        self.events.push_back(SessionEvent::Opened(header));
+        self.state = State::Open;
+        self.deadline = now + self.config.idle_timeout;
+        self.flush_queue();
+    }
+
+    fn on_stanza(&mut self, parsed: Parsed, raw_from: Option<String>) {
+        if self.peer.is_none() {
+            // No `from` in the header (iChat): the first stanza's `from` names the peer.
+            self.peer = raw_from.filter(|f| !f.is_empty());
+        }
+        match parsed {
+            Parsed::Message(message) => self.on_message(message),
+            Parsed::Iq(iq) => self.on_iq(iq),
+            Parsed::StreamError(error) => {
+                let condition = error
+                    .condition_name
+                    .unwrap_or_else(|| "undefined-condition".into());
+                self.finish(CloseReason::PeerError(condition));
+            }
+            // Features (from either side, Salut sends them as initiator too) and
+            // presence stanzas carry nothing for link-local chat.
+            Parsed::StreamFeatures(_) | Parsed::Presence(_) | Parsed::Other { .. } => {}
+        }
+    }
+
+    fn on_message(&mut self, message: Message) {
+        if let Some(event) = &message.event {
+            if event.id.is_some() {
+                // A XEP-0022 notification, never a message: iChat puts the partial text
+                // in its body (PROTOCOL.md §7).
+                let state = if event.composing {
+                    "composing"
+                } else {
+                    "stopped"
+                };
+                self.events.push_back(SessionEvent::Typing {
+                    from: message.from.clone(),
+                    state: state.into(),
+                });
+                return;
+            }
+            if event.composing {
+                self.wants_composing_events = true;
+            }
+        }
+        if message.text().is_some_and(|t| !t.is_empty()) {
+            self.events.push_back(SessionEvent::Message(message));
+        } else if let Some(state) = message.chat_state {
+            self.events.push_back(SessionEvent::Typing {
+                from: message.from.clone(),
+                state: state.name().into(),
+            });
+        }
+    }
+
+    /// Answers IQs: disco#info and ping as XEP-0030/0199 say; any other get or set with
+    /// `service-unavailable` (PROTOCOL.md §12 item 20). Results and errors are not answered.
+    fn on_iq(&mut self, iq: llxmpp_framer::Iq) {
+        if !matches!(iq.kind, IqType::Get | IqType::Set) {
+            return;
+        }
+        let mut xml = String::from("<iq type='");
+        let payload = (
+            iq.kind,
+            iq.payload_namespace.as_deref(),
+            iq.payload_name.as_deref(),
+        );
+        let reply = match payload {
+            (IqType::Get, Some(ns::DISCO_INFO), Some("query")) => {
+                Some(crate::caps::disco_info_query(&self.config.caps_node))
+            }
+            (IqType::Get, Some(ns::PING), Some("ping")) => None,
+            _ => {
+                xml.push_str("error");
+                push_iq_attributes(
+                    &mut xml,
+                    &iq.id,
+                    iq.from.as_deref(),
+                    &self.config.our_instance,
+                );
+                xml.push_str("><error type='cancel'><service-unavailable xmlns='");
+                xml.push_str(ns::STANZA_ERRORS);
+                xml.push_str("'/></error></iq>");
+                self.out.extend_from_slice(xml.as_bytes());
+                return;
+            }
+        };
+        xml.push_str("result");
+        push_iq_attributes(
+            &mut xml,
+            &iq.id,
+            iq.from.as_deref(),
+            &self.config.our_instance,
+        );
+        match reply {
+            Some(payload) => {
+                xml.push('>');
+                xml.push_str(&payload);
+                xml.push_str("</iq>");
+            }
+            None => xml.push_str("/>"),
+        }
+        self.out.extend_from_slice(xml.as_bytes());
+    }
+
+    fn flush_queue(&mut self) {
+        if self.state != State::Open {
+            return;
+        }
+        while let Some((id, message)) = self.queued.pop_front() {
+            let mut xml = String::new();
+            write_message(&mut xml, &message);
+            self.out.extend_from_slice(xml.as_bytes());
+            self.events.push_back(SessionEvent::Written { id });
+        }
+    }
+
+    /// Sends a stream error and our close, and ends (RFC 6120 §4.9).
+    fn fail(&mut self, condition: Condition, text: &str) {
+        if self.role == Role::Responder && self.peer_header.is_none() {
+            // A stream error must follow a stream header (RFC 6120 §4.9.1.1).
+            self.write_header();
+        }
+        let mut xml = String::new();
+        write_stream_error(&mut xml, condition, Some(text));
+        self.out.extend_from_slice(xml.as_bytes());
+        write_close(&mut self.out);
+        self.finish(CloseReason::StreamError(condition));
+    }
+
+    fn finish_closing(&mut self) {
+        let reason = self.closing_reason.take().unwrap_or(CloseReason::Clean);
+        self.finish(reason);
+    }
+
+    fn finish(&mut self, reason: CloseReason) {
+        self.state = State::Closed;
+        self.events.push_back(SessionEvent::Closed(reason));
+    }
+}
+
+fn write_close(out: &mut Vec<u8>) {
+    let mut xml = String::new();
+    write_stream_close(&mut xml);
+    out.extend_from_slice(xml.as_bytes());
+}
+
+fn push_iq_attributes(xml: &mut String, id: &str, to: Option<&str>, from: &str) {
+    xml.push_str("' id='");
+    escape_attribute(xml, id);
+    if let Some(to) = to {
+        xml.push_str("' to='");
+        escape_attribute(xml, to);
+    }
+    xml.push_str("' from='");
+    escape_attribute(xml, from);
+    xml.push('\'');
+}
