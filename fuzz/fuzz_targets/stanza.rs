@@ -1,6 +1,8 @@
 //! Fuzz target `stanza`: see `check_stanza` in fuzz/checks.rs for the property.
 #![no_main]
 
+// Each target uses one of the shared checks.
+#[allow(dead_code)]
 #[path = "../checks.rs"]
 mod checks;
 

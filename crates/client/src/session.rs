@@ -193,13 +193,11 @@ impl Session {
             match frame {
                 Frame::StreamOpen(header) => self.on_header(now, header),
                 Frame::Stanza(stanza) => {
-                    let parsed = stanza.parse();
-                    let raw_from = stanza.attribute("from");
-                    match parsed {
-                        Ok(parsed) => self.on_stanza(parsed, raw_from),
-                        // A stanza that is well-formed XML but not a valid stanza (an IQ
-                        // without an id, say) is ignored, as RFC 6120 lets a peer do.
-                        Err(_) => {}
+                    // A stanza that is well-formed XML but not a valid stanza (an IQ
+                    // without an id, say) is ignored, as RFC 6120 lets a peer do.
+                    if let Ok(parsed) = stanza.parse() {
+                        let raw_from = stanza.attribute("from");
+                        self.on_stanza(parsed, raw_from);
                     }
                 }
                 Frame::Keepalive => {}
