@@ -1,12 +1,14 @@
-//! The reference XEP-0174 client, in the making.
+//! The reference XEP-0174 client: library and the `llxmpp` binary.
 //!
-//! What stands: [`presence`], which publishes our `_presence._tcp` service and browses the
-//! link's over the event loop. What is to come (see the project's issues): the roster
-//! model, per-connection XMPP sessions, the `Node` that composes them, and the `llxmpp`
-//! binary whose command line and JSON-lines contract DESIGN.md defines.
+//! - [`presence`]: our `_presence._tcp` responder and the browser over the event loop;
+//! - [`session`]: one XEP-0174 XML stream, sans-IO;
+//! - [`node`]: presence, roster and sessions composed over the event loop;
+//! - the `llxmpp` binary (`src/main.rs`): the command line and JSON-lines contract of
+//!   DESIGN.md.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod caps;
+pub mod node;
 pub mod presence;
 pub mod session;

@@ -1,0 +1,543 @@
+//! `llxmpp`: chat with XEP-0174 link-local peers (iChat/Messages "Bonjour", Pidgin, Adium,
+//! Gajim's zeroconf) from a terminal or a script.
+//!
+//! The command line and the JSON-lines protocol are the contract of DESIGN.md: scripts
+//! rely on them. Events go to stdout; logs go to stderr (`RUST_LOG`).
+
+use std::io::{BufRead, Write};
+use std::net::IpAddr;
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use llxmpp::node::{Node, NodeCommand, NodeConfig, NodeEvent};
+use llxmpp_event_loop::{Config, EventLoop, InterfaceSelection, LoopHandle};
+use llxmpp_roster::{Peer, Presence, Status};
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+#[command(
+    name = "llxmpp",
+    version,
+    about = "Serverless XMPP (XEP-0174) on the local link"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Publish our presence, show peers and messages, read commands on stdin.
+    Chat {
+        #[command(flatten)]
+        identity: Identity,
+        /// One JSON object a line, both ways.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Browse the link, print the roster, exit.
+    Peers {
+        /// How long to browse, in seconds.
+        #[arg(long, default_value_t = 3.0)]
+        wait: f64,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+        /// Interfaces to browse on (default: all but loopback).
+        #[arg(long = "interface")]
+        interfaces: Vec<String>,
+    },
+    /// Publish, send one message, close cleanly; exit 0 only if it was written.
+    Send {
+        /// The peer's instance name.
+        peer: String,
+        /// The text.
+        text: String,
+        #[command(flatten)]
+        identity: Identity,
+        /// How long to wait for the peer to show up, in seconds.
+        #[arg(long, default_value_t = 10.0)]
+        wait: f64,
+    },
+}
+
+#[derive(Args, Clone)]
+struct Identity {
+    /// Our user name: the instance name is NAME@HOST.
+    #[arg(long)]
+    name: String,
+    /// The machine part of the instance name (default: this host's name).
+    #[arg(long)]
+    host: Option<String>,
+    /// Nickname (`nick`).
+    #[arg(long)]
+    nick: Option<String>,
+    /// Given name (`1st`), published only when set.
+    #[arg(long)]
+    first: Option<String>,
+    /// Family name (`last`), published only when set.
+    #[arg(long)]
+    last: Option<String>,
+    /// avail, away or dnd. A user's away is published as `dnd`, which Apple-era peers show
+    /// as Away.
+    #[arg(long, default_value = "avail")]
+    status: String,
+    /// Status message.
+    #[arg(long)]
+    msg: Option<String>,
+    /// TCP port to listen on (the next free one if taken; 0: any).
+    #[arg(long, default_value_t = 5298)]
+    port: u16,
+    /// Publish and connect from this address only (repeatable).
+    #[arg(long)]
+    bind: Vec<IpAddr>,
+    /// Run on these interfaces only (repeatable; default: all but loopback).
+    #[arg(long = "interface")]
+    interfaces: Vec<String>,
+    /// Accept chat from peers we cannot identify, marked unknown, instead of closing.
+    #[arg(long)]
+    accept_unknown: bool,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Chat { identity, json } => chat(identity, json),
+        Command::Peers {
+            wait,
+            json,
+            interfaces,
+        } => peers(wait, json, interfaces),
+        Command::Send {
+            peer,
+            text,
+            identity,
+            wait,
+        } => send(peer, text, identity, wait),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("llxmpp: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn selection(interfaces: &[String]) -> InterfaceSelection {
+    if interfaces.is_empty() {
+        InterfaceSelection::AllButLoopback
+    } else {
+        InterfaceSelection::Named(interfaces.to_vec())
+    }
+}
+
+fn node_config(identity: &Identity) -> Result<NodeConfig, String> {
+    let status = Status::from_user(&identity.status)
+        .ok_or_else(|| format!("unknown status {:?}: avail, away or dnd", identity.status))?;
+    let host = match &identity.host {
+        Some(host) => host.clone(),
+        None => std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "localhost".into()),
+    };
+    if identity.name.is_empty() || identity.name.len() + host.len() + 1 > 63 {
+        return Err("NAME@HOST must be 1 to 63 bytes (one DNS label)".into());
+    }
+    Ok(NodeConfig {
+        name: identity.name.clone(),
+        host,
+        presence: Presence {
+            status,
+            msg: identity.msg.clone(),
+            nick: identity.nick.clone(),
+            first: identity.first.clone(),
+            last: identity.last.clone(),
+            ..Presence::default()
+        },
+        accept_unknown: identity.accept_unknown,
+        idle_timeout: Duration::from_secs(30),
+        connect_timeout: Duration::from_secs(5),
+        bind: identity.bind.clone(),
+    })
+}
+
+/// A running node: its command handle, its events, its thread.
+type Running = (
+    LoopHandle<NodeCommand>,
+    mpsc::Receiver<NodeEvent>,
+    thread::JoinHandle<()>,
+);
+
+/// Starts a node on its own thread.
+fn start(config: NodeConfig, port: Option<u16>, interfaces: &[String]) -> Result<Running, String> {
+    let loop_config = Config {
+        mdns: Some(selection(interfaces)),
+        tcp_port: port,
+        ..Config::default()
+    };
+    let mut event_loop: EventLoop<NodeCommand> =
+        EventLoop::new(loop_config).map_err(|e| format!("cannot open sockets: {e}"))?;
+    let handle = event_loop.handle();
+    let (events_tx, events) = mpsc::channel();
+    let seed = std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64 ^ 0x5EED;
+    let thread = thread::spawn(move || {
+        let errors = events_tx.clone();
+        let mut node = Node::new(config, events_tx, seed);
+        if let Err(e) = event_loop.run(&mut node) {
+            let _ = errors.send(NodeEvent::Error(format!("event loop: {e}")));
+        }
+    });
+    // SIGINT and SIGTERM quit cleanly: goodbyes, closed streams.
+    let signals = handle.clone();
+    if let Ok(mut registered) = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ]) {
+        thread::spawn(move || {
+            if registered.forever().next().is_some() {
+                let _ = signals.send(NodeCommand::Quit);
+            }
+        });
+    }
+    Ok((handle, events, thread))
+}
+
+fn peer_json(event: &str, peer: &Peer) -> Value {
+    let p = &peer.presence;
+    json!({
+        "event": event,
+        "peer": peer.instance,
+        "status": p.status.txt_value(),
+        "msg": p.msg,
+        "nick": p.nick,
+        "first": p.first,
+        "last": p.last,
+        "addresses": peer.addresses.iter().map(|a| a.ip.to_string()).collect::<Vec<_>>(),
+        "port": peer.port,
+    })
+}
+
+fn event_json(event: &NodeEvent) -> Value {
+    match event {
+        NodeEvent::Ready { instance, port } => {
+            json!({"event": "ready", "instance": instance, "port": port})
+        }
+        NodeEvent::PeerOnline(peer) => peer_json("peer_online", peer),
+        NodeEvent::PeerChanged(peer) => peer_json("peer_changed", peer),
+        NodeEvent::PeerOffline { peer } => json!({"event": "peer_offline", "peer": peer}),
+        NodeEvent::Message {
+            from,
+            body,
+            id,
+            thread,
+        } => json!({"event": "message", "from": from, "body": body, "id": id, "thread": thread}),
+        NodeEvent::Typing { from, state } => {
+            json!({"event": "typing", "from": from, "state": state})
+        }
+        NodeEvent::Sent { to, id } => json!({"event": "sent", "to": to, "id": id}),
+        NodeEvent::SendFailed { to, id, reason } => {
+            json!({"event": "send_failed", "to": to, "id": id, "reason": reason})
+        }
+        NodeEvent::Peers(peers) => {
+            json!({"event": "peers", "peers": peers.iter().map(|p| peer_json("peer", p)).collect::<Vec<_>>()})
+        }
+        NodeEvent::Error(message) => json!({"event": "error", "message": message}),
+        NodeEvent::Stopped => json!({"event": "stopped"}),
+    }
+}
+
+fn event_text(event: &NodeEvent) -> String {
+    match event {
+        NodeEvent::Ready { instance, port } => format!("* online as {instance} (port {port})"),
+        NodeEvent::PeerOnline(peer) => format!(
+            "* {} ({}) is online: {}{}",
+            peer.instance,
+            peer.display_name(),
+            peer.presence.status.txt_value(),
+            peer.presence
+                .msg
+                .as_ref()
+                .map(|m| format!(" — {m}"))
+                .unwrap_or_default()
+        ),
+        NodeEvent::PeerChanged(peer) => format!(
+            "* {} is now {}{}",
+            peer.instance,
+            peer.presence.status.txt_value(),
+            peer.presence
+                .msg
+                .as_ref()
+                .map(|m| format!(" — {m}"))
+                .unwrap_or_default()
+        ),
+        NodeEvent::PeerOffline { peer } => format!("* {peer} went offline"),
+        NodeEvent::Message { from, body, .. } => format!("<{from}> {body}"),
+        NodeEvent::Typing { from, state } => format!("* {from} is {state}"),
+        NodeEvent::Sent { to, id } => format!("* sent {id} to {to}"),
+        NodeEvent::SendFailed { to, id, reason } => {
+            format!("! could not send {id} to {to}: {reason}")
+        }
+        NodeEvent::Peers(peers) if peers.is_empty() => "* nobody on the link".into(),
+        NodeEvent::Peers(peers) => peers
+            .iter()
+            .map(|p| {
+                format!(
+                    "* {} ({}) {}",
+                    p.instance,
+                    p.display_name(),
+                    p.presence.status.txt_value()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        NodeEvent::Error(message) => format!("! {message}"),
+        NodeEvent::Stopped => "* bye".into(),
+    }
+}
+
+fn print(out: &mut impl Write, event: &NodeEvent, json: bool) {
+    let line = if json {
+        event_json(event).to_string()
+    } else {
+        event_text(event)
+    };
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Parses a command line of the chat protocol; `Err` is the message for an `error` event.
+fn parse_command(line: &str, json: bool, next_id: &mut u64) -> Result<Option<NodeCommand>, String> {
+    let mut id = || {
+        *next_id += 1;
+        format!("m{next_id}")
+    };
+    if json {
+        let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+        let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
+        return match text("cmd").as_deref() {
+            Some("send") => {
+                let to = text("to").ok_or("send needs \"to\"")?;
+                let body = text("body").ok_or("send needs \"body\"")?;
+                Ok(Some(NodeCommand::Send {
+                    to,
+                    body,
+                    id: text("id").unwrap_or_else(id),
+                }))
+            }
+            Some("status") => {
+                let word = text("status").ok_or("status needs \"status\"")?;
+                let status =
+                    Status::from_user(&word).ok_or_else(|| format!("unknown status {word:?}"))?;
+                Ok(Some(NodeCommand::Status {
+                    status,
+                    msg: text("msg"),
+                }))
+            }
+            Some("peers") => Ok(Some(NodeCommand::Peers)),
+            Some("quit") => Ok(Some(NodeCommand::Quit)),
+            other => Err(format!("unknown command {other:?}")),
+        };
+    }
+    let line = line.trim();
+    if line.is_empty() {
+        return Ok(None);
+    }
+    let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+    match word {
+        "/msg" => {
+            let (to, body) = rest.trim().split_once(' ').ok_or("usage: /msg PEER TEXT")?;
+            Ok(Some(NodeCommand::Send {
+                to: to.into(),
+                body: body.into(),
+                id: id(),
+            }))
+        }
+        "/status" => {
+            let rest = rest.trim();
+            let (word, msg) = rest
+                .split_once(' ')
+                .map_or((rest, None), |(w, m)| (w, Some(m.to_owned())));
+            let status = Status::from_user(word).ok_or("usage: /status avail|away|dnd [TEXT]")?;
+            Ok(Some(NodeCommand::Status { status, msg }))
+        }
+        "/peers" => Ok(Some(NodeCommand::Peers)),
+        "/quit" => Ok(Some(NodeCommand::Quit)),
+        _ => Err("commands: /msg PEER TEXT, /status avail|away|dnd [TEXT], /peers, /quit".into()),
+    }
+}
+
+fn chat(identity: Identity, json: bool) -> Result<ExitCode, String> {
+    let config = node_config(&identity)?;
+    let (handle, events, thread) = start(config, Some(identity.port), &identity.interfaces)?;
+    // Commands from stdin; end of input quits.
+    let commands = handle.clone();
+    let (errors_tx, errors) = mpsc::channel::<String>();
+    thread::spawn(move || {
+        let mut next_id = 0;
+        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+            match parse_command(&line, json, &mut next_id) {
+                Ok(Some(command)) => {
+                    if commands.send(command).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => {}
+                Err(message) => {
+                    let _ = errors_tx.send(message);
+                }
+            }
+        }
+        let _ = commands.send(NodeCommand::Quit);
+    });
+    let mut out = std::io::stdout().lock();
+    loop {
+        while let Ok(message) = errors.try_recv() {
+            print(&mut out, &NodeEvent::Error(message), json);
+        }
+        match events.recv_timeout(Duration::from_millis(100)) {
+            Ok(NodeEvent::Stopped) => break,
+            Ok(event) => print(&mut out, &event, json),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let _ = thread.join();
+    Ok(ExitCode::SUCCESS)
+}
+
+fn peers(wait: f64, json: bool, interfaces: Vec<String>) -> Result<ExitCode, String> {
+    let mut event_loop: EventLoop<()> = EventLoop::new(Config {
+        mdns: Some(selection(&interfaces)),
+        tcp_port: None,
+        ..Config::default()
+    })
+    .map_err(|e| format!("cannot open sockets: {e}"))?;
+    let mut browser = Browse {
+        presence: None,
+        roster: llxmpp_roster::Roster::new(),
+        end: Instant::now() + Duration::from_secs_f64(wait.max(0.0)),
+    };
+    event_loop.run(&mut browser).map_err(|e| e.to_string())?;
+    let peers: Vec<Peer> = browser.roster.peers().cloned().collect();
+    print(
+        &mut std::io::stdout().lock(),
+        &NodeEvent::Peers(peers),
+        json,
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Browse-only handler for `llxmpp peers`: nothing is published.
+struct Browse {
+    presence: Option<llxmpp::presence::Presence>,
+    roster: llxmpp_roster::Roster,
+    end: Instant,
+}
+
+impl Browse {
+    fn drain(&mut self) {
+        let Some(presence) = &mut self.presence else {
+            return;
+        };
+        while let Some(event) = presence.poll_event() {
+            if let llxmpp::presence::PresenceEvent::Service(event) = event {
+                self.roster.apply(&event);
+                while self.roster.poll_event().is_some() {}
+            }
+        }
+    }
+}
+
+impl llxmpp_event_loop::Handler for Browse {
+    type Command = ();
+    fn on_start(&mut self, ctx: &mut llxmpp_event_loop::Context<'_>) {
+        self.presence =
+            llxmpp::presence::Presence::new(None, ctx.now(), std::process::id() as u64).ok();
+    }
+    fn on_datagram(
+        &mut self,
+        ctx: &mut llxmpp_event_loop::Context<'_>,
+        datagram: llxmpp_event_loop::Datagram<'_>,
+    ) {
+        if let Some(presence) = &mut self.presence {
+            presence.handle_datagram(ctx, datagram.from, datagram.interface, datagram.bytes);
+        }
+        self.drain();
+    }
+    fn on_timeout(&mut self, ctx: &mut llxmpp_event_loop::Context<'_>) {
+        let now = ctx.now();
+        if now >= self.end {
+            ctx.stop(now);
+            return;
+        }
+        if let Some(presence) = &mut self.presence {
+            presence.handle_timeout(ctx);
+        }
+        self.drain();
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        let presence = self
+            .presence
+            .as_ref()
+            .and_then(llxmpp::presence::Presence::poll_timeout);
+        Some(presence.map_or(self.end, |t| t.min(self.end)))
+    }
+}
+
+fn send(peer: String, text: String, identity: Identity, wait: f64) -> Result<ExitCode, String> {
+    let config = node_config(&identity)?;
+    let (handle, events, thread) = start(config, Some(identity.port), &identity.interfaces)?;
+    let deadline = Instant::now() + Duration::from_secs_f64(wait.max(0.0));
+    let mut asked = false;
+    let mut written = false;
+    let mut reason = format!("{peer} did not show up within {wait} s");
+    loop {
+        let timeout = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(10));
+        match events.recv_timeout(timeout) {
+            Ok(NodeEvent::PeerOnline(p)) if p.instance == peer && !asked => {
+                asked = true;
+                let _ = handle.send(NodeCommand::Send {
+                    to: peer.clone(),
+                    body: text.clone(),
+                    id: "m1".into(),
+                });
+            }
+            Ok(NodeEvent::Sent { id, .. }) if id == "m1" => {
+                written = true;
+                let _ = handle.send(NodeCommand::Quit);
+            }
+            Ok(NodeEvent::SendFailed {
+                id, reason: why, ..
+            }) if id == "m1" => {
+                reason = why;
+                let _ = handle.send(NodeCommand::Quit);
+            }
+            Ok(NodeEvent::Stopped) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Ok(NodeEvent::Error(message)) => eprintln!("llxmpp: {message}"),
+            Ok(_) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if !asked {
+                    let _ = handle.send(NodeCommand::Quit);
+                    asked = true;
+                }
+            }
+        }
+    }
+    let _ = thread.join();
+    if written {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("llxmpp: not sent: {reason}");
+        Ok(ExitCode::FAILURE)
+    }
+}

@@ -1,0 +1,764 @@
+//! The `Node`: presence, roster and XMPP sessions composed over the event loop.
+//!
+//! It publishes our `_presence._tcp` service, keeps the roster from what it browses, and
+//! carries chat over one XEP-0174 stream per connection: outgoing ones it opens to a
+//! peer's advertised addresses in turn, from an address it publishes (peers such as
+//! libpurple close connections from addresses they do not know); incoming ones it accepts
+//! from peers it can identify (PROTOCOL.md §6.3). Every `send` ends in exactly one
+//! [`NodeEvent::Sent`] or [`NodeEvent::SendFailed`].
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use llxmpp_dnssd::{InterfaceAddr, ResponderEvent, ServiceInfo};
+use llxmpp_event_loop::{
+    CloseReason as LoopClose, ConnectOptions, ConnectionId, Context, Datagram, Handler,
+    InterfaceInfo,
+};
+use llxmpp_framer::Message;
+use llxmpp_roster::{Caps, Peer, Presence as PeerPresence, Roster, RosterEvent, Status};
+
+use crate::presence::{Presence, PresenceEvent};
+use crate::session::{CloseReason, Session, SessionConfig, SessionEvent};
+
+/// Who we are and how we behave.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// The user part of our instance name (`user` in `user@machine`).
+    pub name: String,
+    /// The machine part of our instance name, and the base of our SRV host label.
+    pub host: String,
+    /// What our TXT record says (status, message, names). `1st`, `last`, `email` and
+    /// `jid` are published only when set.
+    pub presence: PeerPresence,
+    /// Accept chat from peers we cannot identify (marked untrusted) instead of closing
+    /// their connections, which is what libpurple does.
+    pub accept_unknown: bool,
+    /// Close streams idle this long.
+    pub idle_timeout: Duration,
+    /// Give up a connection attempt to one address after this long.
+    pub connect_timeout: Duration,
+    /// Publish only these addresses (and connect from them); empty: every address of the
+    /// interfaces the loop runs mDNS on.
+    pub bind: Vec<IpAddr>,
+}
+
+impl NodeConfig {
+    /// Our instance name, `name@host`.
+    pub fn instance(&self) -> String {
+        format!("{}@{}", self.name, self.host)
+    }
+}
+
+/// What the node reports, in the order it happens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeEvent {
+    /// Our names are ours and published; the listener's port.
+    Ready {
+        /// Our instance name (after any rename).
+        instance: String,
+        /// The TCP port we listen on.
+        port: u16,
+    },
+    /// A peer came online.
+    PeerOnline(Peer),
+    /// A peer's presence changed.
+    PeerChanged(Peer),
+    /// A peer went offline.
+    PeerOffline {
+        /// Its instance name.
+        peer: String,
+    },
+    /// A chat message.
+    Message {
+        /// The sender's instance name (or `unknown@<address>` for an untrusted peer).
+        from: String,
+        /// The text.
+        body: String,
+        /// The message's id, if it had one.
+        id: Option<String>,
+        /// Its thread, if any.
+        thread: Option<String>,
+    },
+    /// A typing notification.
+    Typing {
+        /// The sender.
+        from: String,
+        /// `composing`, `paused`, `stopped`…
+        state: String,
+    },
+    /// A message of ours was written to the peer's connection.
+    Sent {
+        /// The peer.
+        to: String,
+        /// The id the send was given.
+        id: String,
+    },
+    /// A message of ours could not be delivered.
+    SendFailed {
+        /// The peer.
+        to: String,
+        /// The id.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+    /// The roster, as asked for.
+    Peers(Vec<Peer>),
+    /// Something went wrong that is not about one message.
+    Error(String),
+    /// The node has stopped (after `Quit`).
+    Stopped,
+}
+
+/// What other threads ask of the node, through the event loop's handle.
+#[derive(Clone, Debug)]
+pub enum NodeCommand {
+    /// Send `body` to `to`, reporting under `id`.
+    Send {
+        /// The peer's instance name.
+        to: String,
+        /// The text.
+        body: String,
+        /// The id for `sent`/`send_failed`.
+        id: String,
+    },
+    /// Change our status and message.
+    Status {
+        /// The new status.
+        status: Status,
+        /// The new message (`None` clears it).
+        msg: Option<String>,
+    },
+    /// Report the roster.
+    Peers,
+    /// Send goodbyes, close streams, stop.
+    Quit,
+}
+
+#[derive(Debug)]
+struct Outgoing {
+    peer: String,
+    remaining: Vec<SocketAddr>,
+    last_error: String,
+}
+
+#[derive(Debug)]
+struct Conn {
+    session: Option<Session>,
+    /// The peer's instance name once identified (known from the start for outgoing).
+    peer: Option<String>,
+    remote: SocketAddr,
+    outgoing: Option<Outgoing>,
+    /// Ids written into the connection, reported `sent` once the loop's queue is empty.
+    unflushed: Vec<(String, String)>,
+    trusted: bool,
+}
+
+/// The node. Run it in an `EventLoop<NodeCommand>`.
+pub struct Node {
+    config: NodeConfig,
+    instance: String,
+    events: mpsc::Sender<NodeEvent>,
+    presence: Option<Presence>,
+    established: bool,
+    roster: Roster,
+    addresses: Vec<InterfaceAddr>,
+    port: u16,
+    conns: HashMap<ConnectionId, Conn>,
+    /// Messages waiting for a stream to their peer: (peer, id, body).
+    waiting: VecDeque<(String, String, String)>,
+    quitting: bool,
+    seed: u64,
+}
+
+impl Node {
+    /// A node reporting to `events`. `seed` drives the mDNS random delays.
+    pub fn new(config: NodeConfig, events: mpsc::Sender<NodeEvent>, seed: u64) -> Node {
+        Node {
+            instance: config.instance(),
+            config,
+            events,
+            presence: None,
+            established: false,
+            roster: Roster::new(),
+            addresses: Vec::new(),
+            port: 0,
+            conns: HashMap::new(),
+            waiting: VecDeque::new(),
+            quitting: false,
+            seed,
+        }
+    }
+
+    fn emit(&self, event: NodeEvent) {
+        let _ = self.events.send(event);
+    }
+
+    fn our_txt(&self) -> llxmpp_dnssd::TxtRecord {
+        let mut presence = self.config.presence.clone();
+        presence.caps = Caps {
+            node: Some(crate::caps::NODE.into()),
+            ver: Some(crate::caps::ver()),
+            hash: Some("sha-1".into()),
+            ext: None,
+        };
+        presence.to_txt(self.port).unwrap_or_default()
+    }
+
+    fn start_presence(&mut self, ctx: &mut Context<'_>, interfaces: &[InterfaceInfo]) {
+        self.addresses = interfaces
+            .iter()
+            .flat_map(|i| {
+                i.addresses.iter().map(move |ip| InterfaceAddr {
+                    interface: i.index,
+                    ip: *ip,
+                })
+            })
+            .filter(|a| self.config.bind.is_empty() || self.config.bind.contains(&a.ip))
+            .collect();
+        if self.presence.is_some() {
+            return;
+        }
+        let service = ServiceInfo {
+            instance: self.instance.clone(),
+            host: format!("{}-llxmpp", self.config.host),
+            port: self.port,
+            addresses: self.addresses.clone(),
+            txt: self.our_txt(),
+            avatar: None,
+        };
+        match Presence::new(Some(service), ctx.now(), self.seed) {
+            Ok(presence) => self.presence = Some(presence),
+            Err(e) => self.emit(NodeEvent::Error(format!("cannot publish: {e}"))),
+        }
+    }
+
+    fn drain_presence(&mut self, ctx: &mut Context<'_>) {
+        let Some(presence) = &mut self.presence else {
+            return;
+        };
+        let mut events = Vec::new();
+        while let Some(event) = presence.poll_event() {
+            events.push(event);
+        }
+        for event in events {
+            match event {
+                PresenceEvent::Own(ResponderEvent::Established { instance, .. }) => {
+                    self.instance = instance.clone();
+                    self.established = true;
+                    self.emit(NodeEvent::Ready {
+                        instance,
+                        port: self.port,
+                    });
+                    self.dispatch_waiting(ctx);
+                }
+                PresenceEvent::Own(ResponderEvent::InstanceRenamed { from, to }) => {
+                    tracing::warn!(%from, %to, "our instance name is taken: renamed");
+                    self.instance = to;
+                }
+                PresenceEvent::Own(_) => {}
+                PresenceEvent::Service(event) => {
+                    self.roster.apply(&event);
+                    while let Some(change) = self.roster.poll_event() {
+                        match change {
+                            RosterEvent::PeerOnline(peer) => self.emit(NodeEvent::PeerOnline(peer)),
+                            RosterEvent::PresenceChanged(peer) => {
+                                self.emit(NodeEvent::PeerChanged(peer))
+                            }
+                            RosterEvent::PeerOffline { instance } => {
+                                self.emit(NodeEvent::PeerOffline { peer: instance })
+                            }
+                        }
+                    }
+                    self.dispatch_waiting(ctx);
+                }
+            }
+        }
+    }
+
+    /// Sends or fails the messages that were waiting, once we are published.
+    fn dispatch_waiting(&mut self, ctx: &mut Context<'_>) {
+        if !self.established {
+            return;
+        }
+        let waiting: Vec<_> = self.waiting.drain(..).collect();
+        for (to, id, body) in waiting {
+            self.send(ctx, to, id, body);
+        }
+    }
+
+    fn send(&mut self, ctx: &mut Context<'_>, to: String, id: String, body: String) {
+        if !self.established {
+            self.waiting.push_back((to, id, body));
+            return;
+        }
+        // A stream to that peer, newest first, that is opening or open.
+        let existing = self
+            .conns
+            .iter_mut()
+            .filter(|(_, c)| c.peer.as_deref() == Some(&to))
+            .filter(|(_, c)| {
+                c.session
+                    .as_ref()
+                    .is_none_or(|s| !s.is_closed() && (s.is_open() || c.outgoing.is_some()))
+            })
+            .max_by_key(|(id, _)| **id);
+        if let Some((&conn, c)) = existing {
+            match &mut c.session {
+                Some(session) => {
+                    session.send_message(&id, Message::chat(&self.instance, &to, &body));
+                    self.pump(ctx, conn);
+                }
+                // Still connecting: the message waits for the session.
+                None => self.waiting.push_back((to, id, body)),
+            }
+            return;
+        }
+        let Some(peer) = self.roster.get(&to) else {
+            self.emit(NodeEvent::SendFailed {
+                to,
+                id,
+                reason: "no such peer on the link".into(),
+            });
+            return;
+        };
+        let remaining: Vec<SocketAddr> = peer
+            .addresses
+            .iter()
+            .map(|a| match a.ip {
+                IpAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(v6, peer.port, 0, a.interface)),
+                IpAddr::V4(_) => SocketAddr::new(a.ip, peer.port),
+            })
+            .collect();
+        self.waiting.push_back((to.clone(), id, body));
+        self.connect_next(
+            ctx,
+            Outgoing {
+                peer: to,
+                remaining,
+                last_error: String::new(),
+            },
+        );
+    }
+
+    /// Tries the next address of a peer, from one of our published addresses of the same
+    /// family; when none is left, fails every message waiting for that peer.
+    fn connect_next(&mut self, ctx: &mut Context<'_>, mut outgoing: Outgoing) {
+        while !outgoing.remaining.is_empty() {
+            let remote = outgoing.remaining.remove(0);
+            // From an IPv4 address we publish (a loopback one only to a loopback peer).
+            // IPv6 sources are left to the system: binding a link-local one needs its scope.
+            let bind = self
+                .addresses
+                .iter()
+                .filter(|a| a.ip.is_ipv4() && remote.is_ipv4())
+                .find(|a| a.ip.is_loopback() == remote.ip().is_loopback())
+                .map(|a| a.ip);
+            let options = ConnectOptions {
+                bind,
+                timeout: self.config.connect_timeout,
+            };
+            match ctx.connect(remote, options) {
+                Ok(conn) => {
+                    let peer = Some(outgoing.peer.clone());
+                    self.conns.insert(
+                        conn,
+                        Conn {
+                            session: None,
+                            peer,
+                            remote,
+                            outgoing: Some(outgoing),
+                            unflushed: Vec::new(),
+                            trusted: true,
+                        },
+                    );
+                    return;
+                }
+                Err(e) => outgoing.last_error = format!("{remote}: {e}"),
+            }
+        }
+        self.fail_waiting(
+            &outgoing.peer,
+            &format!("cannot connect ({})", outgoing.last_error),
+        );
+    }
+
+    fn fail_waiting(&mut self, peer: &str, reason: &str) {
+        let (failed, kept): (Vec<_>, Vec<_>) =
+            self.waiting.drain(..).partition(|(to, _, _)| to == peer);
+        self.waiting = kept.into();
+        for (to, id, _) in failed {
+            self.emit(NodeEvent::SendFailed {
+                to,
+                id,
+                reason: reason.into(),
+            });
+        }
+    }
+
+    /// Moves a session's output to the connection and its events to ours.
+    fn pump(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let Some(session) = &mut c.session else {
+            return;
+        };
+        let mut events = Vec::new();
+        while let Some(event) = session.poll_event() {
+            events.push(event);
+        }
+        while let Some(bytes) = session.poll_transmit() {
+            if let Err(e) = ctx.write(conn, &bytes) {
+                tracing::warn!(%e, "write failed");
+            }
+        }
+        let mut close = None;
+        for event in events {
+            let c = self.conns.get_mut(&conn).expect("present");
+            match event {
+                SessionEvent::Opened(header) => {
+                    if c.outgoing.is_none() && !self.identify(conn, header.from.as_deref()) {
+                        close = Some(());
+                    }
+                }
+                SessionEvent::Message(message) => {
+                    let Some(from) = self.sender(conn, message.from.as_deref()) else {
+                        close = Some(());
+                        continue;
+                    };
+                    self.emit(NodeEvent::Message {
+                        from,
+                        body: message.text().unwrap_or_default().to_owned(),
+                        id: message.id.clone(),
+                        thread: message.thread.clone(),
+                    });
+                }
+                SessionEvent::Typing { from, state } => {
+                    if let Some(from) = self.sender(conn, from.as_deref()) {
+                        self.emit(NodeEvent::Typing { from, state });
+                    }
+                }
+                SessionEvent::Written { id } => {
+                    let to = c.peer.clone().unwrap_or_default();
+                    c.unflushed.push((to, id));
+                }
+                SessionEvent::Closed(reason) => {
+                    if reason != CloseReason::Clean {
+                        tracing::info!(peer = ?c.peer, %reason, "stream ended");
+                    }
+                    close = Some(());
+                }
+            }
+        }
+        if close.is_some() {
+            ctx.close(conn);
+        }
+        self.report_flushed(ctx, conn);
+    }
+
+    /// `sent` for the messages whose bytes have all left the loop's queue.
+    fn report_flushed(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if ctx.queued(conn) == Some(0) {
+            for (to, id) in c.unflushed.drain(..).collect::<Vec<_>>() {
+                let _ = self.events.send(NodeEvent::Sent { to, id });
+            }
+        }
+    }
+
+    /// Identifies an incoming stream (PROTOCOL.md §6.3): its `from` naming a peer whose
+    /// addresses include the source address; later the first stanza's `from`; else the
+    /// one peer at that address. Says whether the stream may go on.
+    fn identify(&mut self, conn: ConnectionId, from: Option<&str>) -> bool {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return false;
+        };
+        let ip = c.remote.ip();
+        if let Some(from) = from {
+            if self
+                .roster
+                .get(from)
+                .is_some_and(|p| p.addresses.iter().any(|a| a.ip == ip))
+            {
+                c.peer = Some(from.to_owned());
+                return true;
+            }
+        }
+        let at: Vec<&Peer> = self.roster.peers_at(ip).collect();
+        if let [only] = at.as_slice() {
+            if from.is_none_or(|f| f == only.instance) {
+                c.peer = Some(only.instance.clone());
+                return true;
+            }
+        }
+        if from.is_none() && !at.is_empty() {
+            // Wait for the first stanza's `from` (iChat sends no `from` in its header).
+            return true;
+        }
+        if self.config.accept_unknown {
+            c.trusted = false;
+            return true;
+        }
+        tracing::info!(%ip, ?from, "closing a stream from a peer we cannot identify");
+        false
+    }
+
+    /// The sender to report for a stanza on `conn`; `None` closes an unidentifiable stream.
+    fn sender(&mut self, conn: ConnectionId, stanza_from: Option<&str>) -> Option<String> {
+        let c = self.conns.get(&conn)?;
+        if let Some(peer) = &c.peer {
+            return Some(peer.clone());
+        }
+        if c.trusted && self.identify(conn, stanza_from) {
+            if let Some(peer) = self.conns.get(&conn).and_then(|c| c.peer.clone()) {
+                return Some(peer);
+            }
+        }
+        let c = self.conns.get(&conn)?;
+        if self.config.accept_unknown {
+            return Some(
+                stanza_from.map_or_else(|| format!("unknown@{}", c.remote.ip()), str::to_owned),
+            );
+        }
+        None
+    }
+
+    fn session_config(&self) -> SessionConfig {
+        SessionConfig {
+            idle_timeout: self.config.idle_timeout,
+            ..SessionConfig::new(&self.instance)
+        }
+    }
+
+    fn quit(&mut self, ctx: &mut Context<'_>) {
+        if self.quitting {
+            return;
+        }
+        self.quitting = true;
+        if let Some(presence) = &mut self.presence {
+            presence.shutdown(ctx);
+        }
+        let now = ctx.now();
+        let conns: Vec<ConnectionId> = self.conns.keys().copied().collect();
+        for conn in conns {
+            if let Some(session) = self.conns.get_mut(&conn).and_then(|c| c.session.as_mut()) {
+                session.close(now);
+            }
+            self.pump(ctx, conn);
+            ctx.close(conn);
+        }
+        let waiting: Vec<_> = self.waiting.drain(..).collect();
+        for (to, id, _) in waiting {
+            self.emit(NodeEvent::SendFailed {
+                to,
+                id,
+                reason: "quitting".into(),
+            });
+        }
+        ctx.stop(now + Duration::from_secs(2));
+    }
+}
+
+impl Handler for Node {
+    type Command = NodeCommand;
+
+    fn on_start(&mut self, ctx: &mut Context<'_>) {
+        self.port = ctx.local_port().unwrap_or(0);
+    }
+
+    fn on_interfaces(&mut self, ctx: &mut Context<'_>, interfaces: &[InterfaceInfo]) {
+        self.start_presence(ctx, interfaces);
+        self.drain_presence(ctx);
+    }
+
+    fn on_datagram(&mut self, ctx: &mut Context<'_>, datagram: Datagram<'_>) {
+        if let Some(presence) = &mut self.presence {
+            presence.handle_datagram(ctx, datagram.from, datagram.interface, datagram.bytes);
+        }
+        self.drain_presence(ctx);
+    }
+
+    fn on_accepted(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, remote: SocketAddr) {
+        let known = self.roster.peers_at(remote.ip()).next().is_some();
+        if !known && !self.config.accept_unknown {
+            // As libpurple does: a connection from an address no discovered peer has.
+            tracing::info!(%remote, "closing a connection from an unknown address");
+            ctx.abort(conn);
+            return;
+        }
+        let session = Session::responder(self.session_config(), ctx.now());
+        self.conns.insert(
+            conn,
+            Conn {
+                session: Some(session),
+                peer: None,
+                remote,
+                outgoing: None,
+                unflushed: Vec::new(),
+                trusted: known,
+            },
+        );
+    }
+
+    fn on_connected(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+        let config = self.session_config();
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let peer = c.peer.clone().unwrap_or_default();
+        let mut session = Session::initiator(config, &peer, ctx.now());
+        let (mine, others): (Vec<_>, Vec<_>) =
+            self.waiting.drain(..).partition(|(to, _, _)| *to == peer);
+        self.waiting = others.into();
+        for (to, id, body) in mine {
+            session.send_message(&id, Message::chat(&self.instance, &to, &body));
+        }
+        c.session = Some(session);
+        self.pump(ctx, conn);
+    }
+
+    fn on_data(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, data: &[u8]) {
+        if let Some(session) = self.conns.get_mut(&conn).and_then(|c| c.session.as_mut()) {
+            session.handle_input(ctx.now(), data);
+        }
+        self.pump(ctx, conn);
+    }
+
+    fn on_read_closed(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+        if let Some(session) = self.conns.get_mut(&conn).and_then(|c| c.session.as_mut()) {
+            session.handle_eof(ctx.now());
+        }
+        self.pump(ctx, conn);
+        ctx.close(conn);
+    }
+
+    fn on_writable(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+        self.report_flushed(ctx, conn);
+    }
+
+    fn on_closed(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, reason: LoopClose) {
+        let Some(mut c) = self.conns.remove(&conn) else {
+            return;
+        };
+        let to = c.peer.clone().unwrap_or_default();
+        let clean = matches!(
+            reason,
+            LoopClose::Local | LoopClose::PeerClosed | LoopClose::Shutdown
+        );
+        // Bytes that left our queue are sent; the rest of what the session had is not.
+        for (to, id) in c.unflushed.drain(..) {
+            if clean {
+                self.emit(NodeEvent::Sent { to, id });
+            } else {
+                self.emit(NodeEvent::SendFailed {
+                    to,
+                    id,
+                    reason: format!("{reason:?}"),
+                });
+            }
+        }
+        if let Some(session) = &c.session {
+            for id in session.queued().map(str::to_owned).collect::<Vec<_>>() {
+                self.emit(NodeEvent::SendFailed {
+                    to: to.clone(),
+                    id,
+                    reason: "stream closed before it opened".into(),
+                });
+            }
+        }
+        if c.session.is_none() {
+            // A connection attempt failed: try the peer's next address.
+            if let Some(mut outgoing) = c.outgoing.take() {
+                outgoing.last_error = format!("{}: {reason:?}", c.remote);
+                if !self.quitting {
+                    self.connect_next(ctx, outgoing);
+                }
+            }
+        }
+    }
+
+    fn on_command(&mut self, ctx: &mut Context<'_>, command: NodeCommand) {
+        match command {
+            NodeCommand::Send { to, body, id } => {
+                if self.quitting {
+                    self.emit(NodeEvent::SendFailed {
+                        to,
+                        id,
+                        reason: "quitting".into(),
+                    });
+                } else {
+                    self.send(ctx, to, id, body);
+                }
+            }
+            NodeCommand::Status { status, msg } => {
+                self.config.presence.status = status;
+                self.config.presence.msg = msg;
+                let txt = self.our_txt();
+                if let Some(presence) = &mut self.presence {
+                    if let Err(e) = presence.set_txt(ctx, txt) {
+                        self.emit(NodeEvent::Error(format!("cannot publish that status: {e}")));
+                    }
+                }
+            }
+            NodeCommand::Peers => {
+                self.emit(NodeEvent::Peers(self.roster.peers().cloned().collect()))
+            }
+            NodeCommand::Quit => self.quit(ctx),
+        }
+    }
+
+    fn on_timeout(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.now();
+        if let Some(presence) = &mut self.presence {
+            if presence.poll_timeout().is_some_and(|t| t <= now) {
+                presence.handle_timeout(ctx);
+            }
+        }
+        self.drain_presence(ctx);
+        let due: Vec<ConnectionId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                c.session
+                    .as_ref()
+                    .and_then(Session::poll_timeout)
+                    .is_some_and(|t| t <= now)
+                    || !c.unflushed.is_empty()
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for conn in due {
+            if let Some(session) = self.conns.get_mut(&conn).and_then(|c| c.session.as_mut()) {
+                session.handle_timeout(now);
+            }
+            self.pump(ctx, conn);
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        let presence = self.presence.as_ref().and_then(Presence::poll_timeout);
+        let sessions = self
+            .conns
+            .values()
+            .filter_map(|c| c.session.as_ref().and_then(Session::poll_timeout));
+        // Written messages are reported once their bytes have left the queue: look again soon.
+        let unflushed = self
+            .conns
+            .values()
+            .any(|c| !c.unflushed.is_empty())
+            .then(|| Instant::now() + Duration::from_millis(20));
+        presence.into_iter().chain(sessions).chain(unflushed).min()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.events.send(NodeEvent::Stopped);
+    }
+}

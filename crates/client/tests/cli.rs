@@ -1,0 +1,375 @@
+//! The `llxmpp` binary end to end, as scripts use it (DESIGN.md's contract): nodes on
+//! three hosts (network namespaces this test makes, joined by a bridge) discover each
+//! other, chat both ways, see status changes and quits; `send` and `peers` work one-shot.
+//! It needs root and iproute2, which CI has.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+struct Lab {
+    prefix: String,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for ns in ["a", "b", "c", "br"] {
+            let _ = Command::new("ip")
+                .args(["netns", "del", &format!("{}{ns}", self.prefix)])
+                .status();
+        }
+    }
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    out.status.success().then_some(()).ok_or_else(|| {
+        format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+impl Lab {
+    /// Hosts a, b, c (10.80.0.1–3) on a bridge.
+    fn new(tag: &str) -> Option<Lab> {
+        let lab = Lab {
+            prefix: format!("l{tag}{}", std::process::id() % 100_000),
+        };
+        let result = (|| {
+            let br = format!("{}br", lab.prefix);
+            ip(&["netns", "add", &br])?;
+            ip(&[
+                "-n",
+                &br,
+                "link",
+                "add",
+                "br0",
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+            ])?;
+            ip(&["-n", &br, "link", "set", "br0", "up"])?;
+            for (n, host) in ["a", "b", "c"].iter().enumerate() {
+                let ns = format!("{}{host}", lab.prefix);
+                let (inner, outer) = (
+                    format!("v{}{host}i", lab.prefix),
+                    format!("v{}{host}o", lab.prefix),
+                );
+                ip(&["netns", "add", &ns])?;
+                ip(&[
+                    "link", "add", &inner, "netns", &ns, "type", "veth", "peer", "name", &outer,
+                    "netns", &br,
+                ])?;
+                ip(&["-n", &br, "link", "set", &outer, "master", "br0"])?;
+                ip(&["-n", &br, "link", "set", &outer, "up"])?;
+                ip(&["-n", &ns, "link", "set", &inner, "name", "eth0"])?;
+                ip(&[
+                    "-n",
+                    &ns,
+                    "addr",
+                    "add",
+                    &format!("10.80.0.{}/24", n + 1),
+                    "dev",
+                    "eth0",
+                ])?;
+                ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
+                ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+                ip(&["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "eth0"])?;
+            }
+            Ok::<(), String>(())
+        })();
+        match result {
+            Ok(()) => Some(lab),
+            Err(e) => {
+                eprintln!(
+                    "\n!!! CLI END-TO-END TESTS NOT RUN: cannot make network namespaces: {e}\n"
+                );
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "CI must run the CLI end-to-end tests"
+                );
+                None
+            }
+        }
+    }
+
+    fn command(&self, host: &str, args: &[&str]) -> Command {
+        let mut command = Command::new("ip");
+        command
+            .args([
+                "netns",
+                "exec",
+                &format!("{}{host}", self.prefix),
+                env!("CARGO_BIN_EXE_llxmpp"),
+            ])
+            .args(args);
+        command
+    }
+}
+
+/// A running `llxmpp chat --json`.
+struct ChatNode {
+    child: Child,
+    stdin: ChildStdin,
+    events: mpsc::Receiver<Value>,
+    seen: Vec<Value>,
+}
+
+impl ChatNode {
+    fn start(lab: &Lab, host: &str, name: &str, extra: &[&str]) -> ChatNode {
+        let host_name = format!("host{host}");
+        let mut args = vec![
+            "chat",
+            "--json",
+            "--name",
+            name,
+            "--host",
+            &host_name,
+            "--interface",
+            "eth0",
+            "--first",
+            "Test",
+        ];
+        args.extend_from_slice(extra);
+        let mut child = lab
+            .command(host, &args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, events) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let value: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("not a JSON line: {line:?}: {e}"));
+                assert!(
+                    value.get("event").is_some(),
+                    "every event has the field \"event\": {line}"
+                );
+                if tx.send(value).is_err() {
+                    return;
+                }
+            }
+        });
+        ChatNode {
+            child,
+            stdin,
+            events,
+            seen: Vec::new(),
+        }
+    }
+
+    fn command(&mut self, command: Value) {
+        writeln!(self.stdin, "{command}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// Waits for an event matching `want`, up to `secs`.
+    fn expect(&mut self, secs: u64, what: &str, want: impl Fn(&Value) -> bool) -> Value {
+        if let Some(found) = self.seen.iter().find(|v| want(v)) {
+            return found.clone();
+        }
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while let Ok(event) = self
+            .events
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.seen.push(event.clone());
+            if want(&event) {
+                return event;
+            }
+        }
+        panic!("no {what} within {secs} s; saw {:#?}", self.seen);
+    }
+}
+
+fn is(event: &Value, kind: &str) -> bool {
+    event["event"] == kind
+}
+
+#[test]
+fn three_nodes_discover_chat_change_status_and_quit() {
+    let Some(lab) = Lab::new("t") else { return };
+    let mut alice = ChatNode::start(&lab, "a", "alice", &[]);
+    let mut bob = ChatNode::start(&lab, "b", "bob", &["--status", "away", "--msg", "at lunch"]);
+    let mut carol = ChatNode::start(&lab, "c", "carol", &["--nick", "caz"]);
+    for node in [&mut alice, &mut bob, &mut carol] {
+        let ready = node.expect(10, "ready", |e| is(e, "ready"));
+        assert_eq!(ready["port"], 5298);
+    }
+    // Discovery both ways, with presence. A user's "away" is published as dnd.
+    let bob_seen = alice.expect(10, "bob online", |e| {
+        is(e, "peer_online") && e["peer"] == "bob@hostb"
+    });
+    assert_eq!(
+        (
+            bob_seen["status"].as_str(),
+            bob_seen["msg"].as_str(),
+            bob_seen["first"].as_str()
+        ),
+        (Some("dnd"), Some("at lunch"), Some("Test"))
+    );
+    assert_eq!(bob_seen["addresses"], json!(["10.80.0.2"]));
+    bob.expect(10, "alice online", |e| {
+        is(e, "peer_online") && e["peer"] == "alice@hosta"
+    });
+    let caz = alice.expect(10, "carol online", |e| {
+        is(e, "peer_online") && e["peer"] == "carol@hostc"
+    });
+    assert_eq!(caz["nick"], "caz");
+    carol.expect(10, "bob online", |e| {
+        is(e, "peer_online") && e["peer"] == "bob@hostb"
+    });
+
+    // Messages both ways, markup and UTF-8 intact; every send ends in `sent`.
+    let text = "hi <b>bob</b> & é ✓ \"quoted\"";
+    alice.command(json!({"cmd": "send", "to": "bob@hostb", "body": text, "id": "a1"}));
+    let got = bob.expect(10, "alice's message", |e| is(e, "message"));
+    assert_eq!(
+        (got["from"].as_str(), got["body"].as_str()),
+        (Some("alice@hosta"), Some(text))
+    );
+    alice.expect(10, "sent a1", |e| {
+        is(e, "sent") && e["id"] == "a1" && e["to"] == "bob@hostb"
+    });
+    bob.command(json!({"cmd": "send", "to": "alice@hosta", "body": "hello back", "id": "b1"}));
+    let back = alice.expect(10, "bob's reply", |e| {
+        is(e, "message") && e["from"] == "bob@hostb"
+    });
+    assert_eq!(back["body"], "hello back");
+    bob.expect(10, "sent b1", |e| is(e, "sent") && e["id"] == "b1");
+    let long = "x".repeat(3000);
+    carol.command(json!({"cmd": "send", "to": "alice@hosta", "body": long, "id": "c1"}));
+    let carols = alice.expect(10, "carol's long message", |e| {
+        is(e, "message") && e["from"] == "carol@hostc"
+    });
+    assert_eq!(carols["body"].as_str().map(str::len), Some(3000));
+
+    // A send to nobody fails, once.
+    alice.command(json!({"cmd": "send", "to": "nobody@nowhere", "body": "?", "id": "a2"}));
+    alice.expect(5, "send_failed a2", |e| {
+        is(e, "send_failed") && e["id"] == "a2"
+    });
+
+    // A status change reaches the others.
+    bob.command(json!({"cmd": "status", "status": "avail", "msg": "back"}));
+    let changed = alice.expect(10, "bob's new status", |e| {
+        is(e, "peer_changed") && e["peer"] == "bob@hostb" && e["msg"] == "back"
+    });
+    assert_eq!(changed["status"], "avail");
+
+    // The roster on demand.
+    alice.command(json!({"cmd": "peers"}));
+    let peers = alice.expect(5, "peers", |e| is(e, "peers"));
+    let mut names: Vec<&str> = peers["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["peer"].as_str())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["bob@hostb", "carol@hostc"]);
+
+    // Bob quits: goodbyes, so the others see him offline within about a second.
+    bob.command(json!({"cmd": "quit"}));
+    let quit_at = Instant::now();
+    assert!(bob.child.wait().unwrap().success());
+    alice.expect(5, "bob offline", |e| {
+        is(e, "peer_offline") && e["peer"] == "bob@hostb"
+    });
+    assert!(
+        quit_at.elapsed() < Duration::from_secs(3),
+        "offline after {:?}",
+        quit_at.elapsed()
+    );
+
+    // Bad commands are errors, not crashes.
+    writeln!(alice.stdin, "not json").unwrap();
+    alice.stdin.flush().unwrap();
+    alice.expect(5, "error", |e| is(e, "error"));
+    for node in [&mut alice, &mut carol] {
+        node.command(json!({"cmd": "quit"}));
+        assert!(node.child.wait().unwrap().success());
+    }
+}
+
+#[test]
+fn send_and_peers_are_one_shot_commands() {
+    let Some(lab) = Lab::new("o") else { return };
+    let mut bob = ChatNode::start(&lab, "b", "bob", &[]);
+    bob.expect(10, "ready", |e| is(e, "ready"));
+    let output = lab
+        .command(
+            "a",
+            &[
+                "send",
+                "bob@hostb",
+                "one shot",
+                "--name",
+                "alice",
+                "--host",
+                "hosta",
+                "--interface",
+                "eth0",
+            ],
+        )
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let got = bob.expect(10, "the one-shot message", |e| is(e, "message"));
+    assert_eq!(
+        (got["from"].as_str(), got["body"].as_str()),
+        (Some("alice@hosta"), Some("one shot"))
+    );
+    // Nobody called carol is on the link: exit status 1.
+    let output = lab
+        .command(
+            "a",
+            &[
+                "send",
+                "carol@hostc",
+                "?",
+                "--name",
+                "alice",
+                "--host",
+                "hosta",
+                "--interface",
+                "eth0",
+                "--wait",
+                "2",
+            ],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    // `peers` browses and prints the roster.
+    let output = lab
+        .command(
+            "c",
+            &["peers", "--json", "--wait", "3", "--interface", "eth0"],
+        )
+        .output()
+        .unwrap();
+    let peers: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(peers["event"], "peers");
+    assert_eq!(peers["peers"][0]["peer"], "bob@hostb");
+    bob.command(json!({"cmd": "quit"}));
+    assert!(bob.child.wait().unwrap().success());
+}
