@@ -62,9 +62,7 @@ fn start_loop() -> (u16, LoopHandle<()>, thread::JoinHandle<()>) {
     (port, handle, join)
 }
 
-fn main() {
-    // Two descriptors per connection (both ends live in this process), plus slack.
-    let wanted = (IDLE_CONNECTIONS * 2 + 256) as u64;
+fn raise_descriptor_limit(wanted: u64) -> u64 {
     let (_, hard) = rlimit::Resource::NOFILE.get().unwrap_or((1024, 1024));
     // Root may raise the hard limit too; others get what the hard limit allows.
     if rlimit::Resource::NOFILE
@@ -73,8 +71,31 @@ fn main() {
     {
         let _ = rlimit::Resource::NOFILE.set(wanted.min(hard), hard);
     }
-    let (soft, _) = rlimit::Resource::NOFILE.get().unwrap_or((1024, 1024));
-    let idle = IDLE_CONNECTIONS.min(((soft as usize).saturating_sub(256)) / 2);
+    rlimit::Resource::NOFILE
+        .get()
+        .map_or(1024, |(soft, _)| soft)
+}
+
+/// The client side of the idle test, in a process of its own so that only the loop's
+/// side of each connection counts in the measured process (and each process gets its
+/// own descriptor limit): opens the connections, says READY, holds them until stdin ends.
+fn clients(address: &str, count: usize) {
+    raise_descriptor_limit(count as u64 + 64);
+    let streams: Vec<TcpStream> = (0..count)
+        .map_while(|_| TcpStream::connect(address).ok())
+        .collect();
+    println!("READY {}", streams.len());
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var("LLXMPP_BENCH_CLIENTS") {
+        let (address, count) = spec.rsplit_once('/').expect("address/count");
+        clients(address, count.parse().expect("count"));
+        return;
+    }
+    raise_descriptor_limit(IDLE_CONNECTIONS as u64 + 256);
 
     let (port, handle, join) = start_loop();
     let address = SocketAddr::from(([127, 0, 0, 1], port));
@@ -84,17 +105,32 @@ fn main() {
     probe.read_exact(&mut [0u8; 1]).unwrap();
     thread::sleep(Duration::from_millis(200));
     let before = rss_bytes();
-    let mut streams = Vec::with_capacity(idle);
-    for _ in 0..idle {
-        streams.push(TcpStream::connect(address).unwrap());
-    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(
+            "LLXMPP_BENCH_CLIENTS",
+            format!("{address}/{IDLE_CONNECTIONS}"),
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("client process");
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
+    let idle: usize = ready
+        .trim()
+        .strip_prefix("READY ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     // Let the loop accept them all, then prove it still serves.
     thread::sleep(Duration::from_millis(1500));
     probe.write_all(b"y").unwrap();
     probe.read_exact(&mut [0u8; 1]).unwrap();
     let after = rss_bytes();
-    // The client side's user-space share is a TcpStream (a descriptor) each: the growth is
-    // the loop's per-connection state plus kernel-independent allocator overhead.
+    // Only the loop's side of the connections lives in this process.
     let per_connection = after.saturating_sub(before) / idle.max(1) as u64;
 
     // Echo throughput: one connection, 256 MiB in 64 KiB writes, read back concurrently.
@@ -119,7 +155,8 @@ fn main() {
     let seconds = started.elapsed().as_secs_f64();
     let echo_mb_per_s = total as f64 / seconds / 1e6;
 
-    drop(streams);
+    drop(child.stdin.take());
+    let _ = child.wait();
     handle.send(()).ok();
     join.join().unwrap();
 

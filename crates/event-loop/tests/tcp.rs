@@ -460,3 +460,32 @@ fn shutdown_write_half_closes_and_still_reads() {
     drop(stream);
     join.join().unwrap();
 }
+
+#[test]
+fn accepts_stop_at_the_total_limit() {
+    let limits = Limits {
+        max_connections: 4,
+        max_connections_per_address: 100,
+        ..Limits::DEFAULT
+    };
+    let (port, handle, join) = spawn(limits, Echo::default());
+    let streams: Vec<TcpStream> = (0..7)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    thread::sleep(Duration::from_millis(200));
+    let open = streams
+        .into_iter()
+        .filter(|stream| {
+            let mut stream = stream;
+            stream
+                .set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            stream.write_all(b"x").ok();
+            let mut buf = [0u8; 1];
+            matches!(stream.read(&mut buf), Ok(1))
+        })
+        .count();
+    assert_eq!(open, 4);
+    handle.send(Cmd::Stop).ok().unwrap();
+    assert_eq!(join.join().unwrap().accepted, 4);
+}
