@@ -5,9 +5,13 @@
 //!   seeds. A crash fails the task and names the input to add to fuzz/regressions.
 //! - `bench [--quick]`: runs the criterion benchmarks; they write
 //!   `target/bench-summary.json` and print their tables and ratios.
+//! - `interop`: llxmpp against real third-party peers (libpurple, Avahi) in network
+//!   namespaces; prints `N passed, N failed` (see interop.rs).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+
+mod interop;
 
 const FUZZ_TARGETS: [&str; 4] = ["framer", "stanza", "differential", "mdns"];
 
@@ -16,6 +20,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("fuzz") => fuzz(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("interop") => interop::interop(&workspace_root(), &args[1..]),
         _ => Err(usage()),
     };
     match result {
@@ -28,7 +33,7 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> String {
-    "usage: cargo xtask fuzz [--seconds N] [TARGET...] | cargo xtask bench [--quick]".to_owned()
+    "usage: cargo xtask fuzz [--seconds N] [TARGET...] | cargo xtask bench [--quick] | cargo xtask interop".to_owned()
 }
 
 fn workspace_root() -> PathBuf {

@@ -151,7 +151,7 @@ fn messages_wait_for_both_headers_then_go_out_as_peers_expect() {
     let written = output(&mut session);
     assert!(
         written.contains(
-            "<html xmlns='http://www.w3.org/1999/xhtml'><body>a &lt; b &amp; c</body></html>"
+            "<html xmlns='http://www.w3.org/1999/xhtml'><body><font>a &lt; b &amp; c</font></body></html>"
         ),
         "{written}"
     );

@@ -110,10 +110,19 @@ pub fn write_message(out: &mut String, message: &Message) {
     if let Some(xhtml) = &message.xhtml {
         match xhtml.namespace {
             XhtmlNamespace::Xhtml => {
+                // As iChat and libpurple write it: libpurple takes `html/body/font` as
+                // markup with its escapes kept, but a bare `html/body` as unescaped text,
+                // which would turn a literal `<b>` typed by the user into bold.
                 out.push_str("<html xmlns='");
                 out.push_str(ns::XHTML);
                 out.push_str("'>");
-                push_text_element(out, "body", Some(&xhtml.text));
+                if xhtml.text.is_empty() {
+                    out.push_str("<body/>");
+                } else {
+                    out.push_str("<body><font>");
+                    escape_text(out, &xhtml.text);
+                    out.push_str("</font></body>");
+                }
             }
             XhtmlNamespace::XhtmlIm => {
                 out.push_str("<html xmlns='");

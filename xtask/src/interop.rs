@@ -1,0 +1,630 @@
+//! `cargo xtask interop`: llxmpp against real third-party peers, in network namespaces.
+//!
+//! Topology (INTEROP.md): hosts `a`, `b`, `c` joined by a bridge in a fourth namespace
+//! (multicast flooded), 10.83.0.1–3. `b` runs a private D-Bus and avahi-daemon (host name
+//! `hostb`), the libpurple driver (`echobot@hostb`, protocol `prpl-bonjour`) and the avahi
+//! tools; `a` and `c` run llxmpp nodes (`alice@hosta`, `carol@hostc`). Everything this
+//! task starts is ended, and the namespaces removed, at the end, failures included.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const PACKAGES: [&str; 9] = [
+    "avahi-daemon",
+    "avahi-utils",
+    "dbus",
+    "libpurple-dev",
+    "libglib2.0-dev",
+    "python3-zeroconf",
+    "iproute2",
+    "gcc",
+    "pkg-config",
+];
+
+/// A process whose stdout lines we follow.
+struct Peer {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Peer {
+    /// Runs `command`, its stderr kept in `log` for when a scenario fails.
+    fn spawn(name: &str, mut command: Command, log: &Path) -> Result<Peer, String> {
+        let stderr = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .map_err(|e| format!("{name}: {e}"))?;
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Peer {
+            name: name.into(),
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            seen: Vec::new(),
+        })
+    }
+
+    fn say(&mut self, line: &str) -> Result<(), String> {
+        let stdin = self.stdin.as_mut().ok_or("stdin closed")?;
+        writeln!(stdin, "{line}")
+            .and_then(|()| stdin.flush())
+            .map_err(|e| format!("{}: {e}", self.name))
+    }
+
+    /// Waits up to `secs` for a line for which `want` is true.
+    fn expect(
+        &mut self,
+        secs: f64,
+        what: &str,
+        want: impl Fn(&str) -> bool,
+    ) -> Result<String, String> {
+        if let Some(line) = self.seen.iter().find(|l| want(l)) {
+            return Ok(line.clone());
+        }
+        let deadline = Instant::now() + Duration::from_secs_f64(secs);
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.seen.push(line.clone());
+            if want(&line) {
+                return Ok(line);
+            }
+        }
+        let tail: Vec<&String> = self.seen.iter().rev().take(8).collect();
+        Err(format!(
+            "{}: no {what} within {secs} s (last lines: {tail:?})",
+            self.name
+        ))
+    }
+
+    fn forget(&mut self) {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        self.seen.clear();
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Lab {
+    prefix: String,
+    dir: PathBuf,
+    llxmpp: PathBuf,
+    driver: PathBuf,
+    daemons: Vec<Child>,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for child in &mut self.daemons {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for host in ["a", "b", "c", "br"] {
+            let _ = Command::new("ip")
+                .args(["netns", "del", &self.ns(host)])
+                .status();
+        }
+    }
+}
+
+fn run(program: &str, args: &[&str]) -> Result<(), String> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{program}: {e}"))?;
+    out.status.success().then_some(()).ok_or_else(|| {
+        format!(
+            "{program} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    })
+}
+
+impl Lab {
+    fn ns(&self, host: &str) -> String {
+        format!("{}{host}", self.prefix)
+    }
+
+    fn bus(&self) -> String {
+        format!("unix:path={}/bus", self.dir.display())
+    }
+
+    fn in_host(&self, host: &str, program: &Path, args: &[&str]) -> Command {
+        let mut command = Command::new("ip");
+        command
+            .args(["netns", "exec", &self.ns(host)])
+            .arg(program)
+            .args(args)
+            .env("DBUS_SYSTEM_BUS_ADDRESS", self.bus());
+        command
+    }
+
+    fn new(root: &Path, llxmpp: PathBuf, driver: PathBuf) -> Result<Lab, String> {
+        let dir = root.join("target/interop");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("purple")).map_err(|e| e.to_string())?;
+        let lab = Lab {
+            prefix: format!("xi{}", std::process::id() % 100_000),
+            dir,
+            llxmpp,
+            driver,
+            daemons: Vec::new(),
+        };
+        let br = lab.ns("br");
+        run("ip", &["netns", "add", &br])?;
+        run(
+            "ip",
+            &[
+                "-n",
+                &br,
+                "link",
+                "add",
+                "br0",
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+            ],
+        )?;
+        run("ip", &["-n", &br, "link", "set", "br0", "up"])?;
+        for (n, host) in ["a", "b", "c"].iter().enumerate() {
+            let ns = lab.ns(host);
+            let (inner, outer) = (
+                format!("v{}{host}i", lab.prefix),
+                format!("v{}{host}o", lab.prefix),
+            );
+            run("ip", &["netns", "add", &ns])?;
+            run(
+                "ip",
+                &[
+                    "link", "add", &inner, "netns", &ns, "type", "veth", "peer", "name", &outer,
+                    "netns", &br,
+                ],
+            )?;
+            run("ip", &["-n", &br, "link", "set", &outer, "master", "br0"])?;
+            run("ip", &["-n", &br, "link", "set", &outer, "up"])?;
+            run("ip", &["-n", &ns, "link", "set", &inner, "name", "eth0"])?;
+            run(
+                "ip",
+                &[
+                    "-n",
+                    &ns,
+                    "addr",
+                    "add",
+                    &format!("10.83.0.{}/24", n + 1),
+                    "dev",
+                    "eth0",
+                ],
+            )?;
+            run("ip", &["-n", &ns, "link", "set", "eth0", "up"])?;
+            run("ip", &["-n", &ns, "link", "set", "lo", "up"])?;
+            run(
+                "ip",
+                &["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "eth0"],
+            )?;
+        }
+        Ok(lab)
+    }
+
+    fn daemon(&mut self, host: &str, program: &str, args: &[&str]) -> Result<(), String> {
+        let child = self
+            .in_host(host, Path::new(program), args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("{program}: {e}"))?;
+        self.daemons.push(child);
+        Ok(())
+    }
+
+    /// A private system bus and avahi-daemon in host b (INTEROP.md: a tmpfs on
+    /// /run/avahi-daemon in a private mount namespace, so it collides with nothing).
+    fn start_avahi(&mut self) -> Result<(), String> {
+        let conf = self.dir.join("dbus.conf");
+        std::fs::write(&conf, format!(
+            "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\" \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n\
+             <busconfig><type>system</type><listen>unix:path={}/bus</listen><auth>EXTERNAL</auth>\
+             <policy context=\"default\"><allow user=\"*\"/><allow own=\"*\"/><allow send_destination=\"*\" eavesdrop=\"true\"/>\
+             <allow receive_sender=\"*\"/><allow eavesdrop=\"true\"/></policy></busconfig>\n",
+            self.dir.display()
+        )).map_err(|e| e.to_string())?;
+        let avahi = self.dir.join("avahi.conf");
+        std::fs::write(&avahi, "[server]\nhost-name=hostb\nuse-ipv4=yes\nuse-ipv6=no\nallow-interfaces=eth0\nenable-dbus=yes\n[wide-area]\nenable-wide-area=no\n[publish]\npublish-hinfo=no\npublish-workstation=no\n").map_err(|e| e.to_string())?;
+        self.daemon(
+            "b",
+            "dbus-daemon",
+            &[
+                "--nofork",
+                "--nopidfile",
+                &format!("--config-file={}", conf.display()),
+            ],
+        )?;
+        wait_for(|| self.dir.join("bus").exists(), "the D-Bus socket")?;
+        std::fs::create_dir_all("/run/avahi-daemon").map_err(|e| e.to_string())?;
+        let script = format!("mount -t tmpfs tmpfs /run/avahi-daemon && exec avahi-daemon -f {} --no-drop-root --no-chroot --no-rlimits", avahi.display());
+        self.daemon(
+            "b",
+            "unshare",
+            &["-m", "--propagation", "private", "sh", "-c", &script],
+        )?;
+        wait_for(
+            || {
+                self.in_host("b", Path::new("avahi-browse"), &["-a", "-t", "-p"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            },
+            "avahi-daemon",
+        )
+    }
+
+    fn llxmpp_chat(&self, host: &str, name: &str, extra: &[&str]) -> Result<Peer, String> {
+        let host_name = format!("host{host}");
+        let mut args = vec![
+            "chat",
+            "--json",
+            "--name",
+            name,
+            "--host",
+            &host_name,
+            "--interface",
+            "eth0",
+        ];
+        args.extend_from_slice(extra);
+        let mut command = self.in_host(host, &self.llxmpp, &args);
+        command.env("RUST_LOG", "debug");
+        Peer::spawn(
+            &format!("llxmpp {name}@{host_name}"),
+            command,
+            &self.dir.join(format!("{name}.log")),
+        )
+    }
+
+    fn purple(&self) -> Result<Peer, String> {
+        let dir = self.dir.join("purple").display().to_string();
+        let mut command = self.in_host(
+            "b",
+            &self.driver,
+            &["echobot@hostb", &dir, "Echo", "Bot", "--echo"],
+        );
+        command.env("HOME", &dir);
+        Peer::spawn(
+            "libpurple echobot@hostb",
+            command,
+            &self.dir.join("libpurple.log"),
+        )
+    }
+
+    fn avahi_browse(&self) -> String {
+        let out = self
+            .in_host(
+                "b",
+                Path::new("avahi-browse"),
+                &["-r", "-t", "-p", "_presence._tcp"],
+            )
+            .output();
+        out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+fn wait_for(mut ready: impl FnMut() -> bool, what: &str) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if ready() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("{what} did not come up"))
+}
+
+fn json(line: &str) -> serde_json::Value {
+    serde_json::from_str(line).unwrap_or(serde_json::Value::Null)
+}
+
+fn event<'a>(kind: &'a str) -> impl Fn(&str) -> bool + 'a {
+    move |line| json(line)["event"] == kind
+}
+
+/// Checks, installs what is missing, builds, and runs every scenario.
+pub fn interop(root: &Path, args: &[String]) -> Result<(), String> {
+    if !args.is_empty() {
+        return Err(format!("interop takes no options (got {args:?})"));
+    }
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    if uid != "0" {
+        return Err("interop needs root: it makes network namespaces and runs avahi-daemon".into());
+    }
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg")
+                .args(["-s", p])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .collect();
+    if !missing.is_empty() {
+        println!("xtask: installing {}", missing.join(" "));
+        run("apt-get", &["update", "-qq"])?;
+        let mut install = vec!["install", "-y", "-qq", "--no-install-recommends"];
+        install.extend(&missing);
+        let status = Command::new("apt-get")
+            .args(&install)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err(format!("could not install {missing:?}"));
+        }
+    }
+    let status = Command::new("cargo")
+        .current_dir(root)
+        .args(["build", "--quiet", "--package", "llxmpp"])
+        .status()
+        .map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err("cargo build failed".into());
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let llxmpp = target.join("debug/llxmpp");
+    let driver = target.join("purple_driver");
+    let flags = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "purple", "glib-2.0"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let flags = String::from_utf8_lossy(&flags.stdout).into_owned();
+    let mut gcc = vec!["-O2", "-Wall", "-o"];
+    let driver_path = driver.display().to_string();
+    let source = root
+        .join("xtask/driver/purple_driver.c")
+        .display()
+        .to_string();
+    gcc.push(&driver_path);
+    gcc.push(&source);
+    gcc.extend(flags.split_whitespace());
+    run("gcc", &gcc)?;
+
+    let mut lab = Lab::new(root, llxmpp, driver)?;
+    lab.start_avahi()?;
+    let results = scenarios(&mut lab);
+    drop(lab);
+    let mut failed = 0;
+    for (name, result) in &results {
+        match result {
+            Ok(()) => println!("PASS {name}"),
+            Err(reason) => {
+                failed += 1;
+                println!("FAIL {name}: {reason}");
+            }
+        }
+    }
+    println!("{} passed, {failed} failed", results.len() - failed);
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("{failed} interop scenarios failed"))
+    }
+}
+
+type Outcome = Result<(), String>;
+
+fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
+    let mut results: Vec<(&'static str, Outcome)> = Vec::new();
+    let mut purple = match lab.purple() {
+        Ok(p) => p,
+        Err(e) => return vec![("libpurple starts", Err(e))],
+    };
+    if let Err(e) = purple.expect(15.0, "SIGNED_ON", |l| l.starts_with("SIGNED_ON")) {
+        return vec![("libpurple signs on", Err(e))];
+    }
+    let mut alice = match lab.llxmpp_chat("a", "alice", &["--first", "Alice", "--last", "Liddell"])
+    {
+        Ok(p) => p,
+        Err(e) => return vec![("llxmpp starts", Err(e))],
+    };
+    let mut state: HashMap<&str, String> = HashMap::new();
+
+    results.push((
+        "1 libpurple and llxmpp see each other online",
+        (|| {
+            alice.expect(10.0, "ready", event("ready"))?;
+            let line = purple.expect(15.0, "BUDDY_ON alice", |l| {
+                l.starts_with("BUDDY_ON alice@hosta|")
+            })?;
+            if !line.contains("|Alice Liddell|available|") {
+                return Err(format!("libpurple saw {line}"));
+            }
+            let seen = json(&alice.expect(15.0, "peer_online echobot", |l| {
+                json(l)["event"] == "peer_online" && json(l)["peer"] == "echobot@hostb"
+            })?);
+            if (
+                seen["status"].as_str(),
+                seen["first"].as_str(),
+                seen["last"].as_str(),
+            ) != (Some("avail"), Some("Echo"), Some("Bot"))
+            {
+                return Err(format!("llxmpp saw {seen}"));
+            }
+            Ok(())
+        })(),
+    ));
+
+    results.push(("2 llxmpp -> libpurple, markup, UTF-8 and 3,000 characters, reply on the same stream", (|| {
+        let text = "<b>bold?</b> & 'quotes' \"too\" é ✓ 日本";
+        alice.say(&serde_json::json!({"cmd": "send", "to": "echobot@hostb", "body": text, "id": "s2"}).to_string())?;
+        alice.expect(10.0, "sent s2", |l| json(l)["event"] == "sent" && json(l)["id"] == "s2")?;
+        let got = purple.expect(10.0, "RECV from alice", |l| l.starts_with("RECV alice@hosta|"))?;
+        if got != format!("RECV alice@hosta|{text}") {
+            return Err(format!("libpurple got {got:?}"));
+        }
+        let echo = json(&alice.expect(10.0, "the echo", |l| json(l)["event"] == "message")?);
+        if echo["body"] != format!("echo: {text}") || echo["from"] != "echobot@hostb" {
+            return Err(format!("llxmpp got {echo}"));
+        }
+        let long: String = "0123456789".repeat(300);
+        alice.say(&serde_json::json!({"cmd": "send", "to": "echobot@hostb", "body": long, "id": "s2b"}).to_string())?;
+        let got = purple.expect(10.0, "the long message", |l| l.starts_with("RECV alice@hosta|0123"))?;
+        if got.len() != "RECV alice@hosta|".len() + 3000 {
+            return Err(format!("libpurple got {} bytes", got.len()));
+        }
+        Ok(())
+    })()));
+
+    results.push(("3 libpurple -> llxmpp on a connection libpurple opens", (|| {
+        let mut carol = lab.llxmpp_chat("c", "carol", &[])?;
+        carol.expect(10.0, "ready", event("ready"))?;
+        purple.expect(15.0, "BUDDY_ON carol", |l| l.starts_with("BUDDY_ON carol@hostc|"))?;
+        carol.expect(15.0, "peer_online echobot", |l| json(l)["event"] == "peer_online" && json(l)["peer"] == "echobot@hostb")?;
+        purple.say("SEND carol@hostc hello from libpurple <&>")?;
+        let got = json(&carol.expect(10.0, "libpurple's message", |l| json(l)["event"] == "message")?);
+        if got["body"] != "hello from libpurple <&>" || got["from"] != "echobot@hostb" {
+            return Err(format!("carol got {got}"));
+        }
+        state.insert("carol", "up".into());
+        // Scenario 8 on the way: two llxmpp nodes on different hosts chat both ways.
+        carol.say(&serde_json::json!({"cmd": "send", "to": "alice@hosta", "body": "hi alice", "id": "c1"}).to_string())?;
+        alice.expect(10.0, "carol's message", |l| json(l)["event"] == "message" && json(l)["from"] == "carol@hostc")?;
+        alice.say(&serde_json::json!({"cmd": "send", "to": "carol@hostc", "body": "hi carol", "id": "a8"}).to_string())?;
+        carol.expect(10.0, "alice's message", |l| json(l)["event"] == "message" && json(l)["from"] == "alice@hosta")?;
+        state.insert("llxmpp both ways", "ok".into());
+        carol.say(&serde_json::json!({"cmd": "quit"}).to_string())?;
+        let _ = carol.child.wait();
+        Ok(())
+    })()));
+
+    results.push((
+        "4 a status change (dnd, with a message) reaches libpurple and avahi-browse",
+        (|| {
+            purple.forget();
+            alice.say(
+                &serde_json::json!({"cmd": "status", "status": "dnd", "msg": "in a meeting"})
+                    .to_string(),
+            )?;
+            let line = purple.expect(10.0, "BUDDY_STATUS alice", |l| {
+                l.starts_with("BUDDY_STATUS alice@hosta|")
+            })?;
+            if !line.contains("|unavailable|in a meeting") && !line.contains("|away|in a meeting") {
+                return Err(format!("libpurple saw {line}"));
+            }
+            std::thread::sleep(Duration::from_millis(500));
+            let browse = lab.avahi_browse();
+            let ours = browse
+                .lines()
+                .find(|l| l.starts_with("=;") && l.contains("alice\\064hosta"))
+                .ok_or(format!("avahi-browse did not resolve alice:\n{browse}"))?;
+            if !ours.contains("\"status=dnd\"") || !ours.contains("\"msg=in a meeting\"") {
+                return Err(format!("avahi-browse: {ours}"));
+            }
+            Ok(())
+        })(),
+    ));
+
+    results.push(("5 llxmpp quits: its goodbye removes it from Avahi on the other host within 2 s", (|| {
+        // Avahi is libpurple's mDNS stack; libpurple 2.14.12 itself does not sign a buddy
+        // off on Avahi's removal (it does not for python-zeroconf's goodbyes either), so
+        // the removal is watched where it happens, and libpurple's reaction is reported.
+        let mut browse = Peer::spawn("avahi-browse", lab.in_host("b", Path::new("avahi-browse"), &["-p", "_presence._tcp"]), &lab.dir.join("avahi-browse.log"))?;
+        browse.expect(10.0, "alice in avahi-browse", |l| l.starts_with("+;") && l.contains("alice\\064hosta"))?;
+        purple.forget();
+        alice.say(&serde_json::json!({"cmd": "quit"}).to_string())?;
+        let quit = Instant::now();
+        browse.expect(3.0, "alice removed", |l| l.starts_with("-;") && l.contains("alice\\064hosta"))?;
+        let took = quit.elapsed();
+        let _ = alice.child.wait();
+        println!("  Avahi removed alice {} ms after quit", took.as_millis());
+        match purple.expect(2.0, "BUDDY_OFF alice", |l| l.starts_with("BUDDY_OFF alice@hosta")) {
+            Ok(_) => println!("  libpurple signed alice off too"),
+            Err(_) => println!("  libpurple did not sign alice off on the goodbye (its known behaviour with Avahi 0.8)"),
+        }
+        if took > Duration::from_secs(2) {
+            return Err(format!("removed after {took:?}"));
+        }
+        Ok(())
+    })()));
+
+    results.push((
+        "7 coexistence: llxmpp on a host where Avahi owns 5353; both work",
+        (|| {
+            let mut dave = lab.llxmpp_chat("b", "dave", &["--port", "5299"])?;
+            dave.expect(10.0, "ready", event("ready"))?;
+            dave.expect(15.0, "peer_online echobot", |l| {
+                json(l)["event"] == "peer_online" && json(l)["peer"] == "echobot@hostb"
+            })?;
+            purple.expect(15.0, "BUDDY_ON dave", |l| {
+                l.starts_with("BUDDY_ON dave@hostb|")
+            })?;
+            let browse = lab.avahi_browse();
+            if !browse
+                .lines()
+                .any(|l| l.starts_with("=;") && l.contains("dave\\064hostb"))
+            {
+                return Err(format!(
+                    "avahi-browse on the same host did not resolve dave:\n{browse}"
+                ));
+            }
+            // A second llxmpp node on the same host sees the first.
+            let mut erin = lab.llxmpp_chat("b", "erin", &["--port", "5300"])?;
+            erin.expect(15.0, "peer_online dave", |l| {
+                json(l)["event"] == "peer_online" && json(l)["peer"] == "dave@hostb"
+            })?;
+            dave.expect(15.0, "peer_online erin", |l| {
+                json(l)["event"] == "peer_online" && json(l)["peer"] == "erin@hostb"
+            })?;
+            for node in [&mut dave, &mut erin] {
+                node.say(&serde_json::json!({"cmd": "quit"}).to_string())?;
+                let _ = node.child.wait();
+            }
+            Ok(())
+        })(),
+    ));
+
+    results.push((
+        "8 two llxmpp nodes on different hosts chat both ways",
+        match state.get("llxmpp both ways") {
+            Some(_) => Ok(()),
+            None => Err("not reached (scenario 3 failed before it)".into()),
+        },
+    ));
+    let _ = purple.say("QUIT");
+    results
+}
