@@ -358,9 +358,15 @@ fn event<'a>(kind: &'a str) -> impl Fn(&str) -> bool + 'a {
 
 /// Checks, installs what is missing, builds, and runs every scenario.
 pub fn interop(root: &Path, args: &[String]) -> Result<(), String> {
-    if !args.is_empty() {
-        return Err(format!("interop takes no options (got {args:?})"));
-    }
+    let capture = match args {
+        [] => None,
+        [flag, dir] if flag == "--capture" => Some(PathBuf::from(dir)),
+        _ => {
+            return Err(format!(
+                "usage: cargo xtask interop [--capture DIR] (got {args:?})"
+            ))
+        }
+    };
     let uid = Command::new("id")
         .arg("-u")
         .output()
@@ -425,6 +431,35 @@ pub fn interop(root: &Path, args: &[String]) -> Result<(), String> {
     run("gcc", &gcc)?;
 
     let mut lab = Lab::new(root, llxmpp, driver)?;
+    if let Some(dir) = &capture {
+        // A pcap of the bridge, for debugging: every frame of every host crosses it.
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        let file = std::fs::canonicalize(dir)
+            .map_err(|e| e.to_string())?
+            .join("interop.pcapng");
+        if Command::new("tshark")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_err()
+        {
+            run(
+                "apt-get",
+                &["install", "-y", "-qq", "--no-install-recommends", "tshark"],
+            )?;
+        }
+        let br = lab.ns("br");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &br, "tshark", "-q", "-i", "br0", "-w"])
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("tshark: {e}"))?;
+        lab.daemons.push(child);
+        std::thread::sleep(Duration::from_millis(1500));
+        println!("xtask: capturing the bridge to {}", file.display());
+    }
     lab.start_avahi()?;
     let results = scenarios(&mut lab);
     drop(lab);
@@ -447,6 +482,28 @@ pub fn interop(root: &Path, args: &[String]) -> Result<(), String> {
 }
 
 type Outcome = Result<(), String>;
+
+/// python-zeroconf in host c: publishes `pyz@hostc` (dnd, "python here"), resolves the
+/// instance given as argument, prints `RESOLVED port [addresses] [txt]`, then stays up.
+const PYTHON_ZEROCONF: &str = r#"
+import socket, sys, time
+from zeroconf import ServiceInfo, Zeroconf
+zc = Zeroconf(interfaces=["10.83.0.3"])
+mine = ServiceInfo("_presence._tcp.local.", "pyz@hostc._presence._tcp.local.",
+    addresses=[socket.inet_aton("10.83.0.3")], port=5303, server="hostc-py.local.",
+    properties={"txtvers": "1", "status": "dnd", "msg": "python here"})
+zc.register_service(mine)
+deadline = time.time() + 20
+while time.time() < deadline:
+    info = ServiceInfo("_presence._tcp.local.", sys.argv[1] + "._presence._tcp.local.")
+    if info.request(zc, 2000):
+        props = sorted((k.decode(), v.decode() if v is not None else None) for k, v in info.properties.items())
+        print("RESOLVED", info.port, sorted(info.parsed_addresses()), props, flush=True)
+        break
+else:
+    print("NOT RESOLVED", flush=True)
+time.sleep(30)
+"#;
 
 fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
     let mut results: Vec<(&'static str, Outcome)> = Vec::new();
@@ -522,6 +579,7 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
         }
         state.insert("carol", "up".into());
         // Scenario 8 on the way: two llxmpp nodes on different hosts chat both ways.
+        carol.expect(15.0, "peer_online alice", |l| json(l)["event"] == "peer_online" && json(l)["peer"] == "alice@hosta")?;
         carol.say(&serde_json::json!({"cmd": "send", "to": "alice@hosta", "body": "hi alice", "id": "c1"}).to_string())?;
         alice.expect(10.0, "carol's message", |l| json(l)["event"] == "message" && json(l)["from"] == "carol@hostc")?;
         alice.say(&serde_json::json!({"cmd": "send", "to": "carol@hostc", "body": "hi carol", "id": "a8"}).to_string())?;
@@ -579,6 +637,35 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
         if took > Duration::from_secs(2) {
             return Err(format!("removed after {took:?}"));
         }
+        Ok(())
+    })()));
+
+    results.push(("6 llxmpp resolves avahi-publish (x #2, flags, empty values) and python-zeroconf; python-zeroconf resolves llxmpp", (|| {
+        let mut publish = Peer::spawn(
+            "avahi-publish",
+            lab.in_host("b", Path::new("avahi-publish"), &["-s", "x #2", "_presence._tcp", "5301", "txtvers=1", "status=avail", "flag", "key="]),
+            &lab.dir.join("avahi-publish.log"),
+        )?;
+        let script = lab.dir.join("pypeer.py");
+        std::fs::write(&script, PYTHON_ZEROCONF).map_err(|e| e.to_string())?;
+        let mut python = Peer::spawn("python-zeroconf", lab.in_host("c", Path::new("/usr/bin/python3"), &[&script.display().to_string(), "frank@hosta"]), &lab.dir.join("zeroconf.log"))?;
+        let mut frank = lab.llxmpp_chat("a", "frank", &["--port", "5302", "--first", "Frank"])?;
+        frank.expect(10.0, "ready", event("ready"))?;
+        let x2 = json(&frank.expect(15.0, "x #2 online", |l| json(l)["event"] == "peer_online" && json(l)["peer"] == "x #2")?);
+        if x2["port"] != 5301 || x2["status"] != "avail" {
+            return Err(format!("llxmpp saw {x2}"));
+        }
+        let py = json(&frank.expect(15.0, "pyz online", |l| json(l)["event"] == "peer_online" && json(l)["peer"] == "pyz@hostc")?);
+        if py["msg"] != "python here" || py["status"] != "dnd" {
+            return Err(format!("llxmpp saw {py}"));
+        }
+        let resolved = python.expect(20.0, "python's resolution of frank", |l| l.starts_with("RESOLVED") || l.starts_with("NOT RESOLVED"))?;
+        if !resolved.contains("RESOLVED 5302") || !resolved.contains("('1st', 'Frank')") || !resolved.contains("('status', 'avail')") {
+            return Err(format!("python-zeroconf: {resolved}"));
+        }
+        frank.say(&serde_json::json!({"cmd": "quit"}).to_string())?;
+        let _ = frank.child.wait();
+        drop(publish.stdin.take());
         Ok(())
     })()));
 
