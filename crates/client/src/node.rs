@@ -155,6 +155,9 @@ struct Conn {
     /// Ids written into the connection, reported `sent` once the loop's queue is empty.
     unflushed: Vec<(String, String)>,
     trusted: bool,
+    /// Why the connection was given up, if bytes could not be queued: what was written
+    /// into it is then reported as failed, not sent.
+    broken: Option<String>,
 }
 
 /// The node. Run it in an `EventLoop<NodeCommand>`.
@@ -373,6 +376,7 @@ impl Node {
                             outgoing: Some(outgoing),
                             unflushed: Vec::new(),
                             trusted: true,
+                            broken: None,
                         },
                     );
                     return;
@@ -413,12 +417,18 @@ impl Node {
         }
         while let Some(bytes) = session.poll_transmit() {
             if let Err(e) = ctx.write(conn, &bytes) {
-                tracing::warn!(%e, "write failed");
+                // Bytes we cannot queue would be lost: give the connection up instead.
+                tracing::warn!(%e, "write failed; closing the connection");
+                c.broken = Some(format!("write failed: {e}"));
+                ctx.abort(conn);
+                return;
             }
         }
         let mut close = None;
         for event in events {
-            let c = self.conns.get_mut(&conn).expect("present");
+            let Some(c) = self.conns.get_mut(&conn) else {
+                break;
+            };
             match event {
                 SessionEvent::Opened(header) => {
                     if c.outgoing.is_none() && !self.identify(conn, header.from.as_deref()) {
@@ -602,6 +612,7 @@ impl Handler for Node {
                 outgoing: None,
                 unflushed: Vec::new(),
                 trusted: known,
+                broken: None,
             },
         );
     }
