@@ -373,3 +373,42 @@ fn send_and_peers_are_one_shot_commands() {
     bob.command(json!({"cmd": "quit"}));
     assert!(bob.child.wait().unwrap().success());
 }
+
+#[test]
+fn both_sides_opening_streams_at_once_lose_nothing() {
+    let Some(lab) = Lab::new("r") else { return };
+    let mut alice = ChatNode::start(&lab, "a", "alice", &[]);
+    let mut bob = ChatNode::start(&lab, "b", "bob", &[]);
+    alice.expect(10, "bob online", |e| {
+        is(e, "peer_online") && e["peer"] == "bob@hostb"
+    });
+    bob.expect(10, "alice online", |e| {
+        is(e, "peer_online") && e["peer"] == "alice@hosta"
+    });
+    // Both connect to each other at the same moment: two streams between one pair.
+    for n in 0..5 {
+        alice.command(json!({"cmd": "send", "to": "bob@hostb", "body": format!("a{n}"), "id": format!("a{n}")}));
+        bob.command(json!({"cmd": "send", "to": "alice@hosta", "body": format!("b{n}"), "id": format!("b{n}")}));
+    }
+    for n in 0..5 {
+        bob.expect(10, "alice's message", |e| {
+            is(e, "message") && e["body"] == format!("a{n}")
+        });
+        alice.expect(10, "bob's message", |e| {
+            is(e, "message") && e["body"] == format!("b{n}")
+        });
+        alice.expect(10, "sent", |e| is(e, "sent") && e["id"] == format!("a{n}"));
+        bob.expect(10, "sent", |e| is(e, "sent") && e["id"] == format!("b{n}"));
+    }
+    for node in [&alice, &bob] {
+        assert!(
+            !node.seen.iter().any(|e| is(e, "send_failed")),
+            "{:#?}",
+            node.seen
+        );
+    }
+    for node in [&mut alice, &mut bob] {
+        node.command(json!({"cmd": "quit"}));
+        assert!(node.child.wait().unwrap().success());
+    }
+}
