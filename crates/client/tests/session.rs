@@ -304,3 +304,53 @@ fn iqs_get_answers_and_unknown_ones_service_unavailable() {
     assert!(written.contains("<feature var='urn:xmpp:ping'/>"));
     assert!(written.contains("id='2'") && written.contains("<service-unavailable"));
 }
+
+#[test]
+fn the_caps_hash_we_publish_is_the_one_of_our_disco_reply() {
+    use base64::Engine;
+    let now = Instant::now();
+    let mut session = Session::responder(config(), now);
+    session.handle_input(now, b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='p@q'>");
+    let _ = output(&mut session);
+    session.handle_input(now, b"<iq type='get' id='d' from='p@q'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>");
+    let reply = output(&mut session);
+    // Recompute the XEP-0115 §5.1 string from the reply itself.
+    let owned = llxmpp_framer::OwnedStanza::from_xml(&reply);
+    let document = owned.document().unwrap();
+    let query = document
+        .descendants()
+        .find(|n| n.has_tag_name("query"))
+        .unwrap();
+    let mut identities: Vec<String> = query
+        .children()
+        .filter(|n| n.has_tag_name("identity"))
+        .map(|n| {
+            format!(
+                "{}/{}/{}/{}",
+                n.attribute("category").unwrap(),
+                n.attribute("type").unwrap(),
+                n.attribute("xml:lang").unwrap_or(""),
+                n.attribute("name").unwrap_or("")
+            )
+        })
+        .collect();
+    identities.sort();
+    let mut features: Vec<&str> = query
+        .children()
+        .filter(|n| n.has_tag_name("feature"))
+        .filter_map(|n| n.attribute("var"))
+        .collect();
+    features.sort();
+    let mut s = String::new();
+    for part in identities.iter().map(String::as_str).chain(features) {
+        s.push_str(part);
+        s.push('<');
+    }
+    let ver = base64::engine::general_purpose::STANDARD
+        .encode(sha1_smol::Sha1::from(s.as_bytes()).digest().bytes());
+    assert_eq!(ver, llxmpp::caps::ver());
+    assert_eq!(
+        query.attribute("node"),
+        Some(format!("{}#{ver}", llxmpp::caps::NODE).as_str())
+    );
+}
