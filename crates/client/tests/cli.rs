@@ -412,3 +412,52 @@ fn both_sides_opening_streams_at_once_lose_nothing() {
         assert!(node.child.wait().unwrap().success());
     }
 }
+
+#[test]
+fn a_peer_sending_bad_xml_gets_a_stream_error_and_the_node_carries_on() {
+    let Some(lab) = Lab::new("x") else { return };
+    let mut alice = ChatNode::start(&lab, "a", "alice", &[]);
+    let mut bob = ChatNode::start(&lab, "b", "bob", &[]);
+    alice.expect(10, "bob online", |e| {
+        is(e, "peer_online") && e["peer"] == "bob@hostb"
+    });
+    bob.expect(10, "alice online", |e| {
+        is(e, "peer_online") && e["peer"] == "alice@hosta"
+    });
+    // From bob's host (an address alice knows), a raw stream that turns hostile.
+    let raw = Command::new("ip")
+        .args(["netns", "exec", &format!("{}b", lab.prefix), "/usr/bin/python3", "-c"])
+        .arg(concat!(
+            "import socket,sys\n",
+            "s=socket.create_connection(('10.80.0.1',5298),timeout=5)\n",
+            "s.sendall(b\"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='bob@hostb' to='alice@hosta'>\")\n",
+            "s.sendall(b'<message><!-- hostile --></message>')\n",
+            "data=b''\n",
+            "while True:\n",
+            "    chunk=s.recv(4096)\n",
+            "    if not chunk: break\n",
+            "    data+=chunk\n",
+            "sys.stdout.write(data.decode())\n",
+        ))
+        .output()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&raw.stdout);
+    assert!(
+        answer.contains("<restricted-xml xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"),
+        "{answer}"
+    );
+    assert!(answer.ends_with("</stream:stream>"), "{answer}");
+    // The node and bob's real stream go on.
+    bob.command(json!({"cmd": "send", "to": "alice@hosta", "body": "still there?", "id": "b1"}));
+    alice.expect(10, "bob's message", |e| {
+        is(e, "message") && e["body"] == "still there?"
+    });
+    alice.command(json!({"cmd": "send", "to": "bob@hostb", "body": "yes", "id": "a1"}));
+    bob.expect(10, "alice's answer", |e| {
+        is(e, "message") && e["body"] == "yes"
+    });
+    for node in [&mut alice, &mut bob] {
+        node.command(json!({"cmd": "quit"}));
+        assert!(node.child.wait().unwrap().success());
+    }
+}
