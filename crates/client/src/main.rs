@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 use llxmpp::node::{Node, NodeCommand, NodeConfig, NodeEvent};
 use llxmpp_event_loop::{Config, EventLoop, InterfaceSelection, LoopHandle};
+use llxmpp_framer::ChatState;
 use llxmpp_roster::{Peer, Presence, Status};
 use serde_json::{json, Value};
 
@@ -341,6 +342,19 @@ fn parse_command(line: &str, json: bool, next_id: &mut u64) -> Result<Option<Nod
                     msg: text("msg"),
                 }))
             }
+            Some("typing") => {
+                let to = text("to").ok_or("typing needs \"to\"")?;
+                let state = match text("state").as_deref() {
+                    None | Some("composing") => ChatState::Composing,
+                    Some("paused") => ChatState::Paused,
+                    Some(other) => {
+                        return Err(format!(
+                            "unknown typing state {other:?}: composing or paused"
+                        ))
+                    }
+                };
+                Ok(Some(NodeCommand::Typing { to, state }))
+            }
             Some("peers") => Ok(Some(NodeCommand::Peers)),
             Some("quit") => Ok(Some(NodeCommand::Quit)),
             other => Err(format!("unknown command {other:?}")),
@@ -368,9 +382,22 @@ fn parse_command(line: &str, json: bool, next_id: &mut u64) -> Result<Option<Nod
             let status = Status::from_user(word).ok_or("usage: /status avail|away|dnd [TEXT]")?;
             Ok(Some(NodeCommand::Status { status, msg }))
         }
+        "/typing" => {
+            let to = rest.trim();
+            if to.is_empty() {
+                return Err("usage: /typing PEER".into());
+            }
+            Ok(Some(NodeCommand::Typing {
+                to: to.into(),
+                state: ChatState::Composing,
+            }))
+        }
         "/peers" => Ok(Some(NodeCommand::Peers)),
         "/quit" => Ok(Some(NodeCommand::Quit)),
-        _ => Err("commands: /msg PEER TEXT, /status avail|away|dnd [TEXT], /peers, /quit".into()),
+        _ => Err(
+            "commands: /msg PEER TEXT, /status avail|away|dnd [TEXT], /typing PEER, /peers, /quit"
+                .into(),
+        ),
     }
 }
 

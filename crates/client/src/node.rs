@@ -132,6 +132,14 @@ pub enum NodeCommand {
         /// The new message (`None` clears it).
         msg: Option<String>,
     },
+    /// Tell a peer we are typing (or paused), if a stream to it is open and it asked for
+    /// such notifications (XEP-0022) or uses them (XEP-0085).
+    Typing {
+        /// The peer's instance name.
+        to: String,
+        /// Composing or paused.
+        state: llxmpp_framer::ChatState,
+    },
     /// Report the roster.
     Peers,
     /// Send goodbyes, close streams, stop.
@@ -715,6 +723,20 @@ impl Handler for Node {
                     if let Err(e) = presence.set_txt(ctx, txt) {
                         self.emit(NodeEvent::Error(format!("cannot publish that status: {e}")));
                     }
+                }
+            }
+            NodeCommand::Typing { to, state } => {
+                let open = self
+                    .conns
+                    .iter_mut()
+                    .filter(|(_, c)| c.peer.as_deref() == Some(&to))
+                    .filter(|(_, c)| c.session.as_ref().is_some_and(Session::is_open))
+                    .max_by_key(|(id, _)| **id);
+                if let Some((&conn, c)) = open {
+                    if let Some(session) = &mut c.session {
+                        session.send_typing(state);
+                    }
+                    self.pump(ctx, conn);
                 }
             }
             NodeCommand::Peers => {

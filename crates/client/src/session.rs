@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use llxmpp_framer::{
     escape_attribute, ns, write_empty_features, write_message, write_stream_close,
-    write_stream_error, write_stream_header, Condition, Frame, Framer, IqType, Limits, Message,
-    MessageEvent, Parsed, StreamHeader,
+    write_stream_error, write_stream_header, ChatState, Condition, Frame, Framer, IqType, Limits,
+    Message, MessageEvent, MessageType, Parsed, StreamHeader,
 };
 
 /// Which side opened the connection.
@@ -134,6 +134,8 @@ pub struct Session {
     peer: Option<String>,
     /// Whether the peer asked for XEP-0022 composing events in a message.
     wants_composing_events: bool,
+    /// Whether the peer sends XEP-0085 chat states.
+    uses_chat_states: bool,
     queued: VecDeque<(String, Message)>,
     out: Vec<u8>,
     events: VecDeque<SessionEvent>,
@@ -165,6 +167,7 @@ impl Session {
             peer_header: None,
             peer: None,
             wants_composing_events: false,
+            uses_chat_states: false,
             queued: VecDeque::new(),
             out: Vec::new(),
             events: VecDeque::new(),
@@ -253,22 +256,31 @@ impl Session {
         self.flush_queue();
     }
 
-    /// Sends a typing notification the way this peer understands: XEP-0022 if it asked
-    /// for composing events; otherwise nothing (no link-local peer relies on XEP-0085).
-    pub fn send_typing(&mut self, composing: bool) -> bool {
-        if !self.wants_composing_events || self.state != State::Open {
+    /// Sends a typing notification the way this peer understands it: XEP-0022 (`<x
+    /// xmlns='jabber:x:event'>` with `<id/>`, in a message with an empty body and no type,
+    /// as Adium sends them) if it asked for composing events, else a XEP-0085 chat state if
+    /// it sends chat states itself; nothing otherwise. Says whether anything was sent.
+    pub fn send_typing(&mut self, state: ChatState) -> bool {
+        if self.state != State::Open {
             return false;
         }
-        let notification = Message {
+        let mut notification = Message {
             to: self.peer.clone(),
             from: Some(self.config.our_instance.clone()),
-            body: Some(String::new()),
-            event: Some(MessageEvent {
-                composing,
-                id: Some(String::new()),
-            }),
             ..Message::default()
         };
+        if self.wants_composing_events {
+            notification.body = Some(String::new());
+            notification.event = Some(MessageEvent {
+                composing: state == ChatState::Composing,
+                id: Some(String::new()),
+            });
+        } else if self.uses_chat_states {
+            notification.kind = Some(MessageType::Chat);
+            notification.chat_state = Some(state);
+        } else {
+            return false;
+        }
         let mut xml = String::new();
         write_message(&mut xml, &notification);
         self.out.extend_from_slice(xml.as_bytes());
@@ -412,6 +424,9 @@ impl Session {
             if event.composing {
                 self.wants_composing_events = true;
             }
+        }
+        if message.chat_state.is_some() {
+            self.uses_chat_states = true;
         }
         if message.text().is_some_and(|t| !t.is_empty()) {
             self.events.push_back(SessionEvent::Message(message));

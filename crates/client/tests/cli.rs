@@ -461,3 +461,35 @@ fn a_peer_sending_bad_xml_gets_a_stream_error_and_the_node_carries_on() {
         assert!(node.child.wait().unwrap().success());
     }
 }
+
+#[test]
+fn typing_reaches_a_peer_that_asked_for_it() {
+    let Some(lab) = Lab::new("y") else { return };
+    let mut alice = ChatNode::start(&lab, "a", "alice", &[]);
+    let mut bob = ChatNode::start(&lab, "b", "bob", &[]);
+    alice.expect(10, "bob online", |e| {
+        is(e, "peer_online") && e["peer"] == "bob@hostb"
+    });
+    bob.expect(10, "alice online", |e| {
+        is(e, "peer_online") && e["peer"] == "alice@hosta"
+    });
+    // Bob's message asks for XEP-0022 events, as every llxmpp message does.
+    bob.command(json!({"cmd": "send", "to": "alice@hosta", "body": "hi", "id": "b1"}));
+    alice.expect(10, "bob's message", |e| is(e, "message"));
+    alice.command(json!({"cmd": "typing", "to": "bob@hostb", "state": "composing"}));
+    let typing = bob.expect(10, "typing", |e| is(e, "typing"));
+    assert_eq!(
+        (typing["from"].as_str(), typing["state"].as_str()),
+        (Some("alice@hosta"), Some("composing"))
+    );
+    assert!(
+        !bob.seen
+            .iter()
+            .any(|e| is(e, "message") && e["from"] == "alice@hosta"),
+        "a notification is never a message"
+    );
+    for node in [&mut alice, &mut bob] {
+        node.command(json!({"cmd": "quit"}));
+        assert!(node.child.wait().unwrap().success());
+    }
+}

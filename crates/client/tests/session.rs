@@ -354,3 +354,42 @@ fn the_caps_hash_we_publish_is_the_one_of_our_disco_reply() {
         Some(format!("{}#{ver}", llxmpp::caps::NODE).as_str())
     );
 }
+
+#[test]
+fn typing_goes_out_as_each_peer_understands_it() {
+    use llxmpp_framer::ChatState;
+    let header = b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='p@q'>";
+    let now = Instant::now();
+    // A peer that asked for XEP-0022 events (as Pidgin, Adium and iChat messages do).
+    let mut asked = Session::initiator(config(), "p@q", now);
+    asked.handle_input(now, header);
+    asked.handle_input(now, b"<message from='p@q' type='chat'><body>hi</body><x xmlns='jabber:x:event'><composing/></x></message>");
+    let _ = output(&mut asked);
+    assert!(asked.send_typing(ChatState::Composing));
+    let xml = output(&mut asked);
+    assert!(
+        xml.contains("<x xmlns='jabber:x:event'><composing/><id/></x>") && xml.contains("<body/>"),
+        "{xml}"
+    );
+    assert!(
+        !xml.contains("type="),
+        "XEP-0022 notifications carry no type: {xml}"
+    );
+    assert!(asked.send_typing(ChatState::Paused));
+    assert!(output(&mut asked).contains("<x xmlns='jabber:x:event'><id/></x>"));
+    // A peer that uses XEP-0085 chat states.
+    let mut states = Session::initiator(config(), "p@q", now);
+    states.handle_input(now, header);
+    states.handle_input(now, b"<message from='p@q' type='chat'><active xmlns='http://jabber.org/protocol/chatstates'/><body>hi</body></message>");
+    let _ = output(&mut states);
+    assert!(states.send_typing(ChatState::Composing));
+    assert!(
+        output(&mut states).contains("<composing xmlns='http://jabber.org/protocol/chatstates'/>")
+    );
+    // A peer that showed neither gets nothing.
+    let mut silent = Session::initiator(config(), "p@q", now);
+    silent.handle_input(now, header);
+    let _ = output(&mut silent);
+    assert!(!silent.send_typing(ChatState::Composing));
+    assert_eq!(output(&mut silent), "");
+}
