@@ -220,16 +220,11 @@ fn main() {
     println!("{:<44} {:>12.0}", "latency p50 at 10,000 msg/s (µs)", p50);
     println!("{:<44} {:>12.0}", "latency p99 at 10,000 msg/s (µs)", p99);
     println!("{:<44} {:>12.0}", "latency samples", count);
-    let path = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
-        .join("bench-summary.json");
-    let mut all: serde_json::Map<String, serde_json::Value> = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
-    all.insert("e2e_msgs_per_s".into(), msgs.into());
-    all.insert("e2e_latency_p50_us".into(), p50.into());
-    all.insert("e2e_latency_p99_us".into(), p99.into());
-    std::fs::write(&path, serde_json::to_string_pretty(&all).unwrap()).unwrap();
+    let mut entries = serde_json::Map::new();
+    entries.insert("e2e_msgs_per_s".into(), msgs.into());
+    entries.insert("e2e_latency_p50_us".into(), p50.into());
+    entries.insert("e2e_latency_p99_us".into(), p99.into());
+    if let Err(error) = llxmpp_benches::add_to_summary(entries) {
+        eprintln!("cannot write the summary: {error}");
+    }
 }

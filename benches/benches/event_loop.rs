@@ -170,15 +170,8 @@ fn main() {
         "{:<40} {:>12.1}",
         "echo throughput, one stream (MB/s)", echo_mb_per_s
     );
-    let path = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
-        .join("bench-summary.json");
-    let mut all: serde_json::Map<String, serde_json::Value> = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
-    all.insert(
+    let mut entries = serde_json::Map::new();
+    entries.insert(
         "event_loop".into(),
         serde_json::json!({
             "idle_connections": idle,
@@ -186,5 +179,7 @@ fn main() {
             "echo_mb_per_s": echo_mb_per_s,
         }),
     );
-    std::fs::write(&path, serde_json::to_string_pretty(&all).unwrap()).unwrap();
+    if let Err(error) = llxmpp_benches::add_to_summary(entries) {
+        eprintln!("cannot write the summary: {error}");
+    }
 }

@@ -155,18 +155,13 @@ fn write_summary(corpus: &Corpus) {
         "framer_corpus".to_owned(),
         serde_json::json!({ "bytes": corpus.bytes.len(), "stanzas": corpus.stanzas, "messages": corpus.messages }),
     );
-    let path = target_dir().join("bench-summary.json");
-    // Other benchmarks add their keys to the same file: keep what they wrote.
-    let mut all: serde_json::Map<String, serde_json::Value> = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_default();
-    all.extend(summary);
-    let text = serde_json::to_string_pretty(&all).expect("JSON");
-    if let Err(error) = std::fs::write(&path, text) {
-        eprintln!("cannot write {}: {error}", path.display());
-        return;
-    }
+    let path = match llxmpp_benches::add_to_summary(summary) {
+        Ok(path) => path,
+        Err(error) => {
+            eprintln!("cannot write the summary: {error}");
+            return;
+        }
+    };
     println!("\n{:<14} {:>10} {:>14}", "contender", "MB/s", "stanzas/s");
     for (name, mb, stanzas) in &rows {
         println!("{name:<14} {mb:>10.1} {stanzas:>14.0}");

@@ -6,6 +6,25 @@
 //! notifications and XEP-0085 chat states; disco#info results; pings; whitespace
 //! keepalives. The same seed always yields the same bytes.
 
+/// Adds `entries` to `target/bench-summary.json` (or `$CARGO_TARGET_DIR/…`), keeping
+/// what the other benchmarks wrote there; returns the file's path.
+pub fn add_to_summary(
+    entries: serde_json::Map<String, serde_json::Value>,
+) -> std::io::Result<std::path::PathBuf> {
+    let path = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .join("bench-summary.json");
+    let mut all: serde_json::Map<String, serde_json::Value> = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    all.extend(entries);
+    let text = serde_json::to_string_pretty(&all).map_err(std::io::Error::other)?;
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
 /// A stream (header and stanzas, not closed) and what it contains.
 pub struct Corpus {
     /// The stream's bytes.

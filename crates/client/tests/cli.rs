@@ -196,6 +196,27 @@ impl ChatNode {
     }
 }
 
+/// Alice on host a and Bob on host b, each having seen the other.
+fn alice_and_bob(lab: &Lab) -> (ChatNode, ChatNode) {
+    let mut alice = ChatNode::start(lab, "a", "alice", &[]);
+    let mut bob = ChatNode::start(lab, "b", "bob", &[]);
+    alice.expect(10, "bob online", |e| {
+        is(e, "peer_online") && e["peer"] == "bob@hostb"
+    });
+    bob.expect(10, "alice online", |e| {
+        is(e, "peer_online") && e["peer"] == "alice@hosta"
+    });
+    (alice, bob)
+}
+
+/// Quits every node and checks that each exits 0.
+fn quit_all<const N: usize>(nodes: [&mut ChatNode; N]) {
+    for node in nodes {
+        node.command(json!({"cmd": "quit"}));
+        assert!(node.child.wait().unwrap().success());
+    }
+}
+
 fn is(event: &Value, kind: &str) -> bool {
     event["event"] == kind
 }
@@ -300,10 +321,7 @@ fn three_nodes_discover_chat_change_status_and_quit() {
     writeln!(alice.stdin, "not json").unwrap();
     alice.stdin.flush().unwrap();
     alice.expect(5, "error", |e| is(e, "error"));
-    for node in [&mut alice, &mut carol] {
-        node.command(json!({"cmd": "quit"}));
-        assert!(node.child.wait().unwrap().success());
-    }
+    quit_all([&mut alice, &mut carol]);
 }
 
 #[test]
@@ -377,14 +395,7 @@ fn send_and_peers_are_one_shot_commands() {
 #[test]
 fn both_sides_opening_streams_at_once_lose_nothing() {
     let Some(lab) = Lab::new("r") else { return };
-    let mut alice = ChatNode::start(&lab, "a", "alice", &[]);
-    let mut bob = ChatNode::start(&lab, "b", "bob", &[]);
-    alice.expect(10, "bob online", |e| {
-        is(e, "peer_online") && e["peer"] == "bob@hostb"
-    });
-    bob.expect(10, "alice online", |e| {
-        is(e, "peer_online") && e["peer"] == "alice@hosta"
-    });
+    let (mut alice, mut bob) = alice_and_bob(&lab);
     // Both connect to each other at the same moment: two streams between one pair.
     for n in 0..5 {
         alice.command(json!({"cmd": "send", "to": "bob@hostb", "body": format!("a{n}"), "id": format!("a{n}")}));
@@ -407,23 +418,13 @@ fn both_sides_opening_streams_at_once_lose_nothing() {
             node.seen
         );
     }
-    for node in [&mut alice, &mut bob] {
-        node.command(json!({"cmd": "quit"}));
-        assert!(node.child.wait().unwrap().success());
-    }
+    quit_all([&mut alice, &mut bob]);
 }
 
 #[test]
 fn a_peer_sending_bad_xml_gets_a_stream_error_and_the_node_carries_on() {
     let Some(lab) = Lab::new("x") else { return };
-    let mut alice = ChatNode::start(&lab, "a", "alice", &[]);
-    let mut bob = ChatNode::start(&lab, "b", "bob", &[]);
-    alice.expect(10, "bob online", |e| {
-        is(e, "peer_online") && e["peer"] == "bob@hostb"
-    });
-    bob.expect(10, "alice online", |e| {
-        is(e, "peer_online") && e["peer"] == "alice@hosta"
-    });
+    let (mut alice, mut bob) = alice_and_bob(&lab);
     // From bob's host (an address alice knows), a raw stream that turns hostile.
     let raw = Command::new("ip")
         .args(["netns", "exec", &format!("{}b", lab.prefix), "/usr/bin/python3", "-c"])
@@ -456,23 +457,13 @@ fn a_peer_sending_bad_xml_gets_a_stream_error_and_the_node_carries_on() {
     bob.expect(10, "alice's answer", |e| {
         is(e, "message") && e["body"] == "yes"
     });
-    for node in [&mut alice, &mut bob] {
-        node.command(json!({"cmd": "quit"}));
-        assert!(node.child.wait().unwrap().success());
-    }
+    quit_all([&mut alice, &mut bob]);
 }
 
 #[test]
 fn typing_reaches_a_peer_that_asked_for_it() {
     let Some(lab) = Lab::new("y") else { return };
-    let mut alice = ChatNode::start(&lab, "a", "alice", &[]);
-    let mut bob = ChatNode::start(&lab, "b", "bob", &[]);
-    alice.expect(10, "bob online", |e| {
-        is(e, "peer_online") && e["peer"] == "bob@hostb"
-    });
-    bob.expect(10, "alice online", |e| {
-        is(e, "peer_online") && e["peer"] == "alice@hosta"
-    });
+    let (mut alice, mut bob) = alice_and_bob(&lab);
     // Bob's message asks for XEP-0022 events, as every llxmpp message does.
     bob.command(json!({"cmd": "send", "to": "alice@hosta", "body": "hi", "id": "b1"}));
     alice.expect(10, "bob's message", |e| is(e, "message"));
@@ -488,8 +479,5 @@ fn typing_reaches_a_peer_that_asked_for_it() {
             .any(|e| is(e, "message") && e["from"] == "alice@hosta"),
         "a notification is never a message"
     );
-    for node in [&mut alice, &mut bob] {
-        node.command(json!({"cmd": "quit"}));
-        assert!(node.child.wait().unwrap().success());
-    }
+    quit_all([&mut alice, &mut bob]);
 }

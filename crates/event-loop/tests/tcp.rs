@@ -228,6 +228,24 @@ fn a_reset_peer_is_an_event_and_the_loop_goes_on() {
     );
 }
 
+/// Opens `count` connections to `port` at once and says how many the loop serves (echoes).
+fn served(port: u16, count: usize) -> usize {
+    let streams: Vec<TcpStream> = (0..count)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    thread::sleep(Duration::from_millis(200));
+    streams
+        .into_iter()
+        .filter(|mut stream| {
+            stream
+                .set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            stream.write_all(b"x").ok();
+            matches!(stream.read(&mut [0u8; 1]), Ok(1))
+        })
+        .count()
+}
+
 #[test]
 fn accepts_stop_at_the_per_address_limit() {
     let (port, handle, join) = spawn(
@@ -237,21 +255,7 @@ fn accepts_stop_at_the_per_address_limit() {
         },
         Echo::default(),
     );
-    let streams: Vec<TcpStream> = (0..5)
-        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
-        .collect();
-    thread::sleep(Duration::from_millis(200));
-    let mut open = 0;
-    for mut stream in streams {
-        stream
-            .set_read_timeout(Some(Duration::from_millis(500)))
-            .unwrap();
-        stream.write_all(b"x").ok();
-        let mut buf = [0u8; 1];
-        if matches!(stream.read(&mut buf), Ok(1)) {
-            open += 1;
-        }
-    }
+    let open = served(port, 5);
     assert_eq!(open, 3);
     handle.send(Cmd::Stop).ok().unwrap();
     assert_eq!(join.join().unwrap().accepted, 3);
@@ -469,22 +473,7 @@ fn accepts_stop_at_the_total_limit() {
         ..Limits::DEFAULT
     };
     let (port, handle, join) = spawn(limits, Echo::default());
-    let streams: Vec<TcpStream> = (0..7)
-        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
-        .collect();
-    thread::sleep(Duration::from_millis(200));
-    let open = streams
-        .into_iter()
-        .filter(|stream| {
-            let mut stream = stream;
-            stream
-                .set_read_timeout(Some(Duration::from_millis(500)))
-                .unwrap();
-            stream.write_all(b"x").ok();
-            let mut buf = [0u8; 1];
-            matches!(stream.read(&mut buf), Ok(1))
-        })
-        .count();
+    let open = served(port, 7);
     assert_eq!(open, 4);
     handle.send(Cmd::Stop).ok().unwrap();
     assert_eq!(join.join().unwrap().accepted, 4);
