@@ -411,19 +411,11 @@ impl Scanner {
                     }
                 },
                 State::StartName => {
-                    let (end, finished) = scan_name(buf, pos, bound)?;
-                    self.pos = end;
-                    if !finished {
-                        if end == pos {
-                            // A character cut by the end of the input, or by the limit.
-                            return if bound < avail {
-                                Err(self.limit_error())
-                            } else {
-                                Ok(None)
-                            };
-                        }
-                        continue;
-                    }
+                    let end = match self.resume_name(buf, pos, bound, avail)? {
+                        NameStep::Ended(end) => end,
+                        NameStep::Moved => continue,
+                        NameStep::Wait => return Ok(None),
+                    };
                     self.tag_name = self.span(self.mark, end);
                     self.tag_has_prefix |= check_qname(&buf[self.mark..end])?;
                     self.state = State::InTag { ws: false };
@@ -456,19 +448,11 @@ impl Scanner {
                     }
                 }
                 State::AttrName => {
-                    let (end, finished) = scan_name(buf, pos, bound)?;
-                    self.pos = end;
-                    if !finished {
-                        if end == pos {
-                            // A character cut by the end of the input, or by the limit.
-                            return if bound < avail {
-                                Err(self.limit_error())
-                            } else {
-                                Ok(None)
-                            };
-                        }
-                        continue;
-                    }
+                    let end = match self.resume_name(buf, pos, bound, avail)? {
+                        NameStep::Ended(end) => end,
+                        NameStep::Moved => continue,
+                        NameStep::Wait => return Ok(None),
+                    };
                     let name = &buf[self.mark..end];
                     self.tag_has_prefix |= check_qname(name)? && !name.starts_with(b"xmlns:");
                     self.attr_name = self.span(self.mark, end);
@@ -530,19 +514,11 @@ impl Scanner {
                         self.pos += len;
                         continue;
                     }
-                    let (end, finished) = scan_name(buf, pos, bound)?;
-                    self.pos = end;
-                    if !finished {
-                        if end == pos {
-                            // A character cut by the end of the input, or by the limit.
-                            return if bound < avail {
-                                Err(self.limit_error())
-                            } else {
-                                Ok(None)
-                            };
-                        }
-                        continue;
-                    }
+                    let end = match self.resume_name(buf, pos, bound, avail)? {
+                        NameStep::Ended(end) => end,
+                        NameStep::Moved => continue,
+                        NameStep::Wait => return Ok(None),
+                    };
                     self.tag_name = self.span(self.mark, end);
                     self.check_end_name(buf)?;
                     self.state = State::AfterEndName;
@@ -762,6 +738,28 @@ impl Scanner {
         }
     }
 
+    /// Goes on reading the name whose characters continue at `pos` (resumable states).
+    fn resume_name(
+        &mut self,
+        buf: &[u8],
+        pos: usize,
+        bound: usize,
+        avail: usize,
+    ) -> Result<NameStep, Error> {
+        let (end, finished) = scan_name(buf, pos, bound)?;
+        self.pos = end;
+        if finished {
+            Ok(NameStep::Ended(end))
+        } else if end > pos {
+            Ok(NameStep::Moved)
+        } else if bound < avail {
+            // A character cut by the limit rather than by the end of the input.
+            Err(self.limit_error())
+        } else {
+            Ok(NameStep::Wait)
+        }
+    }
+
     /// The error for an item that does not fit its size limit.
     fn limit_error(&self) -> Error {
         if self.header_done() {
@@ -917,6 +915,16 @@ impl Scanner {
             end: (end - self.item_start) as u32,
         }
     }
+}
+
+/// Where reading a name stopped, in the resumable states.
+enum NameStep {
+    /// The name ends at this offset.
+    Ended(usize),
+    /// Some of it was read; look at the state again.
+    Moved,
+    /// A character is cut by the end of the input: wait for more bytes.
+    Wait,
 }
 
 /// How a whole-token fast path ended.
