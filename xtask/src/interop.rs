@@ -30,8 +30,9 @@ struct Peer {
     name: String,
     child: Child,
     stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
+    /// Lines with the time each arrived.
+    lines: mpsc::Receiver<(Instant, String)>,
+    seen: Vec<(Instant, String)>,
 }
 
 impl Peer {
@@ -48,7 +49,7 @@ impl Peer {
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
+                if tx.send((Instant::now(), line)).is_err() {
                     return;
                 }
             }
@@ -76,20 +77,30 @@ impl Peer {
         what: &str,
         want: impl Fn(&str) -> bool,
     ) -> Result<String, String> {
-        if let Some(line) = self.seen.iter().find(|l| want(l)) {
-            return Ok(line.clone());
+        self.expect_at(secs, what, want).map(|(_, line)| line)
+    }
+
+    /// As [`Peer::expect`], with the time the line arrived.
+    fn expect_at(
+        &mut self,
+        secs: f64,
+        what: &str,
+        want: impl Fn(&str) -> bool,
+    ) -> Result<(Instant, String), String> {
+        if let Some(found) = self.seen.iter().find(|(_, l)| want(l)) {
+            return Ok(found.clone());
         }
         let deadline = Instant::now() + Duration::from_secs_f64(secs);
-        while let Ok(line) = self
+        while let Ok((at, line)) = self
             .lines
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
         {
-            self.seen.push(line.clone());
+            self.seen.push((at, line.clone()));
             if want(&line) {
-                return Ok(line);
+                return Ok((at, line));
             }
         }
-        let tail: Vec<&String> = self.seen.iter().rev().take(8).collect();
+        let tail: Vec<&String> = self.seen.iter().rev().take(8).map(|(_, l)| l).collect();
         Err(format!(
             "{}: no {what} within {secs} s (last lines: {tail:?})",
             self.name
@@ -514,6 +525,21 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
     if let Err(e) = purple.expect(15.0, "SIGNED_ON", |l| l.starts_with("SIGNED_ON")) {
         return vec![("libpurple signs on", Err(e))];
     }
+    // Watch Avahi on host b from before alice starts, to time her discovery.
+    let mut watch = match Peer::spawn(
+        "avahi-browse",
+        lab.in_host(
+            "b",
+            Path::new("avahi-browse"),
+            &["-r", "-p", "_presence._tcp"],
+        ),
+        &lab.dir.join("avahi-watch.log"),
+    ) {
+        Ok(p) => p,
+        Err(e) => return vec![("avahi-browse starts", Err(e))],
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
     let mut alice = match lab.llxmpp_chat("a", "alice", &["--first", "Alice", "--last", "Liddell"])
     {
         Ok(p) => p,
@@ -531,6 +557,16 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
             if !line.contains("|Alice Liddell|available|") {
                 return Err(format!("libpurple saw {line}"));
             }
+            let (avahi_at, _) = watch.expect_at(5.0, "alice resolved by Avahi", |l| {
+                l.starts_with("=;") && l.contains("alice\\064hosta")
+            })?;
+            let (purple_at, _) = purple.expect_at(0.0, "BUDDY_ON alice", |l| l.starts_with("BUDDY_ON alice@hosta|"))?;
+            // From her start, mDNS probing (0.75–1 s) included.
+            println!(
+                "  discovery: Avahi on host b resolved alice {} ms after she started; libpurple reported her online after {} ms",
+                avahi_at.duration_since(started).as_millis(),
+                purple_at.duration_since(started).as_millis()
+            );
             let seen = json(&alice.expect(15.0, "peer_online echobot", |l| {
                 json(l)["event"] == "peer_online" && json(l)["peer"] == "echobot@hostb"
             })?);

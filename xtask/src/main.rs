@@ -7,6 +7,8 @@
 //!   `target/bench-summary.json` and print their tables and ratios.
 //! - `interop`: llxmpp against real third-party peers (libpurple, Avahi) in network
 //!   namespaces; prints `N passed, N failed` (see interop.rs).
+//! - `ci`: what `.ci/run` checks, from a developer's checkout: format, clippy, docs, the
+//!   tests, interop, every fuzz target for 60 s. It installs nothing.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -21,6 +23,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("interop") => interop::interop(&workspace_root(), &args[1..]),
+        Some("ci") => ci(&args[1..]),
         _ => Err(usage()),
     };
     match result {
@@ -33,7 +36,7 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> String {
-    "usage: cargo xtask fuzz [--seconds N] [TARGET...] | cargo xtask bench [--quick] | cargo xtask interop".to_owned()
+    "usage: cargo xtask fuzz [--seconds N] [TARGET...] | cargo xtask bench [--quick] | cargo xtask interop [--capture DIR] | cargo xtask ci".to_owned()
 }
 
 fn workspace_root() -> PathBuf {
@@ -107,6 +110,57 @@ fn fuzz(args: &[String]) -> Result<(), String> {
     } else {
         Err(format!("fuzz targets failed: {failed:?}"))
     }
+}
+
+/// A step of `ci`: its name, cargo's arguments, and an environment variable to set.
+type CiStep = (
+    &'static str,
+    &'static [&'static str],
+    Option<(&'static str, &'static str)>,
+);
+
+fn ci(args: &[String]) -> Result<(), String> {
+    if !args.is_empty() {
+        return Err(format!("ci takes no options (got {args:?})"));
+    }
+    let root = workspace_root();
+    let steps: [CiStep; 4] = [
+        ("format", &["fmt", "--all", "--", "--check"], None),
+        (
+            "clippy",
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+            None,
+        ),
+        (
+            "docs",
+            &["doc", "--workspace", "--no-deps", "--quiet"],
+            Some(("RUSTDOCFLAGS", "-D warnings")),
+        ),
+        ("tests", &["test", "--workspace"], None),
+    ];
+    for (name, cargo_args, env) in steps {
+        println!("xtask: {name}");
+        let mut command = Command::new("cargo");
+        command.current_dir(&root).args(cargo_args);
+        if let Some((key, value)) = env {
+            command.env(key, value);
+        }
+        let status = command
+            .status()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        if !status.success() {
+            return Err(format!("{name} failed"));
+        }
+    }
+    interop::interop(&root, &[])?;
+    fuzz(&["--seconds".to_owned(), "60".to_owned()])
 }
 
 fn bench(args: &[String]) -> Result<(), String> {
