@@ -13,6 +13,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::netlab::{self, Avahi, Hosts};
+
 const PACKAGES: [&str; 9] = [
     "avahi-daemon",
     "avahi-utils",
@@ -123,11 +125,13 @@ impl Drop for Peer {
 }
 
 struct Lab {
-    prefix: String,
+    /// Processes this task started (ended first: fields drop in order).
+    daemons: Vec<Child>,
+    avahi: Option<Avahi>,
+    hosts: Hosts,
     dir: PathBuf,
     llxmpp: PathBuf,
     driver: PathBuf,
-    daemons: Vec<Child>,
 }
 
 impl Drop for Lab {
@@ -136,35 +140,20 @@ impl Drop for Lab {
             let _ = child.kill();
             let _ = child.wait();
         }
-        for host in ["a", "b", "c", "br"] {
-            let _ = Command::new("ip")
-                .args(["netns", "del", &self.ns(host)])
-                .status();
-        }
     }
 }
 
 fn run(program: &str, args: &[&str]) -> Result<(), String> {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{program}: {e}"))?;
-    out.status.success().then_some(()).ok_or_else(|| {
-        format!(
-            "{program} {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )
-    })
+    netlab::run(program, args).map(drop)
 }
 
 impl Lab {
     fn ns(&self, host: &str) -> String {
-        format!("{}{host}", self.prefix)
+        self.hosts.ns(host)
     }
 
     fn bus(&self) -> String {
-        format!("unix:path={}/bus", self.dir.display())
+        netlab::bus_address(&self.dir)
     }
 
     fn in_host(&self, host: &str, program: &Path, args: &[&str]) -> Command {
@@ -181,121 +170,22 @@ impl Lab {
         let dir = root.join("target/interop");
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("purple")).map_err(|e| e.to_string())?;
-        let lab = Lab {
-            prefix: format!("xi{}", std::process::id() % 100_000),
+        let prefix = format!("xi{}", std::process::id() % 100_000);
+        let hosts = Hosts::bridged(&prefix, &["a", "b", "c"], "10.83.0")?;
+        Ok(Lab {
+            daemons: Vec::new(),
+            avahi: None,
+            hosts,
             dir,
             llxmpp,
             driver,
-            daemons: Vec::new(),
-        };
-        let br = lab.ns("br");
-        run("ip", &["netns", "add", &br])?;
-        run(
-            "ip",
-            &[
-                "-n",
-                &br,
-                "link",
-                "add",
-                "br0",
-                "type",
-                "bridge",
-                "mcast_snooping",
-                "0",
-            ],
-        )?;
-        run("ip", &["-n", &br, "link", "set", "br0", "up"])?;
-        for (n, host) in ["a", "b", "c"].iter().enumerate() {
-            let ns = lab.ns(host);
-            let (inner, outer) = (
-                format!("v{}{host}i", lab.prefix),
-                format!("v{}{host}o", lab.prefix),
-            );
-            run("ip", &["netns", "add", &ns])?;
-            run(
-                "ip",
-                &[
-                    "link", "add", &inner, "netns", &ns, "type", "veth", "peer", "name", &outer,
-                    "netns", &br,
-                ],
-            )?;
-            run("ip", &["-n", &br, "link", "set", &outer, "master", "br0"])?;
-            run("ip", &["-n", &br, "link", "set", &outer, "up"])?;
-            run("ip", &["-n", &ns, "link", "set", &inner, "name", "eth0"])?;
-            run(
-                "ip",
-                &[
-                    "-n",
-                    &ns,
-                    "addr",
-                    "add",
-                    &format!("10.83.0.{}/24", n + 1),
-                    "dev",
-                    "eth0",
-                ],
-            )?;
-            run("ip", &["-n", &ns, "link", "set", "eth0", "up"])?;
-            run("ip", &["-n", &ns, "link", "set", "lo", "up"])?;
-            run(
-                "ip",
-                &["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "eth0"],
-            )?;
-        }
-        Ok(lab)
+        })
     }
 
-    fn daemon(&mut self, host: &str, program: &str, args: &[&str]) -> Result<(), String> {
-        let child = self
-            .in_host(host, Path::new(program), args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("{program}: {e}"))?;
-        self.daemons.push(child);
-        Ok(())
-    }
-
-    /// A private system bus and avahi-daemon in host b (INTEROP.md: a tmpfs on
-    /// /run/avahi-daemon in a private mount namespace, so it collides with nothing).
+    /// A private system bus and avahi-daemon (host name `hostb`) in host b.
     fn start_avahi(&mut self) -> Result<(), String> {
-        let conf = self.dir.join("dbus.conf");
-        std::fs::write(&conf, format!(
-            "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\" \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n\
-             <busconfig><type>system</type><listen>unix:path={}/bus</listen><auth>EXTERNAL</auth>\
-             <policy context=\"default\"><allow user=\"*\"/><allow own=\"*\"/><allow send_destination=\"*\" eavesdrop=\"true\"/>\
-             <allow receive_sender=\"*\"/><allow eavesdrop=\"true\"/></policy></busconfig>\n",
-            self.dir.display()
-        )).map_err(|e| e.to_string())?;
-        let avahi = self.dir.join("avahi.conf");
-        std::fs::write(&avahi, "[server]\nhost-name=hostb\nuse-ipv4=yes\nuse-ipv6=no\nallow-interfaces=eth0\nenable-dbus=yes\n[wide-area]\nenable-wide-area=no\n[publish]\npublish-hinfo=no\npublish-workstation=no\n").map_err(|e| e.to_string())?;
-        self.daemon(
-            "b",
-            "dbus-daemon",
-            &[
-                "--nofork",
-                "--nopidfile",
-                &format!("--config-file={}", conf.display()),
-            ],
-        )?;
-        wait_for(|| self.dir.join("bus").exists(), "the D-Bus socket")?;
-        std::fs::create_dir_all("/run/avahi-daemon").map_err(|e| e.to_string())?;
-        let script = format!("mount -t tmpfs tmpfs /run/avahi-daemon && exec avahi-daemon -f {} --no-drop-root --no-chroot --no-rlimits", avahi.display());
-        self.daemon(
-            "b",
-            "unshare",
-            &["-m", "--propagation", "private", "sh", "-c", &script],
-        )?;
-        wait_for(
-            || {
-                self.in_host("b", Path::new("avahi-browse"), &["-a", "-t", "-p"])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .is_ok_and(|s| s.success())
-            },
-            "avahi-daemon",
-        )
+        self.avahi = Some(Avahi::start(&self.ns("b"), &self.dir, "hostb")?);
+        Ok(())
     }
 
     fn llxmpp_chat(&self, host: &str, name: &str, extra: &[&str]) -> Result<Peer, String> {
@@ -346,17 +236,6 @@ impl Lab {
         out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default()
     }
-}
-
-fn wait_for(mut ready: impl FnMut() -> bool, what: &str) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if ready() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Err(format!("{what} did not come up"))
 }
 
 fn json(line: &str) -> serde_json::Value {

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod interop;
+mod netlab;
 
 const FUZZ_TARGETS: [&str; 4] = ["framer", "stanza", "differential", "mdns"];
 

@@ -10,86 +10,20 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+#[allow(dead_code)] // Not every part of the shared lab is used here.
+#[path = "../../../xtask/src/netlab.rs"]
+mod netlab;
+
+/// Hosts a, b, c (10.80.0.1–3) on a bridge.
 struct Lab {
-    prefix: String,
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for ns in ["a", "b", "c", "br"] {
-            let _ = Command::new("ip")
-                .args(["netns", "del", &format!("{}{ns}", self.prefix)])
-                .status();
-        }
-    }
-}
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| e.to_string())?;
-    out.status.success().then_some(()).ok_or_else(|| {
-        format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    hosts: netlab::Hosts,
 }
 
 impl Lab {
-    /// Hosts a, b, c (10.80.0.1–3) on a bridge.
     fn new(tag: &str) -> Option<Lab> {
-        let lab = Lab {
-            prefix: format!("l{tag}{}", std::process::id() % 100_000),
-        };
-        let result = (|| {
-            let br = format!("{}br", lab.prefix);
-            ip(&["netns", "add", &br])?;
-            ip(&[
-                "-n",
-                &br,
-                "link",
-                "add",
-                "br0",
-                "type",
-                "bridge",
-                "mcast_snooping",
-                "0",
-            ])?;
-            ip(&["-n", &br, "link", "set", "br0", "up"])?;
-            for (n, host) in ["a", "b", "c"].iter().enumerate() {
-                let ns = format!("{}{host}", lab.prefix);
-                let (inner, outer) = (
-                    format!("v{}{host}i", lab.prefix),
-                    format!("v{}{host}o", lab.prefix),
-                );
-                ip(&["netns", "add", &ns])?;
-                ip(&[
-                    "link", "add", &inner, "netns", &ns, "type", "veth", "peer", "name", &outer,
-                    "netns", &br,
-                ])?;
-                ip(&["-n", &br, "link", "set", &outer, "master", "br0"])?;
-                ip(&["-n", &br, "link", "set", &outer, "up"])?;
-                ip(&["-n", &ns, "link", "set", &inner, "name", "eth0"])?;
-                ip(&[
-                    "-n",
-                    &ns,
-                    "addr",
-                    "add",
-                    &format!("10.80.0.{}/24", n + 1),
-                    "dev",
-                    "eth0",
-                ])?;
-                ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
-                ip(&["-n", &ns, "link", "set", "lo", "up"])?;
-                ip(&["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "eth0"])?;
-            }
-            Ok::<(), String>(())
-        })();
-        match result {
-            Ok(()) => Some(lab),
+        let prefix = format!("l{tag}{}", std::process::id() % 100_000);
+        match netlab::Hosts::bridged(&prefix, &["a", "b", "c"], "10.80.0") {
+            Ok(hosts) => Some(Lab { hosts }),
             Err(e) => {
                 eprintln!(
                     "\n!!! CLI END-TO-END TESTS NOT RUN: cannot make network namespaces: {e}\n"
@@ -109,7 +43,7 @@ impl Lab {
             .args([
                 "netns",
                 "exec",
-                &format!("{}{host}", self.prefix),
+                &self.hosts.ns(host),
                 env!("CARGO_BIN_EXE_llxmpp"),
             ])
             .args(args);
@@ -427,7 +361,7 @@ fn a_peer_sending_bad_xml_gets_a_stream_error_and_the_node_carries_on() {
     let (mut alice, mut bob) = alice_and_bob(&lab);
     // From bob's host (an address alice knows), a raw stream that turns hostile.
     let raw = Command::new("ip")
-        .args(["netns", "exec", &format!("{}b", lab.prefix), "/usr/bin/python3", "-c"])
+        .args(["netns", "exec", &lab.hosts.ns("b"), "/usr/bin/python3", "-c"])
         .arg(concat!(
             "import socket,sys\n",
             "s=socket.create_connection(('10.80.0.1',5298),timeout=5)\n",

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -25,11 +25,19 @@ use llxmpp_event_loop::{
 const PYTHON: &str = "/usr/bin/python3";
 const OUR_INSTANCE: &str = "llxmpp-test@hosta";
 
-/// The test's hosts and processes; everything is ended and removed when dropped.
+#[allow(dead_code)] // Not every part of the shared lab is used here.
+#[path = "../../../xtask/src/netlab.rs"]
+mod netlab;
+
+use netlab::{run, Avahi, Hosts};
+
+/// The test's hosts and processes; everything is ended and removed when dropped (the
+/// processes first: fields drop in order).
 struct Lab {
-    prefix: String,
-    dir: PathBuf,
     children: Vec<Child>,
+    avahi: Option<Avahi>,
+    hosts: Hosts,
+    dir: PathBuf,
 }
 
 impl Drop for Lab {
@@ -38,37 +46,17 @@ impl Drop for Lab {
             let _ = child.kill();
             let _ = child.wait();
         }
-        for ns in ["a", "b", "c", "br"] {
-            let _ = Command::new("ip")
-                .args(["netns", "del", &format!("{}{ns}", self.prefix)])
-                .status();
-        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-fn run(program: &str, args: &[&str]) -> Result<String, String> {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{program}: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "{program} {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
 impl Lab {
     fn ns(&self, host: &str) -> String {
-        format!("{}{host}", self.prefix)
+        self.hosts.ns(host)
     }
 
     fn bus(&self) -> String {
-        format!("unix:path={}/bus", self.dir.display())
+        netlab::bus_address(&self.dir)
     }
 
     /// Hosts a, b, c on a bridge in namespace `br`: 10.79.0.1, .2, .3.
@@ -86,68 +74,19 @@ impl Lab {
         }
         run(PYTHON, &["-c", "import zeroconf"])
             .map_err(|_| "python3-zeroconf is not installed".to_owned())?;
-        let prefix = format!("lm{}", std::process::id() % 100_000);
         let dir = std::env::temp_dir().join(format!("llxmpp-mdns-interop-{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let lab = Lab {
-            prefix,
-            dir,
-            children: Vec::new(),
-        };
-        let br = lab.ns("br");
-        run("ip", &["netns", "add", &br])?;
-        run(
-            "ip",
-            &[
-                "-n",
-                &br,
-                "link",
-                "add",
-                "br0",
-                "type",
-                "bridge",
-                "mcast_snooping",
-                "0",
-            ],
+        let hosts = Hosts::bridged(
+            &format!("lm{}", std::process::id() % 100_000),
+            &["a", "b", "c"],
+            "10.79.0",
         )?;
-        run("ip", &["-n", &br, "link", "set", "br0", "up"])?;
-        for (n, host) in ["a", "b", "c"].iter().enumerate() {
-            let ns = lab.ns(host);
-            let (inner, outer) = (
-                format!("v{}{host}i", lab.prefix),
-                format!("v{}{host}o", lab.prefix),
-            );
-            run("ip", &["netns", "add", &ns])?;
-            run(
-                "ip",
-                &[
-                    "link", "add", &inner, "netns", &ns, "type", "veth", "peer", "name", &outer,
-                    "netns", &br,
-                ],
-            )?;
-            run("ip", &["-n", &br, "link", "set", &outer, "master", "br0"])?;
-            run("ip", &["-n", &br, "link", "set", &outer, "up"])?;
-            run("ip", &["-n", &ns, "link", "set", &inner, "name", "eth0"])?;
-            run(
-                "ip",
-                &[
-                    "-n",
-                    &ns,
-                    "addr",
-                    "add",
-                    &format!("10.79.0.{}/24", n + 1),
-                    "dev",
-                    "eth0",
-                ],
-            )?;
-            run("ip", &["-n", &ns, "link", "set", "eth0", "up"])?;
-            run("ip", &["-n", &ns, "link", "set", "lo", "up"])?;
-            run(
-                "ip",
-                &["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "eth0"],
-            )?;
-        }
-        Ok(lab)
+        Ok(Lab {
+            children: Vec::new(),
+            avahi: None,
+            hosts,
+            dir,
+        })
     }
 
     fn spawn(&mut self, host: &str, args: &[&str]) -> Result<(), String> {
@@ -166,83 +105,8 @@ impl Lab {
 
     /// A private system bus and avahi-daemon (host name `hostb`) in namespace b.
     fn start_avahi(&mut self) -> Result<(), String> {
-        let conf = self.dir.join("dbus.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={}/bus</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow receive_sender="*"/>
-    <allow eavesdrop="true"/>
-  </policy>
-</busconfig>
-"#,
-                self.dir.display()
-            ),
-        )
-        .map_err(|e| e.to_string())?;
-        let avahi_conf = self.dir.join("avahi.conf");
-        std::fs::write(
-            &avahi_conf,
-            "[server]\nhost-name=hostb\nuse-ipv4=yes\nuse-ipv6=no\nallow-interfaces=eth0\nenable-dbus=yes\n\
-             [wide-area]\nenable-wide-area=no\n[publish]\npublish-hinfo=no\npublish-workstation=no\n",
-        )
-        .map_err(|e| e.to_string())?;
-        let conf = conf.display().to_string();
-        self.spawn(
-            "b",
-            &[
-                "dbus-daemon",
-                "--nofork",
-                "--nopidfile",
-                &format!("--config-file={conf}"),
-            ],
-        )?;
-        wait_for(
-            || Path::new(&self.dir.join("bus")).exists(),
-            "the D-Bus socket",
-        )?;
-        // avahi-daemon keeps its pid file and socket in /run/avahi-daemon: give it a
-        // private one, so that it neither collides with nor disturbs the machine's.
-        std::fs::create_dir_all("/run/avahi-daemon").map_err(|e| e.to_string())?;
-        let script = format!(
-            "mount -t tmpfs tmpfs /run/avahi-daemon && exec avahi-daemon -f {} --no-drop-root --no-chroot --no-rlimits",
-            avahi_conf.display()
-        );
-        self.spawn(
-            "b",
-            &[
-                "unshare",
-                "-m",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                &script,
-            ],
-        )?;
-        let ns = self.ns("b");
-        let bus = self.bus();
-        wait_for(
-            || {
-                Command::new("ip")
-                    .args(["netns", "exec", &ns, "avahi-browse", "-a", "-t", "-p"])
-                    .env("DBUS_SYSTEM_BUS_ADDRESS", &bus)
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .is_ok_and(|s| s.success())
-            },
-            "avahi-daemon",
-        )
+        self.avahi = Some(Avahi::start(&self.ns("b"), &self.dir, "hostb")?);
+        Ok(())
     }
 
     fn python(&self, name: &str, source: &str) -> Result<PathBuf, String> {
@@ -250,17 +114,6 @@ impl Lab {
         std::fs::write(&path, source).map_err(|e| e.to_string())?;
         Ok(path)
     }
-}
-
-fn wait_for(mut ready: impl FnMut() -> bool, what: &str) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if ready() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Err(format!("{what} did not come up"))
 }
 
 const PYTHON_PUBLISH: &str = r#"
