@@ -4,7 +4,10 @@
  * Line protocol. On stdin: `SEND <peer> <text>`, `STATUS <avail|away|dnd> [message]`,
  * `QUIT`. On stdout, one event a line: `SIGNED_ON <account>`, `BUDDY_ON <name>|<alias>|
  * <status id>|<message>`, `BUDDY_STATUS <name>|<status id>|<message>`, `BUDDY_OFF <name>`,
- * `RECV <sender>|<text>`, `SENT <peer>|<rc>`, `ERROR <text>`. With `--echo` every message
+ * `BUDDY_GONE <name>`, `RECV <sender>|<text>`, `SENT <peer>|<rc>`, `ERROR <text>`.
+ * `BUDDY_GONE` is how the Bonjour plugin takes a peer offline: a buddy it added itself on
+ * discovery (flagged not-to-be-saved) is removed from the buddy list when its service goes,
+ * without a `buddy-signed-off` signal. With `--echo` every message
  * received is sent back as `echo: <text>` (never an echo of an echo). libpurple's debug
  * output goes to stderr.
  *
@@ -135,6 +138,11 @@ static void buddy_signed_off(PurpleBuddy *buddy, gpointer data) {
     emit("BUDDY_OFF %s", purple_buddy_get_name(buddy));
 }
 
+static void buddy_removed(PurpleBuddy *buddy, gpointer data) {
+    (void)data;
+    emit("BUDDY_GONE %s", purple_buddy_get_name(buddy));
+}
+
 static void received_im(PurpleAccount *acct, char *sender, char *message, PurpleConversation *conv, PurpleMessageFlags flags, gpointer data) {
     (void)acct;
     (void)conv;
@@ -214,6 +222,7 @@ int main(int argc, char **argv) {
     purple_signal_connect(purple_connections_get_handle(), "connection-error", &handle, PURPLE_CALLBACK(connection_error), NULL);
     purple_signal_connect(purple_blist_get_handle(), "buddy-signed-on", &handle, PURPLE_CALLBACK(buddy_signed_on), NULL);
     purple_signal_connect(purple_blist_get_handle(), "buddy-signed-off", &handle, PURPLE_CALLBACK(buddy_signed_off), NULL);
+    purple_signal_connect(purple_blist_get_handle(), "buddy-removed", &handle, PURPLE_CALLBACK(buddy_removed), NULL);
     purple_signal_connect(purple_blist_get_handle(), "buddy-status-changed", &handle, PURPLE_CALLBACK(buddy_status_changed), NULL);
     purple_signal_connect(purple_conversations_get_handle(), "received-im-msg", &handle, PURPLE_CALLBACK(received_im), NULL);
 

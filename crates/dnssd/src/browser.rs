@@ -132,6 +132,9 @@ pub struct Browser {
     /// Instances (canonical instance names) whose SRV, TXT or addresses are missing, with
     /// when to ask next and the interval after that.
     resolving: HashMap<DnsName, (Instant, Duration)>,
+    /// The earliest of `resolving`'s times, kept so that `poll_timeout`, which an event
+    /// loop calls after every input, does not scan them.
+    next_resolve: Option<Instant>,
     emitted: HashMap<DnsName, ServiceInstance>,
     dirty: BTreeSet<Vec<Vec<u8>>>,
     rng: Rng,
@@ -161,6 +164,7 @@ impl Browser {
             next_browse: now + rng.between(FIRST_QUERY_DELAY.0, FIRST_QUERY_DELAY.1),
             browse_interval: Duration::from_secs(1),
             resolving: HashMap::new(),
+            next_resolve: None,
             emitted: HashMap::new(),
             dirty: BTreeSet::new(),
             rng,
@@ -262,6 +266,7 @@ impl Browser {
                 *interval = (*interval * 2).min(MAX_RESOLVE_INTERVAL);
             }
         }
+        self.settle_next_resolve();
         let mut refreshed = Vec::new();
         let due: Vec<CacheKey> = self
             .deadlines
@@ -350,10 +355,9 @@ impl Browser {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let cache = self.deadlines.first().map(|(at, _)| *at);
-        let resolving = self.resolving.values().map(|(at, _)| *at);
         cache
             .into_iter()
-            .chain(resolving)
+            .chain(self.next_resolve)
             .chain([self.next_browse])
             .min()
     }
@@ -605,6 +609,9 @@ impl Browser {
     /// of a pointed-to instance is missing.
     fn update_services(&mut self, now: Instant) {
         let dirty = std::mem::take(&mut self.dirty);
+        if dirty.is_empty() {
+            return;
+        }
         for labels in dirty {
             let name = DnsName::from_labels(&labels);
             let view = self.view(&name).filter(|v| !v.addresses.is_empty());
@@ -641,6 +648,11 @@ impl Browser {
                 self.events.push_back(event);
             }
         }
+        self.settle_next_resolve();
+    }
+
+    fn settle_next_resolve(&mut self) {
+        self.next_resolve = self.resolving.values().map(|(at, _)| *at).min();
     }
 
     /// Questions for what an instance lacks: SRV, TXT, or its host's addresses.

@@ -120,10 +120,15 @@ impl Ord for DnsName {
     /// Label by label, ASCII case ignored: consistent with `Eq`.
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         for (a, b) in self.labels.iter().zip(&other.labels) {
-            let order = a
+            // The first byte that differs decides; equal prefixes are the common case.
+            let order = match a
                 .iter()
-                .map(u8::to_ascii_lowercase)
-                .cmp(b.iter().map(u8::to_ascii_lowercase));
+                .zip(b)
+                .position(|(x, y)| !x.eq_ignore_ascii_case(y))
+            {
+                Some(i) => a[i].to_ascii_lowercase().cmp(&b[i].to_ascii_lowercase()),
+                None => a.len().cmp(&b.len()),
+            };
             if order.is_ne() {
                 return order;
             }
@@ -140,10 +145,16 @@ impl PartialOrd for DnsName {
 
 impl Hash for DnsName {
     fn hash<H: Hasher>(&self, state: &mut H) {
+        // One write per label (lowercased on the stack), not one per byte: hashers pay
+        // per call.
+        let mut lower = [0u8; 64];
         for label in &self.labels {
             state.write_usize(label.len());
-            for b in label {
-                state.write_u8(b.to_ascii_lowercase());
+            for chunk in label.chunks(lower.len()) {
+                let lower = &mut lower[..chunk.len()];
+                lower.copy_from_slice(chunk);
+                lower.make_ascii_lowercase();
+                state.write(lower);
             }
         }
     }

@@ -59,6 +59,9 @@ pub struct Lan {
     pub latency: Duration,
     /// Datagrams and bytes sent, per node.
     pub sent: Vec<(u64, u64)>,
+    /// Each node's next timeout as of its last step (`None` when it has none or is
+    /// offline): finding the next timer scans this vector, not every node's machines.
+    timeouts: Vec<Option<Instant>>,
 }
 
 impl Lan {
@@ -72,6 +75,7 @@ impl Lan {
             seq: 0,
             latency: Duration::from_millis(1),
             sent: Vec::new(),
+            timeouts: Vec::new(),
         }
     }
 
@@ -121,6 +125,7 @@ impl Lan {
             online: true,
         });
         self.sent.push((0, 0));
+        self.timeouts.push(None);
         n
     }
 
@@ -136,12 +141,7 @@ impl Lan {
         }
         loop {
             let next_packet = self.in_flight.peek().map(|p| p.0.at);
-            let next_timer = self
-                .nodes
-                .iter()
-                .filter(|n| n.online)
-                .filter_map(Self::node_timeout)
-                .min();
+            let next_timer = self.timeouts.iter().flatten().min().copied();
             let Some(next) = next_packet.into_iter().chain(next_timer).min() else {
                 break;
             };
@@ -154,10 +154,10 @@ impl Lan {
                 self.deliver(packet);
             }
             for n in 0..self.nodes.len() {
-                let node = &mut self.nodes[n];
-                if !node.online {
+                if !self.timeouts[n].is_some_and(|t| t <= self.now) {
                     continue;
                 }
+                let node = &mut self.nodes[n];
                 if node.browser.poll_timeout().is_some_and(|t| t <= self.now) {
                     node.browser.handle_timeout(self.now);
                 }
@@ -192,17 +192,19 @@ impl Lan {
                 .into_iter()
                 .collect(),
         };
+        // Decoding is a pure function of the bytes, so one decode serves every receiver
+        // (a real node decodes once for both its machines, as here).
+        let decoded = Message::decode(&packet.transmit.payload);
         for n in targets {
             let node = &mut self.nodes[n];
             if !node.online {
                 continue;
             }
-            // As a node does: one decode for both machines.
-            match Message::decode(&packet.transmit.payload) {
+            match &decoded {
                 Ok(message) => {
-                    node.browser.handle_message(self.now, from, 1, &message);
+                    node.browser.handle_message(self.now, from, 1, message);
                     if let Some(responder) = &mut node.responder {
-                        responder.handle_message(self.now, from, 1, &message);
+                        responder.handle_message(self.now, from, 1, message);
                     }
                 }
                 Err(_) => {
@@ -241,8 +243,10 @@ impl Lan {
             }
         }
         if !node.online {
+            self.timeouts[n] = None;
             return;
         }
+        self.timeouts[n] = Self::node_timeout(node);
         for transmit in outgoing {
             self.sent[n].0 += 1;
             self.sent[n].1 += transmit.payload.len() as u64;
