@@ -154,7 +154,7 @@ impl Lan {
                 self.deliver(packet);
             }
             for n in 0..self.nodes.len() {
-                if !self.timeouts[n].is_some_and(|t| t <= self.now) {
+                if self.timeouts[n].is_none_or(|t| t > self.now) {
                     continue;
                 }
                 let node = &mut self.nodes[n];
