@@ -1,46 +1,109 @@
-//! Two llxmpp nodes chatting over loopback TCP, discovered over mDNS on `lo`, in a network
+//! llxmpp nodes end to end over loopback TCP, discovered over mDNS on `lo`, in a network
 //! namespace this benchmark makes (it needs root; without, it says so and measures
-//! nothing). Figures: sustained messages per second on one stream (100-byte bodies, sender
-//! command to receiver event), and latency percentiles at 10,000 messages/s. Adds the keys
-//! `e2e_msgs_per_s`, `e2e_latency_p50_us` and `e2e_latency_p99_us` to
-//! `target/bench-summary.json`.
+//! nothing). Not criterion: each figure is one measurement of a steady state.
+//!
+//! - `e2e_msgs_per_s`: two nodes, one stream, 100-byte bodies, sender command to receiver
+//!   event, sustained for 5 s; `e2e_latency_p50_us` / `e2e_latency_p99_us` at a paced
+//!   10,000 messages/s.
+//! - `e2e_scaling_msgs_per_s_{1,10,100}`: one receiving node fed by 1, 10 and 100
+//!   concurrent peer streams at once (raw streams written by one thread, so the node's
+//!   side is what is measured).
+//! - `idle_stream_rss_bytes`: a node (in a process of its own) holding 10,000 concurrent
+//!   idle XMPP streams, header exchanged; its RSS growth divided by the streams.
+//! - `idle_rss_bytes`, `rss_growth_bytes_per_1m_msgs`: the `llxmpp` binary itself
+//!   (`chat --json`, release build: `$LLXMPP_BIN` or `target/release/llxmpp`) at idle,
+//!   and its RSS growth after receiving one million messages.
+//!
+//! Every figure goes to `target/bench-summary.json`.
 
-use std::process::Command;
-use std::sync::mpsc;
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use llxmpp::node::{Node, NodeCommand, NodeConfig, NodeEvent};
-use llxmpp_event_loop::{Config, EventLoop, InterfaceSelection, LoopHandle};
+use llxmpp_event_loop::{Config, EventLoop, InterfaceSelection, Limits, LoopHandle};
 use llxmpp_roster::Presence;
 
 const SUSTAIN: Duration = Duration::from_secs(5);
+const SCALING_STREAMS: [usize; 3] = [1, 10, 100];
+const SCALING_SPELL: Duration = Duration::from_secs(3);
+const IDLE_STREAMS: usize = 10_000;
+const GROWTH_MESSAGES: u64 = 1_000_000;
+/// Messages a sender keeps in flight: enough to keep the stream full, bounded so that
+/// the measured receiver is never buried.
+const WINDOW: u64 = 20_000;
 
-fn start(name: &str, port: u16) -> (LoopHandle<NodeCommand>, mpsc::Receiver<NodeEvent>) {
-    let config = NodeConfig {
-        name: name.into(),
-        host: "bench".into(),
-        presence: Presence::default(),
-        accept_unknown: false,
-        idle_timeout: Duration::from_secs(60),
-        connect_timeout: Duration::from_secs(5),
-        bind: Vec::new(),
-    };
-    let loop_config = Config {
-        mdns: Some(InterfaceSelection::Named(vec!["lo".into()])),
-        tcp_port: Some(port),
-        ipv6: false,
-        ..Config::default()
-    };
-    let mut event_loop: EventLoop<NodeCommand> = EventLoop::new(loop_config).expect("sockets");
-    let handle = event_loop.handle();
-    let (tx, rx) = mpsc::channel();
-    let seed = u64::from(port);
-    thread::spawn(move || {
-        let mut node = Node::new(config, tx, seed);
-        event_loop.run(&mut node).expect("loop");
-    });
-    (handle, rx)
+/// How a node of this benchmark is set up.
+struct NodeSetup {
+    name: &'static str,
+    port: u16,
+    /// Run mDNS on `lo` (the nodes that discover each other) or not at all.
+    mdns: bool,
+    accept_unknown: bool,
+    limits: Limits,
+}
+
+impl NodeSetup {
+    fn chatting(name: &'static str, port: u16) -> NodeSetup {
+        NodeSetup {
+            name,
+            port,
+            mdns: true,
+            accept_unknown: false,
+            limits: Limits::DEFAULT,
+        }
+    }
+
+    /// A node that takes streams from anyone, up to `streams` of them, without mDNS.
+    fn receiving(name: &'static str, port: u16, streams: usize) -> NodeSetup {
+        NodeSetup {
+            name,
+            port,
+            mdns: false,
+            accept_unknown: true,
+            limits: Limits {
+                max_connections: streams + 100,
+                max_connections_per_address: streams + 100,
+                ..Limits::DEFAULT
+            },
+        }
+    }
+
+    fn start(self) -> (LoopHandle<NodeCommand>, mpsc::Receiver<NodeEvent>) {
+        let config = NodeConfig {
+            name: self.name.into(),
+            host: "bench".into(),
+            presence: Presence::default(),
+            accept_unknown: self.accept_unknown,
+            idle_timeout: Duration::from_secs(600),
+            connect_timeout: Duration::from_secs(5),
+            bind: Vec::new(),
+        };
+        let loop_config = Config {
+            mdns: self
+                .mdns
+                .then(|| InterfaceSelection::Named(vec!["lo".into()])),
+            tcp_port: Some(self.port),
+            port_search: 0,
+            ipv6: false,
+            limits: self.limits,
+            ..Config::default()
+        };
+        let mut event_loop: EventLoop<NodeCommand> =
+            EventLoop::new(loop_config).expect("sockets");
+        let handle = event_loop.handle();
+        let (tx, rx) = mpsc::channel();
+        let seed = u64::from(self.port);
+        thread::spawn(move || {
+            let mut node = Node::new(config, tx, seed);
+            event_loop.run(&mut node).expect("loop");
+        });
+        (handle, rx)
+    }
 }
 
 fn wait_for(events: &mpsc::Receiver<NodeEvent>, want: impl Fn(&NodeEvent) -> bool) {
@@ -53,12 +116,24 @@ fn wait_for(events: &mpsc::Receiver<NodeEvent>, want: impl Fn(&NodeEvent) -> boo
     panic!("timed out");
 }
 
-/// Inside the namespace: the measurement itself. Prints `RESULT <msgs/s> <p50 µs> <p99 µs>`.
-fn inner() {
-    let (alice, alice_events) = start("alice", 5298);
-    let (_bob, bob_events) = start("bob", 5299);
+fn result(key: &str, value: f64) {
+    println!("RESULT {key} {value}");
+}
+
+fn send(node: &LoopHandle<NodeCommand>, to: &str, body: String, id: String) {
+    node.send(NodeCommand::Send {
+        to: to.into(),
+        body,
+        id,
+    })
+    .ok();
+}
+
+/// Two nodes over one stream: sustained throughput, then latency at a paced rate.
+fn two_nodes(alice: &LoopHandle<NodeCommand>, alice_events: &mpsc::Receiver<NodeEvent>) {
+    let (_bob, bob_events) = NodeSetup::chatting("bob", 5299).start();
     wait_for(
-        &alice_events,
+        alice_events,
         |e| matches!(e, NodeEvent::PeerOnline(p) if p.instance == "bob@bench"),
     );
     wait_for(
@@ -67,27 +142,15 @@ fn inner() {
     );
     let body = "x".repeat(100);
     // Warm the stream up.
-    alice
-        .send(NodeCommand::Send {
-            to: "bob@bench".into(),
-            body: body.clone(),
-            id: "warm".into(),
-        })
-        .ok();
+    send(alice, "bob@bench", body.clone(), "warm".into());
     wait_for(&bob_events, |e| matches!(e, NodeEvent::Message { .. }));
 
     // Throughput: keep a window of messages in flight for SUSTAIN.
     let start = Instant::now();
     let (mut sent, mut received) = (0u64, 0u64);
     while start.elapsed() < SUSTAIN {
-        while sent - received < 20_000 {
-            alice
-                .send(NodeCommand::Send {
-                    to: "bob@bench".into(),
-                    body: body.clone(),
-                    id: sent.to_string(),
-                })
-                .ok();
+        while sent - received < WINDOW {
+            send(alice, "bob@bench", body.clone(), sent.to_string());
             sent += 1;
         }
         while let Ok(event) = bob_events.recv_timeout(Duration::from_millis(1)) {
@@ -98,7 +161,7 @@ fn inner() {
         while alice_events.try_recv().is_ok() {}
     }
     let elapsed = start.elapsed().as_secs_f64();
-    let msgs_per_s = received as f64 / elapsed;
+    result("e2e_msgs_per_s", received as f64 / elapsed);
     // Drain what is in flight.
     while received < sent {
         match bob_events.recv_timeout(Duration::from_secs(10)) {
@@ -137,36 +200,282 @@ fn inner() {
             std::hint::spin_loop();
         }
         let stamp = origin.elapsed().as_micros();
-        let padded = format!("{stamp} {}", "y".repeat(90));
-        alice
-            .send(NodeCommand::Send {
-                to: "bob@bench".into(),
-                body: padded,
-                id: format!("l{n}"),
-            })
-            .ok();
+        send(
+            alice,
+            "bob@bench",
+            format!("{stamp} {}", "y".repeat(90)),
+            format!("l{n}"),
+        );
     }
     let mut latencies = receiver.join().unwrap();
+    while alice_events.try_recv().is_ok() {}
     latencies.sort_unstable();
     let percentile = |p: f64| {
         latencies
             .get(((latencies.len() as f64 - 1.0) * p) as usize)
             .copied()
-            .unwrap_or(0)
+            .unwrap_or(0) as f64
     };
-    println!(
-        "RESULT {msgs_per_s:.0} {} {} {}",
-        percentile(0.5),
-        percentile(0.99),
-        latencies.len()
+    result("e2e_latency_p50_us", percentile(0.5));
+    result("e2e_latency_p99_us", percentile(0.99));
+    result("e2e_latency_samples", latencies.len() as f64);
+}
+
+/// The opening a peer `k` writes: stream header, as libpurple writes it.
+fn peer_header(k: usize, to: &str) -> String {
+    format!(
+        "<?xml version='1.0' encoding='UTF-8' ?><stream:stream xmlns='jabber:client' \
+         xmlns:stream='http://etherx.jabber.org/streams' from='peer{k}@bench' to='{to}' \
+         version='1.0'>"
+    )
+}
+
+/// One receiving node, `streams` peers writing to it at once: messages per second the
+/// node reports.
+fn flood(streams: usize, port: u16, to: &str, events: &mpsc::Receiver<NodeEvent>) -> f64 {
+    let mut sockets = Vec::new();
+    for k in 0..streams {
+        let mut socket = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        socket
+            .write_all(peer_header(k, to).as_bytes())
+            .expect("header");
+        socket.set_nonblocking(true).expect("nonblocking");
+        sockets.push(socket);
+    }
+    // Each peer repeats a batch of 256 messages with 100-byte bodies.
+    let batches: Vec<Vec<u8>> = (0..streams)
+        .map(|k| {
+            (0..256)
+                .map(|i| {
+                    format!(
+                        "<message to='{to}' from='peer{k}@bench' type='chat' id='{i}'>\
+                         <body>{}</body></message>",
+                        "x".repeat(100)
+                    )
+                })
+                .collect::<String>()
+                .into_bytes()
+        })
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut offsets = vec![0usize; streams];
+            let mut sink = [0u8; 4096];
+            while !stop.load(Ordering::Relaxed) {
+                let mut progress = false;
+                for (k, socket) in sockets.iter_mut().enumerate() {
+                    // The node's stream header: read and dropped.
+                    let _ = socket.read(&mut sink);
+                    match socket.write(&batches[k][offsets[k]..]) {
+                        Ok(n) => {
+                            progress = true;
+                            offsets[k] = (offsets[k] + n) % batches[k].len();
+                        }
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                        Err(e) => panic!("peer {k}: {e}"),
+                    }
+                }
+                if !progress {
+                    thread::sleep(Duration::from_micros(50));
+                }
+            }
+            sockets
+        })
+    };
+    let count_for = |spell: Duration| {
+        let end = Instant::now() + spell;
+        let mut count = 0u64;
+        while let Ok(event) = events.recv_timeout(end.saturating_duration_since(Instant::now())) {
+            if matches!(event, NodeEvent::Message { .. }) {
+                count += 1;
+            }
+        }
+        count
+    };
+    count_for(Duration::from_millis(500));
+    let started = Instant::now();
+    let count = count_for(SCALING_SPELL);
+    let rate = count as f64 / started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    drop(writer.join().expect("writer"));
+    // Let the node report the rest and see the streams go.
+    while events.recv_timeout(Duration::from_millis(300)).is_ok() {}
+    rate
+}
+
+fn scaling() {
+    let largest = SCALING_STREAMS[SCALING_STREAMS.len() - 1];
+    let (_carol, carol_events) = NodeSetup::receiving("carol", 5300, largest).start();
+    for streams in SCALING_STREAMS {
+        let rate = flood(streams, 5300, "carol@bench", &carol_events);
+        result(&format!("e2e_scaling_msgs_per_s_{streams}"), rate);
+    }
+}
+
+/// Child role: a node that takes up to IDLE_STREAMS streams, says READY, and runs until
+/// stdin ends.
+fn idle_node() {
+    llxmpp_benches::raise_descriptor_limit(IDLE_STREAMS as u64 + 256);
+    let (handle, events) = NodeSetup::receiving("idle", 5301, IDLE_STREAMS).start();
+    thread::spawn(move || for _ in events {});
+    println!("READY");
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    handle.send(NodeCommand::Quit).ok();
+}
+
+fn idle_streams() {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .env("LLXMPP_E2E_ROLE", "idle-node")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("idle node");
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .expect("READY");
+    let pid = child.id();
+    // One stream first, so that what every stream shares is already there.
+    let mut first = TcpStream::connect(("127.0.0.1", 5301)).expect("connect");
+    first
+        .write_all(peer_header(0, "idle@bench").as_bytes())
+        .expect("header");
+    first.read_exact(&mut [0u8; 1]).expect("the node's header");
+    thread::sleep(Duration::from_millis(300));
+    let before = llxmpp_benches::rss_bytes(Some(pid));
+    let mut streams = Vec::with_capacity(IDLE_STREAMS);
+    for k in 1..=IDLE_STREAMS {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", 5301)) else {
+            break;
+        };
+        if stream
+            .write_all(peer_header(k, "idle@bench").as_bytes())
+            .is_err()
+        {
+            break;
+        }
+        streams.push(stream);
+    }
+    // Every stream answered with the node's header: it holds them all as XMPP streams.
+    let mut answered = 0;
+    for stream in &mut streams {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        if stream.read(&mut [0u8; 64]).is_ok_and(|n| n > 0) {
+            answered += 1;
+        }
+    }
+    thread::sleep(Duration::from_secs(1));
+    let after = llxmpp_benches::rss_bytes(Some(pid));
+    result("idle_streams_held", answered as f64);
+    result(
+        "idle_stream_rss_bytes",
+        after.saturating_sub(before) as f64 / answered.max(1) as f64,
     );
+    drop(child.stdin.take());
+    let _ = child.wait();
+}
+
+/// The release `llxmpp` binary, if built.
+fn llxmpp_binary() -> Option<std::path::PathBuf> {
+    std::env::var_os("LLXMPP_BIN")
+        .map(Into::into)
+        .or_else(|| Some(llxmpp_benches::target_dir().join("release/llxmpp")))
+        .filter(|path| path.exists())
+}
+
+/// The `llxmpp` binary as users run it: RSS at idle, and after a million messages.
+fn binary_memory(alice: &LoopHandle<NodeCommand>, alice_events: &mpsc::Receiver<NodeEvent>) {
+    let Some(binary) = llxmpp_binary() else {
+        println!(
+            "NOTE the llxmpp binary is not built (cargo build --release -p llxmpp): \
+             idle_rss_bytes and rss_growth_bytes_per_1m_msgs not measured"
+        );
+        return;
+    };
+    let mut dave = Command::new(binary)
+        .args([
+            "chat",
+            "--json",
+            "--name",
+            "dave",
+            "--host",
+            "bench",
+            "--interface",
+            "lo",
+            "--port",
+            "5302",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("llxmpp binary");
+    let received = Arc::new(AtomicU64::new(0));
+    {
+        let received = received.clone();
+        let stdout = dave.stdout.take().unwrap();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains(r#""event":"message""#) {
+                    received.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+    wait_for(
+        alice_events,
+        |e| matches!(e, NodeEvent::PeerOnline(p) if p.instance == "dave@bench"),
+    );
+    thread::sleep(Duration::from_secs(1));
+    let pid = dave.id();
+    let idle = llxmpp_benches::rss_bytes(Some(pid));
+    let body = "z".repeat(100);
+    let mut sent = 0u64;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while received.load(Ordering::Relaxed) < GROWTH_MESSAGES && Instant::now() < deadline {
+        while sent < GROWTH_MESSAGES && sent - received.load(Ordering::Relaxed) < WINDOW {
+            send(alice, "dave@bench", body.clone(), sent.to_string());
+            sent += 1;
+        }
+        while alice_events.try_recv().is_ok() {}
+        thread::sleep(Duration::from_millis(1));
+    }
+    let got = received.load(Ordering::Relaxed);
+    thread::sleep(Duration::from_secs(1));
+    let after = llxmpp_benches::rss_bytes(Some(pid));
+    result("idle_rss_bytes", idle as f64);
+    result("rss_growth_messages", got as f64);
+    result(
+        "rss_growth_bytes_per_1m_msgs",
+        after.saturating_sub(idle) as f64 * GROWTH_MESSAGES as f64 / got.max(1) as f64,
+    );
+    if let Some(stdin) = dave.stdin.as_mut() {
+        let _ = writeln!(stdin, r#"{{"cmd":"quit"}}"#);
+    }
+    let _ = dave.wait();
+}
+
+/// Inside the namespace: every measurement, as `RESULT <key> <value>` lines.
+fn inner() {
+    llxmpp_benches::raise_descriptor_limit(IDLE_STREAMS as u64 + 1024);
+    let (alice, alice_events) = NodeSetup::chatting("alice", 5298).start();
+    two_nodes(&alice, &alice_events);
+    scaling();
+    idle_streams();
+    binary_memory(&alice, &alice_events);
     alice.send(NodeCommand::Quit).ok();
 }
 
 fn main() {
-    if std::env::var_os("LLXMPP_E2E_INNER").is_some() {
-        inner();
-        return;
+    match std::env::var("LLXMPP_E2E_ROLE").as_deref() {
+        Ok("inner") => return inner(),
+        Ok("idle-node") => return idle_node(),
+        _ => {}
     }
     let ns = format!("llbench{}", std::process::id());
     let made = Command::new("ip")
@@ -190,40 +499,32 @@ fn main() {
     let output = Command::new("ip")
         .args(["netns", "exec", &ns])
         .arg(std::env::current_exe().unwrap())
-        .env("LLXMPP_E2E_INNER", "1")
+        .env("LLXMPP_E2E_ROLE", "inner")
+        .stderr(Stdio::inherit())
         .output()
         .expect("run inside the namespace");
     let _ = Command::new("ip").args(["netns", "del", &ns]).status();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let Some(result) = stdout.lines().find_map(|l| l.strip_prefix("RESULT ")) else {
-        println!(
-            "e2e: no result\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        return;
-    };
-    let values: Vec<f64> = result
-        .split_whitespace()
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    let [msgs, p50, p99, count] = values[..] else {
-        return;
-    };
-    println!(
-        "{:<44} {:>12}",
-        "end to end, two nodes over loopback", "value"
-    );
-    println!(
-        "{:<44} {:>12.0}",
-        "messages/s, one stream, 100-byte bodies", msgs
-    );
-    println!("{:<44} {:>12.0}", "latency p50 at 10,000 msg/s (µs)", p50);
-    println!("{:<44} {:>12.0}", "latency p99 at 10,000 msg/s (µs)", p99);
-    println!("{:<44} {:>12.0}", "latency samples", count);
     let mut entries = serde_json::Map::new();
-    entries.insert("e2e_msgs_per_s".into(), msgs.into());
-    entries.insert("e2e_latency_p50_us".into(), p50.into());
-    entries.insert("e2e_latency_p99_us".into(), p99.into());
+    println!("{:<40} {:>14}", "end to end, over loopback", "value");
+    for line in stdout.lines() {
+        if let Some(note) = line.strip_prefix("NOTE ") {
+            println!("{note}");
+        }
+        let Some((key, value)) = line.strip_prefix("RESULT ").and_then(|r| r.split_once(' '))
+        else {
+            continue;
+        };
+        let Ok(value) = value.parse::<f64>() else {
+            continue;
+        };
+        println!("{key:<40} {value:>14.0}");
+        entries.insert(key.to_owned(), value.into());
+    }
+    if entries.is_empty() {
+        println!("e2e: no result (exit {:?})\n{stdout}", output.status.code());
+        return;
+    }
     if let Err(error) = llxmpp_benches::add_to_summary(entries) {
         eprintln!("cannot write the summary: {error}");
     }

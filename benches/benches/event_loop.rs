@@ -28,15 +28,6 @@ impl Handler for Echo {
     }
 }
 
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
 fn start_loop() -> (u16, LoopHandle<()>, thread::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel();
     let join = thread::spawn(move || {
@@ -62,25 +53,11 @@ fn start_loop() -> (u16, LoopHandle<()>, thread::JoinHandle<()>) {
     (port, handle, join)
 }
 
-fn raise_descriptor_limit(wanted: u64) -> u64 {
-    let (_, hard) = rlimit::Resource::NOFILE.get().unwrap_or((1024, 1024));
-    // Root may raise the hard limit too; others get what the hard limit allows.
-    if rlimit::Resource::NOFILE
-        .set(wanted, wanted.max(hard))
-        .is_err()
-    {
-        let _ = rlimit::Resource::NOFILE.set(wanted.min(hard), hard);
-    }
-    rlimit::Resource::NOFILE
-        .get()
-        .map_or(1024, |(soft, _)| soft)
-}
-
 /// The client side of the idle test, in a process of its own so that only the loop's
 /// side of each connection counts in the measured process (and each process gets its
 /// own descriptor limit): opens the connections, says READY, holds them until stdin ends.
 fn clients(address: &str, count: usize) {
-    raise_descriptor_limit(count as u64 + 64);
+    llxmpp_benches::raise_descriptor_limit(count as u64 + 64);
     let streams: Vec<TcpStream> = (0..count)
         .map_while(|_| TcpStream::connect(address).ok())
         .collect();
@@ -95,7 +72,7 @@ fn main() {
         clients(address, count.parse().expect("count"));
         return;
     }
-    raise_descriptor_limit(IDLE_CONNECTIONS as u64 + 256);
+    llxmpp_benches::raise_descriptor_limit(IDLE_CONNECTIONS as u64 + 256);
 
     let (port, handle, join) = start_loop();
     let address = SocketAddr::from(([127, 0, 0, 1], port));
@@ -104,7 +81,7 @@ fn main() {
     probe.write_all(b"x").unwrap();
     probe.read_exact(&mut [0u8; 1]).unwrap();
     thread::sleep(Duration::from_millis(200));
-    let before = rss_bytes();
+    let before = llxmpp_benches::rss_bytes(None);
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .env(
             "LLXMPP_BENCH_CLIENTS",
@@ -129,7 +106,7 @@ fn main() {
     thread::sleep(Duration::from_millis(1500));
     probe.write_all(b"y").unwrap();
     probe.read_exact(&mut [0u8; 1]).unwrap();
-    let after = rss_bytes();
+    let after = llxmpp_benches::rss_bytes(None);
     // Only the loop's side of the connections lives in this process.
     let per_connection = after.saturating_sub(before) / idle.max(1) as u64;
 

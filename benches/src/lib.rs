@@ -6,15 +6,19 @@
 //! notifications and XEP-0085 chat states; disco#info results; pings; whitespace
 //! keepalives. The same seed always yields the same bytes.
 
+/// The workspace's target directory (`$CARGO_TARGET_DIR`, or `target/`).
+pub fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
 /// Adds `entries` to `target/bench-summary.json` (or `$CARGO_TARGET_DIR/…`), keeping
 /// what the other benchmarks wrote there; returns the file's path.
 pub fn add_to_summary(
     entries: serde_json::Map<String, serde_json::Value>,
 ) -> std::io::Result<std::path::PathBuf> {
-    let path = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
-        .join("bench-summary.json");
+    let path = target_dir().join("bench-summary.json");
     let mut all: serde_json::Map<String, serde_json::Value> = std::fs::read_to_string(&path)
         .ok()
         .and_then(|text| serde_json::from_str(&text).ok())
@@ -23,6 +27,36 @@ pub fn add_to_summary(
     let text = serde_json::to_string_pretty(&all).map_err(std::io::Error::other)?;
     std::fs::write(&path, text)?;
     Ok(path)
+}
+
+/// The resident set size of process `pid` (`None`: this process), from /proc, in bytes.
+pub fn rss_bytes(pid: Option<u32>) -> u64 {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/status"),
+        None => "/proc/self/status".to_owned(),
+    };
+    let status = std::fs::read_to_string(path).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Raises this process's descriptor limit towards `wanted` (children inherit it) and
+/// returns the limit in force.
+pub fn raise_descriptor_limit(wanted: u64) -> u64 {
+    let (_, hard) = rlimit::Resource::NOFILE.get().unwrap_or((1024, 1024));
+    // Root may raise the hard limit too; others get what the hard limit allows.
+    if rlimit::Resource::NOFILE
+        .set(wanted, wanted.max(hard))
+        .is_err()
+    {
+        let _ = rlimit::Resource::NOFILE.set(wanted.min(hard), hard);
+    }
+    rlimit::Resource::NOFILE
+        .get()
+        .map_or(1024, |(soft, _)| soft)
 }
 
 /// A stream (header and stanzas, not closed) and what it contains.
