@@ -132,6 +132,8 @@ struct Lab {
     dir: PathBuf,
     llxmpp: PathBuf,
     driver: PathBuf,
+    /// `RUST_LOG` for the llxmpp nodes: debug for interop's logs, info when measuring.
+    log_level: &'static str,
 }
 
 impl Drop for Lab {
@@ -166,8 +168,8 @@ impl Lab {
         command
     }
 
-    fn new(root: &Path, llxmpp: PathBuf, driver: PathBuf) -> Result<Lab, String> {
-        let dir = root.join("target/interop");
+    /// The hosts, with logs and state in `dir` (emptied first).
+    fn new(dir: PathBuf, llxmpp: PathBuf, driver: PathBuf) -> Result<Lab, String> {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("purple")).map_err(|e| e.to_string())?;
         let prefix = format!("xi{}", std::process::id() % 100_000);
@@ -179,6 +181,7 @@ impl Lab {
             dir,
             llxmpp,
             driver,
+            log_level: "debug",
         })
     }
 
@@ -202,7 +205,7 @@ impl Lab {
         ];
         args.extend_from_slice(extra);
         let mut command = self.in_host(host, &self.llxmpp, &args);
-        command.env("RUST_LOG", "debug");
+        command.env("RUST_LOG", self.log_level);
         Peer::spawn(
             &format!("llxmpp {name}@{host_name}"),
             command,
@@ -246,24 +249,19 @@ fn event<'a>(kind: &'a str) -> impl Fn(&str) -> bool + 'a {
     move |line| json(line)["event"] == kind
 }
 
-/// Checks, installs what is missing, builds, and runs every scenario.
-pub fn interop(root: &Path, args: &[String]) -> Result<(), String> {
-    let capture = match args {
-        [] => None,
-        [flag, dir] if flag == "--capture" => Some(PathBuf::from(dir)),
-        _ => {
-            return Err(format!(
-                "usage: cargo xtask interop [--capture DIR] (got {args:?})"
-            ))
-        }
-    };
-    let uid = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    if uid != "0" {
-        return Err("interop needs root: it makes network namespaces and runs avahi-daemon".into());
+/// The workspace's target directory (`$CARGO_TARGET_DIR`, or `target/`).
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+}
+
+/// What running real peers needs: root, the Debian packages (installed when missing), the
+/// `llxmpp` binary (debug or release build) and the libpurple driver, built. Returns the
+/// paths of the two programs.
+fn prepare(root: &Path, release: bool) -> Result<(PathBuf, PathBuf), String> {
+    if !crate::is_root() {
+        return Err("real peers need root: network namespaces and avahi-daemon".into());
     }
     let missing: Vec<&str> = PACKAGES
         .iter()
@@ -291,18 +289,24 @@ pub fn interop(root: &Path, args: &[String]) -> Result<(), String> {
             return Err(format!("could not install {missing:?}"));
         }
     }
+    let mut build = vec!["build", "--quiet", "--package", "llxmpp"];
+    if release {
+        build.push("--release");
+    }
     let status = Command::new("cargo")
         .current_dir(root)
-        .args(["build", "--quiet", "--package", "llxmpp"])
+        .args(&build)
         .status()
         .map_err(|e| e.to_string())?;
     if !status.success() {
         return Err("cargo build failed".into());
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let llxmpp = target.join("debug/llxmpp");
+    let target = target_dir(root);
+    let llxmpp = target.join(if release {
+        "release/llxmpp"
+    } else {
+        "debug/llxmpp"
+    });
     let driver = target.join("purple_driver");
     let flags = Command::new("pkg-config")
         .args(["--cflags", "--libs", "purple", "glib-2.0"])
@@ -320,7 +324,22 @@ pub fn interop(root: &Path, args: &[String]) -> Result<(), String> {
     gcc.extend(flags.split_whitespace());
     run("gcc", &gcc)?;
 
-    let mut lab = Lab::new(root, llxmpp, driver)?;
+    Ok((llxmpp, driver))
+}
+
+/// Checks, installs what is missing, builds, and runs every scenario.
+pub fn interop(root: &Path, args: &[String]) -> Result<(), String> {
+    let capture = match args {
+        [] => None,
+        [flag, dir] if flag == "--capture" => Some(PathBuf::from(dir)),
+        _ => {
+            return Err(format!(
+                "usage: cargo xtask interop [--capture DIR] (got {args:?})"
+            ))
+        }
+    };
+    let (llxmpp, driver) = prepare(root, false)?;
+    let mut lab = Lab::new(target_dir(root).join("interop"), llxmpp, driver)?;
     if let Some(dir) = &capture {
         // A pcap of the bridge, for debugging: every frame of every host crosses it.
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
@@ -631,4 +650,156 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
     ));
     let _ = purple.say("QUIT");
     results
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn millis(from: Instant, to: Instant) -> f64 {
+    to.saturating_duration_since(from).as_secs_f64() * 1000.0
+}
+
+/// `cargo xtask bench`'s figures against real peers, in interop's topology (Avahi and
+/// the libpurple driver, echoing, on host b; the release `llxmpp` binary on host a):
+/// - `discovery_ms`: from llxmpp's start (full RFC 6762 probing) until Avahi on host b
+///   resolves it, median of `runs` starts; `discovery_libpurple_ms`: until libpurple
+///   reports it online;
+/// - `goodbye_ms`: from `quit` until libpurple takes it offline; `goodbye_avahi_ms`: until
+///   Avahi removes it;
+/// - `libpurple_msgs_per_s`: messages into libpurple and its echoes back to llxmpp on one
+///   stream, 200 in flight, for `spell`;
+/// - `libpurple_idle_rss_bytes`, `libpurple_rss_growth_bytes_per_msg`: the driver's RSS
+///   before the flood, and its growth per message echoed.
+pub fn peer_figures(
+    root: &Path,
+    runs: usize,
+    spell: Duration,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let (llxmpp, driver) = prepare(root, true)?;
+    let mut lab = Lab::new(target_dir(root).join("peer-bench"), llxmpp, driver)?;
+    lab.log_level = "info";
+    lab.start_avahi()?;
+    let mut purple = lab.purple()?;
+    purple.expect(15.0, "SIGNED_ON", |l| l.starts_with("SIGNED_ON"))?;
+    let mut watch = Peer::spawn(
+        "avahi-browse",
+        lab.in_host(
+            "b",
+            Path::new("avahi-browse"),
+            &["-r", "-p", "_presence._tcp"],
+        ),
+        &lab.dir.join("avahi-watch.log"),
+    )?;
+    std::thread::sleep(Duration::from_millis(500));
+    let mut discovery = Vec::new();
+    let mut discovery_purple = Vec::new();
+    let mut goodbye = Vec::new();
+    let mut goodbye_avahi = Vec::new();
+    let mut figures = serde_json::Map::new();
+    for run in 0..runs {
+        purple.forget();
+        watch.forget();
+        let started = Instant::now();
+        let mut alice = lab.llxmpp_chat("a", "alice", &[])?;
+        let (resolved_at, _) = watch.expect_at(10.0, "alice resolved by Avahi", |l| {
+            l.starts_with("=;") && l.contains("alice\\064hosta")
+        })?;
+        let (online_at, _) = purple.expect_at(10.0, "BUDDY_ON alice", |l| {
+            l.starts_with("BUDDY_ON alice@hosta|")
+        })?;
+        discovery.push(millis(started, resolved_at));
+        discovery_purple.push(millis(started, online_at));
+        if run + 1 == runs {
+            figures.extend(libpurple_flood(&mut alice, &mut purple, spell)?);
+        }
+        watch.forget();
+        purple.forget();
+        alice.say(&serde_json::json!({"cmd": "quit"}).to_string())?;
+        let quit = Instant::now();
+        let (gone_at, _) = purple.expect_at(5.0, "alice offline in libpurple", |l| {
+            l == "BUDDY_GONE alice@hosta" || l == "BUDDY_OFF alice@hosta"
+        })?;
+        let (removed_at, _) = watch.expect_at(5.0, "alice removed by Avahi", |l| {
+            l.starts_with("-;") && l.contains("alice\\064hosta")
+        })?;
+        goodbye.push(millis(quit, gone_at));
+        goodbye_avahi.push(millis(quit, removed_at));
+        let _ = alice.child.wait();
+        println!(
+            "xtask: run {}: discovery {:.0} ms (libpurple {:.0} ms), goodbye {:.0} ms (Avahi {:.0} ms)",
+            run + 1,
+            discovery[run],
+            discovery_purple[run],
+            goodbye[run],
+            goodbye_avahi[run]
+        );
+    }
+    let _ = purple.say("QUIT");
+    for (key, values) in [
+        ("discovery_ms", &mut discovery),
+        ("discovery_libpurple_ms", &mut discovery_purple),
+        ("goodbye_ms", &mut goodbye),
+        ("goodbye_avahi_ms", &mut goodbye_avahi),
+    ] {
+        figures.insert(key.into(), median(values).into());
+    }
+    figures.insert("peer_runs".into(), runs.into());
+    Ok(figures)
+}
+
+/// Messages from llxmpp into libpurple, which echoes each back, with 200 in flight.
+fn libpurple_flood(
+    alice: &mut Peer,
+    purple: &mut Peer,
+    spell: Duration,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    alice.expect(15.0, "peer_online echobot", |l| {
+        json(l)["event"] == "peer_online" && json(l)["peer"] == "echobot@hostb"
+    })?;
+    let pid = purple.child.id();
+    std::thread::sleep(Duration::from_millis(500));
+    let idle = llxmpp_benches::rss_bytes(Some(pid));
+    let body = "x".repeat(100);
+    let is_echo = |line: &str| line.contains(r#""event":"message""#);
+    let (mut sent, mut echoed) = (0u64, 0u64);
+    let started = Instant::now();
+    while started.elapsed() < spell {
+        while sent - echoed < 200 {
+            alice.say(
+                &serde_json::json!({"cmd": "send", "to": "echobot@hostb", "body": body, "id": sent.to_string()})
+                    .to_string(),
+            )?;
+            sent += 1;
+        }
+        while let Ok((_, line)) = alice.lines.recv_timeout(Duration::from_millis(1)) {
+            echoed += u64::from(is_echo(&line));
+        }
+        // libpurple's RECV and SENT lines: read, so that its pipe never fills.
+        purple.forget();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let rate = echoed as f64 / elapsed;
+    // The rest in flight, then the driver's memory.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while echoed < sent && Instant::now() < deadline {
+        if let Ok((_, line)) = alice.lines.recv_timeout(Duration::from_millis(100)) {
+            echoed += u64::from(is_echo(&line));
+        }
+        purple.forget();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let after = llxmpp_benches::rss_bytes(Some(pid));
+    println!(
+        "xtask: libpurple echoed {echoed} of {sent} messages, {rate:.0}/s; its RSS {idle} -> {after} bytes"
+    );
+    let mut figures = serde_json::Map::new();
+    figures.insert("libpurple_msgs_per_s".into(), rate.into());
+    figures.insert("libpurple_idle_rss_bytes".into(), idle.into());
+    figures.insert(
+        "libpurple_rss_growth_bytes_per_msg".into(),
+        (after.saturating_sub(idle) as f64 / echoed.max(1) as f64).into(),
+    );
+    Ok(figures)
 }

@@ -3,8 +3,10 @@
 //! - `fuzz [--seconds N] [TARGET…]`: runs every fuzz target (or the named ones) for N
 //!   seconds each with cargo-fuzz on the nightly toolchain, starting from the committed
 //!   seeds. A crash fails the task and names the input to add to fuzz/regressions.
-//! - `bench [--quick]`: runs the criterion benchmarks; they write
-//!   `target/bench-summary.json` and print their tables and ratios.
+//! - `bench [--quick]`: runs every benchmark in `benches/` (they write
+//!   `target/bench-summary.json`), then, as root, the figures against real peers
+//!   (libpurple's throughput, discovery and goodbye times with Avahi and libpurple; see
+//!   interop.rs), and prints every figure with its goal.
 //! - `interop`: llxmpp against real third-party peers (libpurple, Avahi) in network
 //!   namespaces; prints `N passed, N failed` (see interop.rs).
 //! - `ci`: what `.ci/run` checks, from a developer's checkout: format, clippy, docs, the
@@ -12,6 +14,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::time::Duration;
 
 mod interop;
 mod netlab;
@@ -166,17 +169,36 @@ fn ci(args: &[String]) -> Result<(), String> {
 
 fn bench(args: &[String]) -> Result<(), String> {
     let mut criterion_args = Vec::new();
+    let mut quick = false;
     for arg in args {
         match arg.as_str() {
             // Enough samples for a ratio, in about a minute in all.
-            "--quick" => criterion_args.extend(["--warm-up-time", "1", "--measurement-time", "2"]),
+            "--quick" => {
+                quick = true;
+                criterion_args.extend(["--warm-up-time", "1", "--measurement-time", "2"]);
+            }
             other => return Err(format!("unknown bench option {other}")),
         }
     }
     let root = workspace_root();
+    // The e2e benchmark measures the release binary's memory.
+    let status = Command::new("cargo")
+        .current_dir(&root)
+        .args(["build", "--release", "--quiet", "--package", "llxmpp"])
+        .status()
+        .map_err(|e| format!("cannot run cargo build: {e}"))?;
+    if !status.success() {
+        return Err("cargo build --release --package llxmpp failed".to_owned());
+    }
+    let summary = llxmpp_benches::target_dir().join("bench-summary.json");
+    let _ = std::fs::remove_file(&summary);
     let status = Command::new("cargo")
         .current_dir(&root)
         .env("CRITERION_HOME", root.join("target/criterion"))
+        .env(
+            "LLXMPP_BIN",
+            llxmpp_benches::target_dir().join("release/llxmpp"),
+        )
         .args(["bench", "--package", "llxmpp-benches", "--"])
         .args(&criterion_args)
         .status()
@@ -184,10 +206,129 @@ fn bench(args: &[String]) -> Result<(), String> {
     if !status.success() {
         return Err("benchmarks failed".to_owned());
     }
-    let summary = root.join("target/bench-summary.json");
-    if !summary.exists() {
-        return Err(format!("{} was not written", summary.display()));
+    if is_root() {
+        let (runs, spell) = if quick { (3, 3) } else { (7, 5) };
+        let figures = interop::peer_figures(&root, runs, Duration::from_secs(spell))?;
+        llxmpp_benches::add_to_summary(figures).map_err(|e| e.to_string())?;
+    } else {
+        println!("xtask: not root: the figures against libpurple and Avahi are not measured");
     }
+    let text = std::fs::read_to_string(&summary)
+        .map_err(|e| format!("{} was not written: {e}", summary.display()))?;
+    let figures: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    print_summary(&figures);
     println!("xtask: summary in {}", summary.display());
     Ok(())
+}
+
+/// Whether this process runs as root (network namespaces need it).
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// The figures with their goals (from the issues), and the ratios measured side by side.
+fn print_summary(figures: &serde_json::Value) {
+    let number = |key: &str| figures.get(key).and_then(|v| v.as_f64());
+    let mbps = |key: &str| figures.get(key).and_then(|v| v["mb_per_s"].as_f64());
+    println!("\n{:<38} {:>14}  goal", "figure", "value");
+    // (figure, value, goal)
+    let rows: Vec<(&str, Option<f64>, &str)> = vec![
+        ("framer MB/s", mbps("framer"), ""),
+        (
+            "framer / quick_xml",
+            mbps("framer").zip(mbps("quick_xml")).map(|(a, b)| a / b),
+            ">= 3",
+        ),
+        (
+            "framer_typed / rxml",
+            mbps("framer_typed").zip(mbps("rxml")).map(|(a, b)| a / b),
+            ">= 3",
+        ),
+        ("e2e_msgs_per_s", number("e2e_msgs_per_s"), ">= 200,000"),
+        ("e2e_latency_p50_us", number("e2e_latency_p50_us"), ""),
+        ("e2e_latency_p99_us", number("e2e_latency_p99_us"), ""),
+        (
+            "e2e_scaling_msgs_per_s_1",
+            number("e2e_scaling_msgs_per_s_1"),
+            "",
+        ),
+        (
+            "e2e_scaling_msgs_per_s_10",
+            number("e2e_scaling_msgs_per_s_10"),
+            "",
+        ),
+        (
+            "e2e_scaling_msgs_per_s_100",
+            number("e2e_scaling_msgs_per_s_100"),
+            "",
+        ),
+        ("libpurple_msgs_per_s", number("libpurple_msgs_per_s"), ""),
+        (
+            "e2e / libpurple",
+            number("e2e_msgs_per_s")
+                .zip(number("libpurple_msgs_per_s"))
+                .map(|(a, b)| a / b),
+            ">= 10",
+        ),
+        (
+            "idle_stream_rss_bytes",
+            number("idle_stream_rss_bytes"),
+            "<= 16,384",
+        ),
+        ("idle_rss_bytes", number("idle_rss_bytes"), "<= 8,388,608"),
+        (
+            "rss_growth_bytes_per_1m_msgs",
+            number("rss_growth_bytes_per_1m_msgs"),
+            "<= 1,048,576",
+        ),
+        (
+            "libpurple_idle_rss_bytes",
+            number("libpurple_idle_rss_bytes"),
+            "",
+        ),
+        (
+            "libpurple_rss_growth_bytes_per_msg",
+            number("libpurple_rss_growth_bytes_per_msg"),
+            "",
+        ),
+        (
+            "sim_lan_converge_s (1,000 nodes)",
+            number("sim_lan_converge_s"),
+            "<= 10",
+        ),
+        ("sim_lan_converge_s_10", number("sim_lan_converge_s_10"), ""),
+        (
+            "sim_lan_converge_s_100",
+            number("sim_lan_converge_s_100"),
+            "",
+        ),
+        (
+            "sim_lan_max_packets (per node)",
+            number("sim_lan_max_packets"),
+            "<= RFC bound",
+        ),
+        (
+            "sim_lan_packets_bound_per_node",
+            number("sim_lan_packets_bound_per_node"),
+            "",
+        ),
+        ("discovery_ms", number("discovery_ms"), "<= 800"),
+        (
+            "discovery_libpurple_ms",
+            number("discovery_libpurple_ms"),
+            "",
+        ),
+        ("goodbye_ms", number("goodbye_ms"), "<= 1,010"),
+        ("goodbye_avahi_ms", number("goodbye_avahi_ms"), ""),
+    ];
+    for (name, value, goal) in rows {
+        match value {
+            Some(v) if v.abs() < 100.0 => println!("{name:<38} {v:>14.2}  {goal}"),
+            Some(v) => println!("{name:<38} {v:>14.0}  {goal}"),
+            None => println!("{name:<38} {:>14}  {goal}", "not measured"),
+        }
+    }
 }

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -218,6 +219,9 @@ pub trait Handler {
 pub struct LoopHandle<C> {
     sender: mpsc::Sender<C>,
     waker: Arc<Waker>,
+    /// Set when a wake is on its way and the loop has not yet started draining: a burst
+    /// of commands then costs one wake (one syscall), not one each.
+    wake_pending: Arc<AtomicBool>,
 }
 
 impl<C> Clone for LoopHandle<C> {
@@ -225,6 +229,7 @@ impl<C> Clone for LoopHandle<C> {
         LoopHandle {
             sender: self.sender.clone(),
             waker: self.waker.clone(),
+            wake_pending: self.wake_pending.clone(),
         }
     }
 }
@@ -234,7 +239,11 @@ impl<C: Send + 'static> LoopHandle<C> {
     /// the loop is gone.
     pub fn send(&self, command: C) -> Result<(), C> {
         self.sender.send(command).map_err(|e| e.0)?;
-        let _ = self.waker.wake();
+        // The loop clears the flag before it drains the channel, so a command sent after
+        // the clear wakes it again, and one sent before is drained.
+        if !self.wake_pending.swap(true, Ordering::SeqCst) {
+            let _ = self.waker.wake();
+        }
         Ok(())
     }
 }
@@ -650,7 +659,11 @@ impl<C: Send + 'static> EventLoop<C> {
         Ok(EventLoop {
             inner,
             receiver,
-            handle: LoopHandle { sender, waker },
+            handle: LoopHandle {
+                sender,
+                waker,
+                wake_pending: Arc::new(AtomicBool::new(false)),
+            },
         })
     }
 
@@ -717,6 +730,7 @@ impl<C: Send + 'static> EventLoop<C> {
             for event in events.iter() {
                 match event.token() {
                     WAKER => {
+                        self.handle.wake_pending.store(false, Ordering::SeqCst);
                         while let Ok(command) = self.receiver.try_recv() {
                             let mut ctx = Context {
                                 now,
