@@ -199,7 +199,7 @@ fn bench(args: &[String]) -> Result<(), String> {
             "LLXMPP_BIN",
             llxmpp_benches::target_dir().join("release/llxmpp"),
         )
-        .args(["bench", "--package", "llxmpp-benches", "--"])
+        .args(["bench", "--package", "llxmpp-benches", "--benches", "--"])
         .args(&criterion_args)
         .status()
         .map_err(|e| format!("cannot run cargo bench: {e}"))?;
