@@ -661,6 +661,10 @@ impl Handler for Node {
         self.report_flushed(ctx, conn);
     }
 
+    fn on_flushed(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+        self.report_flushed(ctx, conn);
+    }
+
     fn on_closed(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, reason: LoopClose) {
         let Some(mut c) = self.conns.remove(&conn) else {
             return;
@@ -780,7 +784,8 @@ impl Handler for Node {
             .conns
             .values()
             .filter_map(|c| c.session.as_ref().and_then(Session::poll_timeout));
-        // Written messages are reported once their bytes have left the queue: look again soon.
+        // Written messages are reported once their bytes have left the queue (`on_flushed`
+        // says when); look again soon in case a flush came without that call.
         let unflushed = self
             .conns
             .values()

@@ -195,6 +195,13 @@ pub trait Handler {
     fn on_writable(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
         let _ = (ctx, conn);
     }
+    /// The write queue emptied after bytes had waited in it: they were queued during a
+    /// batch of commands (written together once the batch is drained), or the socket took
+    /// them later. A write that goes out at once is not reported: `Context::queued` is
+    /// already 0 after it.
+    fn on_flushed(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+        let _ = (ctx, conn);
+    }
     /// The connection is gone.
     fn on_closed(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, reason: CloseReason) {
         let _ = (ctx, conn, reason);
@@ -267,6 +274,8 @@ struct Connection {
     /// Shut our sending side once the queue is flushed.
     shutdown_write: bool,
     write_shut: bool,
+    /// Listed in `Inner::to_flush`.
+    flush_listed: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -310,6 +319,11 @@ struct Inner {
     stop_deadline: Option<Instant>,
     accept_paused_until: Option<Instant>,
     stats: LoopStats,
+    /// Set while a batch of commands is handled: writes are queued, and the connections
+    /// listed in `to_flush` are written once the batch is done (one `write` for many
+    /// messages instead of one each).
+    corked: bool,
+    to_flush: Vec<ConnectionId>,
 }
 
 #[derive(Debug)]
@@ -317,6 +331,7 @@ enum Pending {
     Closed(CloseReason),
     Writable,
     Connected,
+    Flushed,
 }
 
 impl Context<'_> {
@@ -425,6 +440,7 @@ impl Context<'_> {
         bytes: &[u8],
     ) -> Result<WriteState, ConnectionError> {
         let limits = self.inner.config.limits;
+        let corked = self.inner.corked;
         let Some(c) = self.inner.get(conn) else {
             return Err(ConnectionError::Unknown);
         };
@@ -432,7 +448,12 @@ impl Context<'_> {
             return Err(ConnectionError::QueueFull);
         }
         c.queue.extend(bytes);
-        if matches!(c.state, ConnState::Open) {
+        if corked {
+            if !c.flush_listed {
+                c.flush_listed = true;
+                self.inner.to_flush.push(conn);
+            }
+        } else if matches!(c.state, ConnState::Open) {
             self.inner.flush(conn);
         }
         let Some(c) = self.inner.get(conn) else {
@@ -544,6 +565,7 @@ impl Inner {
             closing: None,
             shutdown_write: false,
             write_shut: false,
+            flush_listed: false,
         });
         Ok(ConnectionId(index))
     }
@@ -569,6 +591,15 @@ impl Inner {
 
     /// Writes what the socket takes, until the queue is empty or it would block; then
     /// half-closes or closes if asked.
+    /// [`Inner::flush`], and `on_flushed` for the handler if that emptied the queue.
+    fn flush_and_report(&mut self, conn: ConnectionId) {
+        let had_bytes = self.get(conn).is_some_and(|c| !c.queue.is_empty());
+        self.flush(conn);
+        if had_bytes && self.get(conn).is_some_and(|c| c.queue.is_empty()) {
+            self.pending.push_back((conn, Pending::Flushed));
+        }
+    }
+
     fn flush(&mut self, conn: ConnectionId) {
         let low = self.config.limits.write_low_watermark;
         let Some(c) = self.get(conn) else { return };
@@ -653,6 +684,8 @@ impl<C: Send + 'static> EventLoop<C> {
             stop_deadline: None,
             accept_paused_until: None,
             stats: LoopStats::default(),
+            corked: false,
+            to_flush: Vec::new(),
         };
         open_listeners(&mut inner)?;
         refresh_interfaces(&mut inner)?;
@@ -731,12 +764,20 @@ impl<C: Send + 'static> EventLoop<C> {
                 match event.token() {
                     WAKER => {
                         self.handle.wake_pending.store(false, Ordering::SeqCst);
+                        self.inner.corked = true;
                         while let Ok(command) = self.receiver.try_recv() {
                             let mut ctx = Context {
                                 now,
                                 inner: &mut self.inner,
                             };
                             handler.on_command(&mut ctx, command);
+                        }
+                        self.inner.corked = false;
+                        for conn in std::mem::take(&mut self.inner.to_flush) {
+                            if let Some(c) = self.inner.get(conn) {
+                                c.flush_listed = false;
+                            }
+                            self.inner.flush_and_report(conn);
                         }
                     }
                     LISTENER_V4 | LISTENER_V6 => self.accept(handler, now, event.token()),
@@ -816,6 +857,7 @@ impl<C: Send + 'static> EventLoop<C> {
                 Pending::Closed(reason) => handler.on_closed(&mut ctx, conn, reason),
                 Pending::Writable => handler.on_writable(&mut ctx, conn),
                 Pending::Connected => handler.on_connected(&mut ctx, conn),
+                Pending::Flushed => handler.on_flushed(&mut ctx, conn),
             }
         }
     }
@@ -928,7 +970,7 @@ impl<C: Send + 'static> EventLoop<C> {
                 }
             }
         }
-        self.inner.flush(conn);
+        self.inner.flush_and_report(conn);
     }
 
     fn read<H: Handler<Command = C>>(
