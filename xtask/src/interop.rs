@@ -228,6 +228,22 @@ impl Lab {
         )
     }
 
+    /// `avahi-browse -r` on host b, following every service as it comes and goes (given
+    /// half a second to start, so that what follows is timed from a browsing Avahi).
+    fn watch_avahi(&self) -> Result<Peer, String> {
+        let watch = Peer::spawn(
+            "avahi-browse",
+            self.in_host(
+                "b",
+                Path::new("avahi-browse"),
+                &["-r", "-p", "_presence._tcp"],
+            ),
+            &self.dir.join("avahi-watch.log"),
+        )?;
+        std::thread::sleep(Duration::from_millis(500));
+        Ok(watch)
+    }
+
     fn avahi_browse(&self) -> String {
         let out = self
             .in_host(
@@ -424,19 +440,10 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
         return vec![("libpurple signs on", Err(e))];
     }
     // Watch Avahi on host b from before alice starts, to time her discovery.
-    let mut watch = match Peer::spawn(
-        "avahi-browse",
-        lab.in_host(
-            "b",
-            Path::new("avahi-browse"),
-            &["-r", "-p", "_presence._tcp"],
-        ),
-        &lab.dir.join("avahi-watch.log"),
-    ) {
+    let mut watch = match lab.watch_avahi() {
         Ok(p) => p,
         Err(e) => return vec![("avahi-browse starts", Err(e))],
     };
-    std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
     let mut alice = match lab.llxmpp_chat("a", "alice", &["--first", "Alice", "--last", "Liddell"])
     {
@@ -683,16 +690,7 @@ pub fn peer_figures(
     lab.start_avahi()?;
     let mut purple = lab.purple()?;
     purple.expect(15.0, "SIGNED_ON", |l| l.starts_with("SIGNED_ON"))?;
-    let mut watch = Peer::spawn(
-        "avahi-browse",
-        lab.in_host(
-            "b",
-            Path::new("avahi-browse"),
-            &["-r", "-p", "_presence._tcp"],
-        ),
-        &lab.dir.join("avahi-watch.log"),
-    )?;
-    std::thread::sleep(Duration::from_millis(500));
+    let mut watch = lab.watch_avahi()?;
     let mut discovery = Vec::new();
     let mut discovery_purple = Vec::new();
     let mut goodbye = Vec::new();
