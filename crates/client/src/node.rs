@@ -7,7 +7,7 @@
 //! from peers it can identify (PROTOCOL.md §6.3). Every `send` ends in exactly one
 //! [`NodeEvent::Sent`] or [`NodeEvent::SendFailed`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -166,6 +166,8 @@ struct Conn {
     /// Why the connection was given up, if bytes could not be queued: what was written
     /// into it is then reported as failed, not sent.
     broken: Option<String>,
+    /// The session's timeout as entered in `Node::deadlines`.
+    deadline: Option<Instant>,
 }
 
 /// The node. Run it in an `EventLoop<NodeCommand>`.
@@ -179,6 +181,11 @@ pub struct Node {
     addresses: Vec<InterfaceAddr>,
     port: u16,
     conns: HashMap<ConnectionId, Conn>,
+    /// Every session's next timeout, so that neither `poll_timeout` nor `on_timeout` visits
+    /// every connection (a node may hold thousands of streams).
+    deadlines: BTreeSet<(Instant, ConnectionId)>,
+    /// Connections with written messages not yet reported `sent`.
+    unflushed: BTreeSet<ConnectionId>,
     /// Messages waiting for a stream to their peer: (peer, id, body).
     waiting: VecDeque<(String, String, String)>,
     quitting: bool,
@@ -198,6 +205,8 @@ impl Node {
             addresses: Vec::new(),
             port: 0,
             conns: HashMap::new(),
+            deadlines: BTreeSet::new(),
+            unflushed: BTreeSet::new(),
             waiting: VecDeque::new(),
             quitting: false,
             seed,
@@ -385,6 +394,7 @@ impl Node {
                             unflushed: Vec::new(),
                             trusted: true,
                             broken: None,
+                            deadline: None,
                         },
                     );
                     return;
@@ -411,8 +421,36 @@ impl Node {
         }
     }
 
-    /// Moves a session's output to the connection and its events to ours.
+    /// Moves a session's output to the connection and its events to ours, then files its
+    /// next timeout.
     fn pump(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+        self.pump_session(ctx, conn);
+        self.reschedule(conn);
+    }
+
+    /// Keeps `deadlines` and `unflushed` in step with a connection after it changed.
+    fn reschedule(&mut self, conn: ConnectionId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let next = c.session.as_ref().and_then(Session::poll_timeout);
+        if next != c.deadline {
+            if let Some(old) = c.deadline {
+                self.deadlines.remove(&(old, conn));
+            }
+            if let Some(new) = next {
+                self.deadlines.insert((new, conn));
+            }
+            c.deadline = next;
+        }
+        if c.unflushed.is_empty() {
+            self.unflushed.remove(&conn);
+        } else {
+            self.unflushed.insert(conn);
+        }
+    }
+
+    fn pump_session(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -621,8 +659,10 @@ impl Handler for Node {
                 unflushed: Vec::new(),
                 trusted: known,
                 broken: None,
+                deadline: None,
             },
         );
+        self.reschedule(conn);
     }
 
     fn on_connected(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
@@ -659,16 +699,22 @@ impl Handler for Node {
 
     fn on_writable(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
         self.report_flushed(ctx, conn);
+        self.reschedule(conn);
     }
 
     fn on_flushed(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
         self.report_flushed(ctx, conn);
+        self.reschedule(conn);
     }
 
     fn on_closed(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, reason: LoopClose) {
         let Some(mut c) = self.conns.remove(&conn) else {
             return;
         };
+        if let Some(deadline) = c.deadline {
+            self.deadlines.remove(&(deadline, conn));
+        }
+        self.unflushed.remove(&conn);
         let to = c.peer.clone().unwrap_or_default();
         let clean = matches!(
             reason,
@@ -758,18 +804,15 @@ impl Handler for Node {
             }
         }
         self.drain_presence(ctx);
-        let due: Vec<ConnectionId> = self
-            .conns
+        let mut due: Vec<ConnectionId> = self
+            .deadlines
             .iter()
-            .filter(|(_, c)| {
-                c.session
-                    .as_ref()
-                    .and_then(Session::poll_timeout)
-                    .is_some_and(|t| t <= now)
-                    || !c.unflushed.is_empty()
-            })
-            .map(|(id, _)| *id)
+            .take_while(|(at, _)| *at <= now)
+            .map(|(_, conn)| *conn)
+            .chain(self.unflushed.iter().copied())
             .collect();
+        due.sort_unstable();
+        due.dedup();
         for conn in due {
             if let Some(session) = self.conns.get_mut(&conn).and_then(|c| c.session.as_mut()) {
                 session.handle_timeout(now);
@@ -780,17 +823,11 @@ impl Handler for Node {
 
     fn poll_timeout(&self) -> Option<Instant> {
         let presence = self.presence.as_ref().and_then(Presence::poll_timeout);
-        let sessions = self
-            .conns
-            .values()
-            .filter_map(|c| c.session.as_ref().and_then(Session::poll_timeout));
+        let sessions = self.deadlines.first().map(|(at, _)| *at);
         // Written messages are reported once their bytes have left the queue (`on_flushed`
         // says when); look again soon in case a flush came without that call.
-        let unflushed = self
-            .conns
-            .values()
-            .any(|c| !c.unflushed.is_empty())
-            .then(|| Instant::now() + Duration::from_millis(20));
+        let unflushed =
+            (!self.unflushed.is_empty()).then(|| Instant::now() + Duration::from_millis(20));
         presence.into_iter().chain(sessions).chain(unflushed).min()
     }
 }

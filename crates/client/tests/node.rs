@@ -1,0 +1,131 @@
+//! The `Node` in a real event loop, reached over loopback TCP by raw XMPP streams: its
+//! timeouts, kept per stream in a deadline index, close exactly the idle streams.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpStream};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use llxmpp::node::{Node, NodeCommand, NodeConfig, NodeEvent};
+use llxmpp_event_loop::{Config, EventLoop};
+use llxmpp_roster::Presence;
+
+const IDLE: Duration = Duration::from_millis(600);
+
+fn start_node() -> (
+    u16,
+    llxmpp_event_loop::LoopHandle<NodeCommand>,
+    mpsc::Receiver<NodeEvent>,
+) {
+    let config = NodeConfig {
+        name: "idle".into(),
+        host: "test".into(),
+        presence: Presence::default(),
+        accept_unknown: true,
+        idle_timeout: IDLE,
+        connect_timeout: Duration::from_secs(5),
+        bind: Vec::new(),
+    };
+    let loop_config = Config {
+        mdns: None,
+        tcp_port: Some(0),
+        ipv6: false,
+        listen_v4: Ipv4Addr::LOCALHOST,
+        ..Config::default()
+    };
+    let mut event_loop: EventLoop<NodeCommand> = EventLoop::new(loop_config).unwrap();
+    let port = event_loop.local_port().unwrap();
+    let handle = event_loop.handle();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut node = Node::new(config, tx, 7);
+        event_loop.run(&mut node).unwrap();
+    });
+    (port, handle, rx)
+}
+
+fn open_stream(port: u16, k: usize) -> TcpStream {
+    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+    write!(
+        stream,
+        "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' \
+         from='peer{k}@test' to='idle@test' version='1.0'>"
+    )
+    .unwrap();
+    stream.set_nonblocking(true).unwrap();
+    stream
+}
+
+/// Reads what is there; `true` once the node has closed the stream (its stream close,
+/// or the connection's end).
+fn closed_by_node(stream: &mut TcpStream, seen: &mut Vec<u8>) -> bool {
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+            Err(_) => return seen.ends_with(b"</stream:stream>"),
+        }
+    }
+}
+
+#[test]
+fn idle_streams_close_at_their_own_timeouts_and_a_busy_one_stays() {
+    let (port, handle, events) = start_node();
+    let started = Instant::now();
+    // Ten idle streams opened 100 ms apart, and one that keeps sending messages.
+    let mut busy = open_stream(port, 0);
+    let mut idle: Vec<(Instant, TcpStream, Vec<u8>, Option<Instant>)> = Vec::new();
+    let mut busy_seen = Vec::new();
+    let mut sent = 0;
+    while started.elapsed() < Duration::from_millis(2500) {
+        if idle.len() < 10 && started.elapsed() >= Duration::from_millis(100) * idle.len() as u32 {
+            idle.push((
+                Instant::now(),
+                open_stream(port, idle.len() + 1),
+                Vec::new(),
+                None,
+            ));
+        }
+        write!(
+            busy,
+            "<message to='idle@test' from='peer0@test' type='chat'><body>{sent}</body></message>"
+        )
+        .unwrap();
+        sent += 1;
+        assert!(
+            !closed_by_node(&mut busy, &mut busy_seen),
+            "the busy stream was closed"
+        );
+        for (_, stream, seen, closed_at) in &mut idle {
+            if closed_at.is_none() && closed_by_node(stream, seen) {
+                *closed_at = Some(Instant::now());
+            }
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    for (opened, _, seen, closed_at) in &idle {
+        let closed_at = closed_at.expect("an idle stream was never closed");
+        let after = closed_at - *opened;
+        // Closed once idle for the timeout: not before it, and not long after.
+        assert!(after >= IDLE, "closed after {after:?}");
+        assert!(
+            after < IDLE + Duration::from_millis(500),
+            "closed after {after:?}"
+        );
+        let text = String::from_utf8_lossy(seen);
+        assert!(text.ends_with("</stream:stream>"), "{text}");
+    }
+    // Every message on the busy stream arrived.
+    let mut messages = 0;
+    while messages < sent {
+        match events.recv_timeout(Duration::from_secs(5)) {
+            Ok(NodeEvent::Message { .. }) => messages += 1,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    assert_eq!(messages, sent);
+    handle.send(NodeCommand::Quit).ok();
+}
