@@ -18,6 +18,8 @@ use crate::limits::Limits;
 use crate::mdns::{MdnsSocket, MDNS_PORT};
 
 const WAKER: Token = Token(0);
+/// What a batch of commands may queue on one connection before writing it anyway.
+const CORK_LIMIT: usize = 64 * 1024;
 const LISTENER_V4: Token = Token(1);
 const LISTENER_V6: Token = Token(2);
 const MDNS_BASE: usize = 16;
@@ -448,7 +450,9 @@ impl Context<'_> {
             return Err(ConnectionError::QueueFull);
         }
         c.queue.extend(bytes);
-        if corked {
+        // A batch holds back at most CORK_LIMIT bytes a connection: a long batch must not
+        // fill the queue to its cap before anything is written.
+        if corked && c.queue.len() < CORK_LIMIT {
             if !c.flush_listed {
                 c.flush_listed = true;
                 self.inner.to_flush.push(conn);
@@ -589,8 +593,6 @@ impl Inner {
         self.pending.push_back((conn, Pending::Closed(reason)));
     }
 
-    /// Writes what the socket takes, until the queue is empty or it would block; then
-    /// half-closes or closes if asked.
     /// [`Inner::flush`], and `on_flushed` for the handler if that emptied the queue.
     fn flush_and_report(&mut self, conn: ConnectionId) {
         let had_bytes = self.get(conn).is_some_and(|c| !c.queue.is_empty());
@@ -600,6 +602,8 @@ impl Inner {
         }
     }
 
+    /// Writes what the socket takes, until the queue is empty or it would block; then
+    /// half-closes or closes if asked.
     fn flush(&mut self, conn: ConnectionId) {
         let low = self.config.limits.write_low_watermark;
         let Some(c) = self.get(conn) else { return };

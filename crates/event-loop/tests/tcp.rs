@@ -46,6 +46,8 @@ enum Cmd {
     Stop,
     Connect(SocketAddr, Duration),
     Write(usize),
+    /// `.0` writes of `.1` bytes each, in one command.
+    WriteMany(usize, usize),
 }
 
 fn stop_soon(ctx: &mut Context<'_>) {
@@ -287,6 +289,7 @@ impl Handler for Dialer {
                 ctx.write(conn, &vec![b'z'; n]).unwrap();
                 ctx.close(conn);
             }
+            Cmd::WriteMany(..) => unreachable!("the dialer's tests do not send it"),
             Cmd::Stop => stop_soon(ctx),
         }
     }
@@ -502,6 +505,12 @@ impl Handler for Batcher {
                 ctx.write(conn, &vec![b'w'; n]).unwrap();
                 self.queued_after_write.push(ctx.queued(conn).unwrap());
             }
+            (Cmd::WriteMany(count, n), Some(conn)) => {
+                for _ in 0..count {
+                    ctx.write(conn, &vec![b'w'; n]).unwrap();
+                    self.queued_after_write.push(ctx.queued(conn).unwrap());
+                }
+            }
             (Cmd::Stop, _) => stop_soon(ctx),
             _ => {}
         }
@@ -534,4 +543,27 @@ fn writes_made_by_a_batch_of_commands_go_out_together_and_their_flush_is_reporte
     // Each batch's bytes left the queue after it, and the handler heard so.
     assert!(batcher.flushed >= 1, "{}", batcher.flushed);
     assert!(batcher.flushed <= 200, "{}", batcher.flushed);
+}
+
+#[test]
+fn a_long_batch_of_writes_is_written_as_it_goes_not_held_back_whole() {
+    let (port, handle, join) = spawn(Limits::DEFAULT, Batcher::default());
+    let mut client = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+    client.write_all(b"k").unwrap();
+    client.read_exact(&mut [0u8; 1]).unwrap();
+    // 256 KiB from one command: more than a batch holds back (64 KiB).
+    handle.send(Cmd::WriteMany(64, 4096)).ok().unwrap();
+    let mut got = vec![0u8; 64 * 4096];
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    client.read_exact(&mut got).unwrap();
+    handle.send(Cmd::Stop).ok().unwrap();
+    let batcher = join.join().unwrap();
+    let queued = &batcher.queued_after_write;
+    assert_eq!(queued.len(), 64);
+    // Below 64 KiB a batch holds its writes back; from there it writes during the batch,
+    // so the queue never holds the whole 256 KiB.
+    assert_eq!(queued[14], 15 * 4096, "{queued:?}");
+    assert!(queued.iter().all(|&q| q < 64 * 4096), "{queued:?}");
 }
