@@ -15,13 +15,19 @@ use std::time::{Duration, Instant};
 use llxmpp_dnssd::{InterfaceAddr, ResponderEvent, ServiceInfo};
 use llxmpp_event_loop::{
     CloseReason as LoopClose, ConnectOptions, ConnectionId, Context, Datagram, Handler,
-    InterfaceInfo,
+    InterfaceInfo, WriteState,
 };
 use llxmpp_framer::Message;
 use llxmpp_roster::{Caps, Peer, Presence as PeerPresence, Roster, RosterEvent, Status};
 
 use crate::presence::{Presence, PresenceEvent};
 use crate::session::{CloseReason, Session, SessionConfig, SessionEvent};
+
+/// Messages held for a peer that does not read fast enough (its connection's queue is over
+/// the loop's high watermark), at most this many bytes of bodies…
+const MAX_HELD_BYTES: usize = 4 << 20;
+/// …and this many messages; past either, a send fails at once, with the reason.
+const MAX_HELD_MESSAGES: usize = 10_000;
 
 /// Who we are and how we behave.
 #[derive(Clone, Debug)]
@@ -168,6 +174,12 @@ struct Conn {
     broken: Option<String>,
     /// The session's timeout as entered in `Node::deadlines`.
     deadline: Option<Instant>,
+    /// The loop said the connection's queue is over its high watermark: messages wait in
+    /// `held` until it says the queue is writable again.
+    backpressured: bool,
+    /// Messages (to, id, body) not yet given to the session, and their bodies' bytes.
+    held: VecDeque<(String, String, String)>,
+    held_bytes: usize,
 }
 
 /// The node. Run it in an `EventLoop<NodeCommand>`.
@@ -328,6 +340,21 @@ impl Node {
             .max_by_key(|(id, _)| **id);
         if let Some((&conn, c)) = existing {
             match &mut c.session {
+                Some(_) if c.backpressured || !c.held.is_empty() => {
+                    if c.held.len() >= MAX_HELD_MESSAGES
+                        || c.held_bytes + body.len() > MAX_HELD_BYTES
+                    {
+                        let reason = format!(
+                            "{to} is not reading: {} messages ({} bytes) wait for it already",
+                            c.held.len(),
+                            c.held_bytes
+                        );
+                        self.emit(NodeEvent::SendFailed { to, id, reason });
+                    } else {
+                        c.held_bytes += body.len();
+                        c.held.push_back((to, id, body));
+                    }
+                }
                 Some(session) => {
                     session.send_message(&id, Message::chat(&self.instance, &to, &body));
                     self.pump(ctx, conn);
@@ -395,6 +422,9 @@ impl Node {
                             trusted: true,
                             broken: None,
                             deadline: None,
+                            backpressured: false,
+                            held: VecDeque::new(),
+                            held_bytes: 0,
                         },
                     );
                     return;
@@ -462,12 +492,16 @@ impl Node {
             events.push(event);
         }
         while let Some(bytes) = session.poll_transmit() {
-            if let Err(e) = ctx.write(conn, &bytes) {
-                // Bytes we cannot queue would be lost: give the connection up instead.
-                tracing::warn!(%e, "write failed; closing the connection");
-                c.broken = Some(format!("write failed: {e}"));
-                ctx.abort(conn);
-                return;
+            match ctx.write(conn, &bytes) {
+                Ok(WriteState::Backpressure) => c.backpressured = true,
+                Ok(_) => {}
+                Err(e) => {
+                    // Bytes we cannot queue would be lost: give the connection up instead.
+                    tracing::warn!(%e, "write failed; closing the connection");
+                    c.broken = Some(format!("write failed: {e}"));
+                    ctx.abort(conn);
+                    return;
+                }
             }
         }
         let mut close = None;
@@ -660,6 +694,9 @@ impl Handler for Node {
                 trusted: known,
                 broken: None,
                 deadline: None,
+                backpressured: false,
+                held: VecDeque::new(),
+                held_bytes: 0,
             },
         );
         self.reschedule(conn);
@@ -699,6 +736,25 @@ impl Handler for Node {
 
     fn on_writable(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
         self.report_flushed(ctx, conn);
+        // The queue drained below the low watermark: what was held goes out, until the
+        // queue is full again.
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.backpressured = false;
+        }
+        while let Some(c) = self.conns.get_mut(&conn) {
+            if c.backpressured {
+                break;
+            }
+            let Some(session) = &mut c.session else {
+                break;
+            };
+            let Some((to, id, body)) = c.held.pop_front() else {
+                break;
+            };
+            c.held_bytes -= body.len();
+            session.send_message(&id, Message::chat(&self.instance, &to, &body));
+            self.pump(ctx, conn);
+        }
         self.reschedule(conn);
     }
 
@@ -731,6 +787,15 @@ impl Handler for Node {
                     reason: format!("{reason:?}"),
                 });
             }
+        }
+        for (to, id, _) in c.held.drain(..) {
+            self.emit(NodeEvent::SendFailed {
+                to,
+                id,
+                reason: format!(
+                    "the connection closed ({reason:?}) while the peer was not reading"
+                ),
+            });
         }
         if let Some(session) = &c.session {
             for id in session.queued().map(str::to_owned).collect::<Vec<_>>() {

@@ -3,6 +3,7 @@
 //! other, chat both ways, see status changes and quits; `send` and `peers` work one-shot.
 //! It needs root and iproute2, which CI has.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
@@ -413,5 +414,87 @@ fn typing_reaches_a_peer_that_asked_for_it() {
             .any(|e| is(e, "message") && e["from"] == "alice@hosta"),
         "a notification is never a message"
     );
+    quit_all([&mut alice, &mut bob]);
+}
+
+/// Files alice's outcome for one of the test's messages (ids `m…`): sent, or failed with
+/// its reason.
+fn record_outcome(event: &Value, sent: &mut BTreeSet<String>, failed: &mut Vec<(String, String)>) {
+    let id = event["id"].as_str().unwrap_or_default().to_owned();
+    if !id.starts_with('m') {
+        return;
+    }
+    if is(event, "sent") {
+        assert!(sent.insert(id), "two outcomes for one message");
+    } else if is(event, "send_failed") {
+        let reason = event["reason"].as_str().unwrap_or_default().to_owned();
+        failed.push((id, reason));
+    }
+}
+
+#[test]
+fn a_peer_that_stops_reading_makes_sends_wait_or_fail_clearly_and_none_vanish() {
+    let Some(lab) = Lab::new("s") else { return };
+    let (mut alice, mut bob) = alice_and_bob(&lab);
+    alice.command(json!({"cmd": "send", "to": "bob@hostb", "body": "first", "id": "first"}));
+    bob.expect(10, "the first message", |e| is(e, "message"));
+    alice.expect(10, "sent first", |e| is(e, "sent") && e["id"] == "first");
+    // Bob's process stops: nothing reads his socket any more.
+    let bob_pid = bob.child.id().to_string();
+    let signal = |which: &str| {
+        assert!(Command::new("kill")
+            .args([which, &bob_pid])
+            .status()
+            .unwrap()
+            .success());
+    };
+    signal("-STOP");
+    // 32 MB for him: more than both kernels' socket buffers, the loop's queue and what
+    // alice holds for a slow peer.
+    let total = 8000;
+    let body = "y".repeat(4000);
+    for i in 0..total {
+        alice.command(
+            json!({"cmd": "send", "to": "bob@hostb", "body": body, "id": format!("m{i}")}),
+        );
+    }
+    let mut sent = BTreeSet::new();
+    let mut failed = Vec::new();
+    // While he is stopped, the sends past what can wait fail at once, with the reason.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while failed.is_empty() && Instant::now() < deadline {
+        if let Ok(event) = alice.events.recv_timeout(Duration::from_millis(100)) {
+            record_outcome(&event, &mut sent, &mut failed);
+        }
+    }
+    signal("-CONT");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sent.len() + failed.len() < total && Instant::now() < deadline {
+        if let Ok(event) = alice.events.recv_timeout(Duration::from_millis(100)) {
+            record_outcome(&event, &mut sent, &mut failed);
+        }
+    }
+    assert_eq!(
+        sent.len() + failed.len(),
+        total,
+        "every send has one outcome"
+    );
+    assert!(!failed.is_empty());
+    for (id, reason) in &failed {
+        assert!(reason.contains("is not reading"), "{id}: {reason}");
+        assert!(!sent.contains(id), "{id} both sent and failed");
+    }
+    // Everything reported sent reached bob, once: the connection was never torn down.
+    let mut received = BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while received.len() < sent.len() && Instant::now() < deadline {
+        if let Ok(event) = bob.events.recv_timeout(Duration::from_millis(100)) {
+            if is(&event, "message") {
+                let id = event["id"].as_str().unwrap_or_default().to_owned();
+                assert!(received.insert(id), "a message arrived twice");
+            }
+        }
+    }
+    assert_eq!(received, sent);
     quit_all([&mut alice, &mut bob]);
 }
