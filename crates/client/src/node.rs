@@ -6,6 +6,11 @@
 //! libpurple close connections from addresses they do not know); incoming ones it accepts
 //! from peers it can identify (PROTOCOL.md §6.3). Every `send` ends in exactly one
 //! [`NodeEvent::Sent`] or [`NodeEvent::SendFailed`].
+//!
+//! A peer that reads slower than we send: once its connection's queue passes the loop's
+//! high watermark, messages for it wait in the node (up to 4 MiB of bodies or 10,000
+//! messages) and go out when the queue drains; past that a send fails at once, saying the
+//! peer is not reading. The connection is never given up for it.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
