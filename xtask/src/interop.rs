@@ -672,7 +672,8 @@ fn millis(from: Instant, to: Instant) -> f64 {
 /// the libpurple driver, echoing, on host b; the release `llxmpp` binary on host a):
 /// - `discovery_ms`: from llxmpp's start (full RFC 6762 probing) until Avahi on host b
 ///   resolves it, median of `runs` starts; `discovery_libpurple_ms`: until libpurple
-///   reports it online;
+///   reports it online; `discovery_avahi_publish_ms`: Avahi's own, from `avahi-publish`
+///   until llxmpp reports the service (the same probing, by another implementation);
 /// - `goodbye_ms`: from `quit` until libpurple takes it offline; `goodbye_avahi_ms`: until
 ///   Avahi removes it;
 /// - `libpurple_msgs_per_s`: messages into libpurple and its echoes back to llxmpp on one
@@ -693,6 +694,7 @@ pub fn peer_figures(
     let mut watch = lab.watch_avahi()?;
     let mut discovery = Vec::new();
     let mut discovery_purple = Vec::new();
+    let mut discovery_avahi = Vec::new();
     let mut goodbye = Vec::new();
     let mut goodbye_avahi = Vec::new();
     let mut figures = serde_json::Map::new();
@@ -709,6 +711,24 @@ pub fn peer_figures(
         })?;
         discovery.push(millis(started, resolved_at));
         discovery_purple.push(millis(started, online_at));
+        // The same, the other way round, for Avahi's own publishing: from
+        // `avahi-publish` on host b until llxmpp on host a reports the service.
+        let name = format!("pub{run}");
+        let published = Instant::now();
+        let mut publish = Peer::spawn(
+            "avahi-publish",
+            lab.in_host(
+                "b",
+                Path::new("avahi-publish"),
+                &["-s", &name, "_presence._tcp", "5399", "txtvers=1"],
+            ),
+            &lab.dir.join("avahi-publish.log"),
+        )?;
+        let (seen_at, _) = alice.expect_at(10.0, "avahi-publish's service", |l| {
+            json(l)["event"] == "peer_online" && json(l)["peer"] == name.as_str()
+        })?;
+        discovery_avahi.push(millis(published, seen_at));
+        drop(publish.stdin.take());
         if run + 1 == runs {
             figures.extend(libpurple_flood(&mut alice, &mut purple, spell)?);
         }
@@ -726,10 +746,11 @@ pub fn peer_figures(
         goodbye_avahi.push(millis(quit, removed_at));
         let _ = alice.child.wait();
         println!(
-            "xtask: run {}: discovery {:.0} ms (libpurple {:.0} ms), goodbye {:.0} ms (Avahi {:.0} ms)",
+            "xtask: run {}: discovery {:.0} ms (libpurple {:.0} ms; avahi-publish seen by llxmpp after {:.0} ms), goodbye {:.0} ms (Avahi {:.0} ms)",
             run + 1,
             discovery[run],
             discovery_purple[run],
+            discovery_avahi[run],
             goodbye[run],
             goodbye_avahi[run]
         );
@@ -738,6 +759,7 @@ pub fn peer_figures(
     for (key, values) in [
         ("discovery_ms", &mut discovery),
         ("discovery_libpurple_ms", &mut discovery_purple),
+        ("discovery_avahi_publish_ms", &mut discovery_avahi),
         ("goodbye_ms", &mut goodbye),
         ("goodbye_avahi_ms", &mut goodbye_avahi),
     ] {

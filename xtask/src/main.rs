@@ -321,6 +321,11 @@ fn print_summary(figures: &serde_json::Value) {
             number("discovery_libpurple_ms"),
             "",
         ),
+        (
+            "discovery_avahi_publish_ms (Avahi's own)",
+            number("discovery_avahi_publish_ms"),
+            "",
+        ),
         ("goodbye_ms", number("goodbye_ms"), "<= 1,010"),
         ("goodbye_avahi_ms", number("goodbye_avahi_ms"), ""),
     ];
