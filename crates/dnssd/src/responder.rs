@@ -24,6 +24,9 @@ pub const MAX_TXT_BYTES: usize = 1300;
 pub const MAX_AVATAR_BYTES: usize = 8192;
 
 const PROBE_INTERVAL: Duration = Duration::from_millis(250);
+/// How soon a record may be multicast again to defend our name against a probe (RFC 6762
+/// §6); otherwise once a second.
+const DEFENCE_INTERVAL: Duration = Duration::from_millis(250);
 const PROBES: u8 = 3;
 /// TTL cap in legacy-unicast replies (RFC 6762 §6.7).
 const LEGACY_TTL: u32 = 10;
@@ -147,6 +150,9 @@ struct PendingResponse {
     at: Instant,
     interface: Option<u32>,
     answers: Vec<Record>,
+    /// It answers a probe (a query with proposed records in its authority section): our
+    /// defence, which may repeat a record after a quarter second, not a whole one.
+    defends: bool,
 }
 
 /// The responder of one service: probing, announcing, answering, defending, goodbye.
@@ -282,7 +288,12 @@ impl Responder {
         let (due, later): (Vec<_>, Vec<_>) = self.pending.drain(..).partition(|p| p.at <= now);
         self.pending = later;
         for response in due {
-            self.send_multicast_answers(now, response.interface, response.answers);
+            let min_interval = if response.defends {
+                DEFENCE_INTERVAL
+            } else {
+                Duration::from_secs(1)
+            };
+            self.send_multicast_answers(now, response.interface, response.answers, min_interval);
         }
     }
 
@@ -744,6 +755,7 @@ impl Responder {
         } else {
             now
         };
+        let defends = !message.authority.is_empty();
         match self
             .pending
             .iter_mut()
@@ -756,11 +768,13 @@ impl Responder {
                     }
                 }
                 pending.at = pending.at.min(at);
+                pending.defends |= defends;
             }
             None => self.pending.push(PendingResponse {
                 at,
                 interface: Some(interface),
                 answers,
+                defends,
             }),
         }
         if !shared {
@@ -768,13 +782,15 @@ impl Responder {
         }
     }
 
-    /// Sends gathered answers, leaving out records multicast on that interface in the last
-    /// second (RFC 6762 §6: at most once a second; a quarter second when a probe asked).
+    /// Sends gathered answers, leaving out records multicast on that interface less than
+    /// `min_interval` ago (RFC 6762 §6: at most once a second; a quarter second when
+    /// defending against a probe).
     fn send_multicast_answers(
         &mut self,
         now: Instant,
         interface: Option<u32>,
         answers: Vec<Record>,
+        min_interval: Duration,
     ) {
         let answers: Vec<Record> = answers
             .into_iter()
@@ -784,7 +800,7 @@ impl Responder {
                     .last_multicast
                     .get(&key)
                     .or_else(|| self.last_multicast.get(&multicast_key(r, None)))
-                    .is_some_and(|&t| now.duration_since(t) < Duration::from_secs(1));
+                    .is_some_and(|&t| now.duration_since(t) < min_interval);
                 !recent
             })
             .collect();

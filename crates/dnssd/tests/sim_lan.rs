@@ -168,3 +168,34 @@ fn a_txt_update_reaches_every_browser() {
         assert_eq!(update, Some(txt.clone()), "node {n}");
     }
 }
+
+#[test]
+fn a_name_just_announced_is_defended_against_a_prober() {
+    // A probe within a second of our last announcement must still be answered (RFC 6762
+    // §6 allows a quarter second when defending against a probe); otherwise the prober
+    // claims the name after its 750 ms of silence and both end in a conflict.
+    let mut lan = Lan::new();
+    let a = lan.add_node(Some(Lan::service(0, "mercutio@verona")));
+    let mut at = Duration::ZERO;
+    while !lan.nodes[a].responder.as_ref().unwrap().is_established() {
+        at += Duration::from_millis(5);
+        lan.run_until(at);
+    }
+    lan.run_until(at + Duration::from_millis(50));
+    let b = lan.add_node(Some(Lan::service(1, "mercutio@verona")));
+    lan.run_until(Duration::from_secs(15));
+    let renamed = |n: usize| {
+        lan.nodes[n]
+            .responder_events
+            .iter()
+            .filter(|(_, e)| matches!(e, ResponderEvent::InstanceRenamed { .. }))
+            .count()
+    };
+    assert_eq!(renamed(a), 0, "the holder lost its name");
+    assert_eq!(renamed(b), 1);
+    assert_eq!(
+        lan.nodes[b].responder.as_ref().unwrap().instance(),
+        "mercutio@verona-2"
+    );
+    assert_eq!(lan.seen_by(a), vec!["mercutio@verona-2".to_owned()]);
+}
