@@ -178,7 +178,24 @@ fn three_nodes_discover_chat_change_status_and_quit() {
         ),
         (Some("dnd"), Some("at lunch"), Some("Test"))
     );
-    assert_eq!(bob_seen["addresses"], json!(["10.80.0.2"]));
+    // His IPv4 address, and his IPv6 link-local one (the link has both).
+    let addresses: Vec<&str> = bob_seen["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(addresses.contains(&"10.80.0.2"), "{addresses:?}");
+    assert!(
+        addresses.iter().any(|a| a.starts_with("fe80:")),
+        "{addresses:?}"
+    );
+    assert!(
+        addresses
+            .iter()
+            .all(|a| *a == "10.80.0.2" || a.starts_with("fe80:")),
+        "{addresses:?}"
+    );
     bob.expect(10, "alice online", |e| {
         is(e, "peer_online") && e["peer"] == "alice@hosta"
     });
@@ -496,5 +513,44 @@ fn a_peer_that_stops_reading_makes_sends_wait_or_fail_clearly_and_none_vanish() 
         }
     }
     assert_eq!(received, sent);
+    quit_all([&mut alice, &mut bob]);
+}
+
+#[test]
+fn on_a_link_with_only_ipv6_link_local_addresses_nodes_find_each_other_and_chat() {
+    let Some(lab) = Lab::new("6") else { return };
+    for host in ["a", "b"] {
+        let ns = lab.hosts.ns(host);
+        // No IPv4 on the link: only the fe80:: address the kernel gives eth0.
+        netlab::run("ip", &["-n", &ns, "-4", "addr", "flush", "dev", "eth0"]).unwrap();
+        netlab::wait_for(
+            || {
+                netlab::run("ip", &["-n", &ns, "-6", "addr", "show", "dev", "eth0"])
+                    .is_ok_and(|out| out.contains("fe80:") && !out.contains("tentative"))
+            },
+            "an IPv6 link-local address",
+        )
+        .unwrap();
+    }
+    let (mut alice, mut bob) = alice_and_bob(&lab);
+    let bob_seen = alice.expect(1, "bob online", |e| {
+        is(e, "peer_online") && e["peer"] == "bob@hostb"
+    });
+    let addresses = bob_seen["addresses"].as_array().unwrap();
+    assert!(
+        !addresses.is_empty()
+            && addresses
+                .iter()
+                .all(|a| a.as_str().is_some_and(|a| a.starts_with("fe80:"))),
+        "{addresses:?}"
+    );
+    alice.command(json!({"cmd": "send", "to": "bob@hostb", "body": "over IPv6", "id": "v6"}));
+    let got = bob.expect(10, "alice's message", |e| is(e, "message"));
+    assert_eq!(got["body"], "over IPv6");
+    alice.expect(10, "sent v6", |e| is(e, "sent") && e["id"] == "v6");
+    bob.command(json!({"cmd": "send", "to": "alice@hosta", "body": "back", "id": "b6"}));
+    alice.expect(10, "bob's reply", |e| {
+        is(e, "message") && e["body"] == "back"
+    });
     quit_all([&mut alice, &mut bob]);
 }
