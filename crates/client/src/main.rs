@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use llxmpp::node::{Node, NodeCommand, NodeConfig, NodeEvent};
+use llxmpp_dnssd::InterfaceAddr;
 use llxmpp_event_loop::{Config, EventLoop, InterfaceSelection, LoopHandle};
 use llxmpp_framer::ChatState;
 use llxmpp_roster::{Peer, Presence, Status};
@@ -221,9 +222,18 @@ fn peer_json(event: &str, peer: &Peer) -> Value {
         "nick": p.nick,
         "first": p.first,
         "last": p.last,
-        "addresses": peer.addresses.iter().map(|a| a.ip.to_string()).collect::<Vec<_>>(),
+        "addresses": peer.addresses.iter().map(address_text).collect::<Vec<_>>(),
         "port": peer.port,
     })
+}
+
+/// An address as scripts can use it: an IPv6 link-local one carries its zone (the
+/// interface index, RFC 4007: `fe80::1%2`), without which it names no interface.
+fn address_text(address: &InterfaceAddr) -> String {
+    match address.ip {
+        IpAddr::V6(v6) if v6.is_unicast_link_local() => format!("{v6}%{}", address.interface),
+        ip => ip.to_string(),
+    }
 }
 
 fn event_json(event: &NodeEvent) -> Value {

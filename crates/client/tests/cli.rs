@@ -537,11 +537,14 @@ fn on_a_link_with_only_ipv6_link_local_addresses_nodes_find_each_other_and_chat(
         is(e, "peer_online") && e["peer"] == "bob@hostb"
     });
     let addresses = bob_seen["addresses"].as_array().unwrap();
+    // Link-local, with the zone (eth0's index) that makes it usable: `fe80::…%N`.
     assert!(
         !addresses.is_empty()
-            && addresses
-                .iter()
-                .all(|a| a.as_str().is_some_and(|a| a.starts_with("fe80:"))),
+            && addresses.iter().all(|a| a.as_str().is_some_and(|a| {
+                a.starts_with("fe80:")
+                    && a.rsplit_once('%')
+                        .is_some_and(|(_, zone)| zone.parse::<u32>().is_ok())
+            })),
         "{addresses:?}"
     );
     alice.command(json!({"cmd": "send", "to": "bob@hostb", "body": "over IPv6", "id": "v6"}));
