@@ -3,7 +3,7 @@
 //! measurement of a steady state. Adds its keys to `target/bench-summary.json`.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -37,12 +37,8 @@ fn start_loop() -> (u16, LoopHandle<()>, thread::JoinHandle<()>) {
             ..Limits::DEFAULT
         };
         let config = Config {
-            mdns: None,
-            tcp_port: Some(0),
-            ipv6: false,
-            listen_v4: Ipv4Addr::LOCALHOST,
             limits,
-            ..Config::default()
+            ..Config::loopback()
         };
         let mut event_loop = EventLoop::new(config).expect("loop");
         tx.send((event_loop.local_port().unwrap(), event_loop.handle()))

@@ -27,14 +27,7 @@ fn start_node() -> (
         connect_timeout: Duration::from_secs(5),
         bind: Vec::new(),
     };
-    let loop_config = Config {
-        mdns: None,
-        tcp_port: Some(0),
-        ipv6: false,
-        listen_v4: Ipv4Addr::LOCALHOST,
-        ..Config::default()
-    };
-    let mut event_loop: EventLoop<NodeCommand> = EventLoop::new(loop_config).unwrap();
+    let mut event_loop: EventLoop<NodeCommand> = EventLoop::new(Config::loopback()).unwrap();
     let port = event_loop.local_port().unwrap();
     let handle = event_loop.handle();
     let (tx, rx) = mpsc::channel();

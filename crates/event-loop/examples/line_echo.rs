@@ -10,7 +10,7 @@
 //! `nc 127.0.0.1 <port>` with the port it prints.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use llxmpp_event_loop::{CloseReason, Config, ConnectionId, Context, EventLoop, Handler};
@@ -132,14 +132,7 @@ impl Handler for Server {
 }
 
 fn main() -> std::io::Result<()> {
-    let config = Config {
-        mdns: None,
-        tcp_port: Some(0),
-        ipv6: false,
-        listen_v4: Ipv4Addr::LOCALHOST,
-        ..Config::default()
-    };
-    let mut event_loop: EventLoop<()> = EventLoop::new(config)?;
+    let mut event_loop: EventLoop<()> = EventLoop::new(Config::loopback())?;
     event_loop.run(&mut Server::default())?;
     Ok(())
 }

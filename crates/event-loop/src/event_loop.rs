@@ -69,6 +69,20 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// TCP only, on an ephemeral port of 127.0.0.1: no mDNS, no IPv6. For tests,
+    /// benchmarks and tools that must not touch the network.
+    pub fn loopback() -> Config {
+        Config {
+            mdns: None,
+            tcp_port: Some(0),
+            ipv6: false,
+            listen_v4: Ipv4Addr::LOCALHOST,
+            ..Config::default()
+        }
+    }
+}
+
 /// A datagram received on an mDNS socket.
 #[derive(Clone, Copy, Debug)]
 pub struct Datagram<'a> {

@@ -2,7 +2,7 @@
 //! resumes when descriptors are free again. A test file of its own: it lowers this
 //! process's descriptor limit.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -39,12 +39,8 @@ fn emfile_backs_off_and_accepting_resumes() {
             ..Limits::DEFAULT
         };
         let config = Config {
-            mdns: None,
-            tcp_port: Some(0),
-            ipv6: false,
-            listen_v4: Ipv4Addr::LOCALHOST,
             limits,
-            ..Config::default()
+            ..Config::loopback()
         };
         let mut event_loop: EventLoop<()> = EventLoop::new(config).unwrap();
         port_tx

@@ -14,12 +14,8 @@ use llxmpp_event_loop::{
 
 fn config(limits: Limits) -> Config {
     Config {
-        mdns: None,
-        tcp_port: Some(0),
-        ipv6: false,
-        listen_v4: Ipv4Addr::LOCALHOST,
         limits,
-        ..Config::default()
+        ..Config::loopback()
     }
 }
 
