@@ -159,10 +159,8 @@ impl Lab {
     }
 
     fn in_host(&self, host: &str, program: &Path, args: &[&str]) -> Command {
-        let mut command = Command::new("ip");
+        let mut command = netlab::in_namespace(&self.ns(host), program);
         command
-            .args(["netns", "exec", &self.ns(host)])
-            .arg(program)
             .args(args)
             .env("DBUS_SYSTEM_BUS_ADDRESS", self.bus());
         command
@@ -193,17 +191,9 @@ impl Lab {
 
     fn llxmpp_chat(&self, host: &str, name: &str, extra: &[&str]) -> Result<Peer, String> {
         let host_name = format!("host{host}");
-        let mut args = vec![
-            "chat",
-            "--json",
-            "--name",
-            name,
-            "--host",
-            &host_name,
-            "--interface",
-            "eth0",
-        ];
-        args.extend_from_slice(extra);
+        let mut args = netlab::chat_args(name, host);
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut command = self.in_host(host, &self.llxmpp, &args);
         command.env("RUST_LOG", self.log_level);
         Peer::spawn(
@@ -374,8 +364,8 @@ pub fn interop(root: &Path, args: &[String]) -> Result<(), String> {
             )?;
         }
         let br = lab.ns("br");
-        let child = Command::new("ip")
-            .args(["netns", "exec", &br, "tshark", "-q", "-i", "br0", "-w"])
+        let child = netlab::in_namespace(&br, "tshark")
+            .args(["-q", "-i", "br0", "-w"])
             .arg(&file)
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -4,9 +4,33 @@
 //! Shared by `cargo xtask interop` and the client's real-socket tests, which include this
 //! file with `#[path]`. Needs root and iproute2 (and avahi-daemon, dbus for [`Avahi`]).
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// `program`, to be run inside network namespace `ns` (`ip netns exec`).
+pub fn in_namespace(ns: &str, program: impl AsRef<OsStr>) -> Command {
+    let mut command = Command::new("ip");
+    command.args(["netns", "exec", ns]).arg(program);
+    command
+}
+
+/// The arguments of `llxmpp chat --json` as `<name>@host<host>` on the host's `eth0`.
+pub fn chat_args(name: &str, host: &str) -> Vec<String> {
+    [
+        "chat",
+        "--json",
+        "--name",
+        name,
+        "--host",
+        &format!("host{host}"),
+        "--interface",
+        "eth0",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
 
 /// Runs a command to completion; its stdout, or why it failed.
 pub fn run(program: &str, args: &[&str]) -> Result<String, String> {
@@ -171,9 +195,8 @@ impl Avahi {
             children: Vec::new(),
         };
         let spawn = |args: &[&str]| {
-            Command::new("ip")
-                .args(["netns", "exec", ns])
-                .args(args)
+            in_namespace(ns, args[0])
+                .args(&args[1..])
                 .env("DBUS_SYSTEM_BUS_ADDRESS", &bus)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -204,8 +227,8 @@ impl Avahi {
         ])?);
         wait_for(
             || {
-                Command::new("ip")
-                    .args(["netns", "exec", ns, "avahi-browse", "-a", "-t", "-p"])
+                in_namespace(ns, "avahi-browse")
+                    .args(["-a", "-t", "-p"])
                     .env("DBUS_SYSTEM_BUS_ADDRESS", &bus)
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())

@@ -39,15 +39,8 @@ impl Lab {
     }
 
     fn command(&self, host: &str, args: &[&str]) -> Command {
-        let mut command = Command::new("ip");
-        command
-            .args([
-                "netns",
-                "exec",
-                &self.hosts.ns(host),
-                env!("CARGO_BIN_EXE_llxmpp"),
-            ])
-            .args(args);
+        let mut command = netlab::in_namespace(&self.hosts.ns(host), env!("CARGO_BIN_EXE_llxmpp"));
+        command.args(args);
         command
     }
 }
@@ -62,20 +55,14 @@ struct ChatNode {
 
 impl ChatNode {
     fn start(lab: &Lab, host: &str, name: &str, extra: &[&str]) -> ChatNode {
-        let host_name = format!("host{host}");
-        let mut args = vec![
-            "chat",
-            "--json",
-            "--name",
-            name,
-            "--host",
-            &host_name,
-            "--interface",
-            "eth0",
-            "--first",
-            "Test",
-        ];
-        args.extend_from_slice(extra);
+        let mut args = netlab::chat_args(name, host);
+        args.extend(
+            ["--first", "Test"]
+                .iter()
+                .chain(extra)
+                .map(|a| a.to_string()),
+        );
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut child = lab
             .command(host, &args)
             .stdin(Stdio::piped())
@@ -378,8 +365,8 @@ fn a_peer_sending_bad_xml_gets_a_stream_error_and_the_node_carries_on() {
     let Some(lab) = Lab::new("x") else { return };
     let (mut alice, mut bob) = alice_and_bob(&lab);
     // From bob's host (an address alice knows), a raw stream that turns hostile.
-    let raw = Command::new("ip")
-        .args(["netns", "exec", &lab.hosts.ns("b"), "/usr/bin/python3", "-c"])
+    let raw = netlab::in_namespace(&lab.hosts.ns("b"), "/usr/bin/python3")
+        .arg("-c")
         .arg(concat!(
             "import socket,sys\n",
             "s=socket.create_connection(('10.80.0.1',5298),timeout=5)\n",

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use llxmpp::presence::{Presence, PresenceEvent};
@@ -90,9 +90,8 @@ impl Lab {
     }
 
     fn spawn(&mut self, host: &str, args: &[&str]) -> Result<(), String> {
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.ns(host)])
-            .args(args)
+        let child = netlab::in_namespace(&self.ns(host), args[0])
+            .args(&args[1..])
             .env("DBUS_SYSTEM_BUS_ADDRESS", self.bus())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -182,9 +181,7 @@ fn avahi_and_python_zeroconf_see_us_and_we_see_them() {
 
     // Our node in a: publishes, browses, reports what it saw.
     let exe = std::env::current_exe().unwrap();
-    let ours = Command::new("ip")
-        .args(["netns", "exec", &lab.ns("a")])
-        .arg(exe)
+    let ours = netlab::in_namespace(&lab.ns("a"), exe)
         .args([
             "--exact",
             "our_node",
@@ -201,17 +198,8 @@ fn avahi_and_python_zeroconf_see_us_and_we_see_them() {
     std::thread::sleep(Duration::from_secs(4));
 
     // avahi-browse resolves us with our TXT.
-    let browse = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &lab.ns("b"),
-            "avahi-browse",
-            "-r",
-            "-t",
-            "-p",
-            "_presence._tcp",
-        ])
+    let browse = netlab::in_namespace(&lab.ns("b"), "avahi-browse")
+        .args(["-r", "-t", "-p", "_presence._tcp"])
         .env("DBUS_SYSTEM_BUS_ADDRESS", lab.bus())
         .output()
         .unwrap();
@@ -239,15 +227,8 @@ fn avahi_and_python_zeroconf_see_us_and_we_see_them() {
         .unwrap()
         .display()
         .to_string();
-    let python = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &lab.ns("c"),
-            PYTHON,
-            &resolve,
-            OUR_INSTANCE,
-        ])
+    let python = netlab::in_namespace(&lab.ns("c"), PYTHON)
+        .args([&resolve, OUR_INSTANCE])
         .output()
         .unwrap();
     let python = String::from_utf8_lossy(&python.stdout).into_owned();
