@@ -265,30 +265,27 @@ fn event_json(event: &NodeEvent) -> Value {
     }
 }
 
+/// A peer's status and its message, as the chat shows them: `dnd — in a meeting`.
+fn status_text(peer: &Peer) -> String {
+    let status = peer.presence.status.txt_value();
+    match &peer.presence.msg {
+        Some(msg) => format!("{status} — {msg}"),
+        None => status.to_owned(),
+    }
+}
+
 fn event_text(event: &NodeEvent) -> String {
     match event {
         NodeEvent::Ready { instance, port } => format!("* online as {instance} (port {port})"),
         NodeEvent::PeerOnline(peer) => format!(
-            "* {} ({}) is online: {}{}",
+            "* {} ({}) is online: {}",
             peer.instance,
             peer.display_name(),
-            peer.presence.status.txt_value(),
-            peer.presence
-                .msg
-                .as_ref()
-                .map(|m| format!(" — {m}"))
-                .unwrap_or_default()
+            status_text(peer)
         ),
-        NodeEvent::PeerChanged(peer) => format!(
-            "* {} is now {}{}",
-            peer.instance,
-            peer.presence.status.txt_value(),
-            peer.presence
-                .msg
-                .as_ref()
-                .map(|m| format!(" — {m}"))
-                .unwrap_or_default()
-        ),
+        NodeEvent::PeerChanged(peer) => {
+            format!("* {} is now {}", peer.instance, status_text(peer))
+        }
         NodeEvent::PeerOffline { peer } => format!("* {peer} went offline"),
         NodeEvent::Message { from, body, .. } => format!("<{from}> {body}"),
         NodeEvent::Typing { from, state } => format!("* {from} is {state}"),
