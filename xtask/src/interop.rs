@@ -574,7 +574,7 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
     })()));
 
     results.push(("6 llxmpp resolves avahi-publish (x #2, flags, empty values) and python-zeroconf; python-zeroconf resolves llxmpp", (|| {
-        let mut publish = Peer::spawn(
+        let publish = Peer::spawn(
             "avahi-publish",
             lab.in_host("b", Path::new("avahi-publish"), &["-s", "x #2", "_presence._tcp", "5301", "txtvers=1", "status=avail", "flag", "key="]),
             &lab.dir.join("avahi-publish.log"),
@@ -598,7 +598,8 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
         }
         frank.say(&serde_json::json!({"cmd": "quit"}).to_string())?;
         let _ = frank.child.wait();
-        drop(publish.stdin.take());
+        // Ends avahi-publish (and its service) before the next scenario.
+        drop(publish);
         Ok(())
     })()));
 
@@ -705,7 +706,7 @@ pub fn peer_figures(
         // `avahi-publish` on host b until llxmpp on host a reports the service.
         let name = format!("pub{run}");
         let published = Instant::now();
-        let mut publish = Peer::spawn(
+        let publish = Peer::spawn(
             "avahi-publish",
             lab.in_host(
                 "b",
@@ -718,7 +719,8 @@ pub fn peer_figures(
             json(l)["event"] == "peer_online" && json(l)["peer"] == name.as_str()
         })?;
         discovery_avahi.push(millis(published, seen_at));
-        drop(publish.stdin.take());
+        // Ends avahi-publish: its service goes before the next start.
+        drop(publish);
         if run + 1 == runs {
             figures.extend(libpurple_flood(&mut alice, &mut purple, spell)?);
         }
