@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::ops::{Range, RangeInclusive};
 use std::time::{Duration, Instant};
 
 use crate::name::DnsName;
@@ -98,33 +99,57 @@ impl CacheEntry {
     }
 }
 
-/// Cache order: by owner name, then type, then data, so that the records of a name, or
-/// of a name and type, are neighbours.
-type CacheKey = (DnsName, u16, Vec<u8>);
+/// A cache entry's key: the owner name in a canonical, prefix-free form (its label count,
+/// then each label lowered with its length), the type, then the data's canonical bytes.
+/// Keys compare as bytes, in one `memcmp`, and in that order the records of a name, or of
+/// a name and type, are neighbours. (Names with several labels each in a `Vec` made the
+/// cache's B-tree searches most of a large link's cost.)
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct CacheKey(Vec<u8>);
 
-fn key_of(record: &Record) -> CacheKey {
-    (
-        record.name.canonical(),
-        record.data.rtype(),
-        record.data.canonical_bytes(),
-    )
+impl CacheKey {
+    fn of(record: &Record) -> CacheKey {
+        let mut key = name_key(&record.name);
+        key.extend_from_slice(&record.data.rtype().to_be_bytes());
+        key.extend_from_slice(&record.data.canonical_bytes());
+        CacheKey(key)
+    }
+
+    /// The keys of a name's records whose types are in `types` (below 65535).
+    fn range(name: &DnsName, types: RangeInclusive<u16>) -> Range<CacheKey> {
+        let name = name_key(name);
+        let mut start = name.clone();
+        start.extend_from_slice(&types.start().to_be_bytes());
+        let mut end = name;
+        end.extend_from_slice(&types.end().saturating_add(1).to_be_bytes());
+        CacheKey(start)..CacheKey(end)
+    }
 }
 
-/// The keys of a name's records whose types are in `types` (at most 255).
-fn name_range(name: &DnsName, types: std::ops::RangeInclusive<u16>) -> std::ops::Range<CacheKey> {
-    let name = name.canonical();
-    (name.clone(), *types.start(), Vec::new())..(name, types.end().saturating_add(1), Vec::new())
+/// A name as the first part of a [`CacheKey`], and the key of the per-name record counts.
+/// Lengths are four bytes so that no label, however long, makes two names' forms ambiguous.
+fn name_key(name: &DnsName) -> Vec<u8> {
+    let labels = name.labels();
+    let mut key = Vec::with_capacity(4 + labels.iter().map(|l| 4 + l.len()).sum::<usize>() + 64);
+    key.extend_from_slice(&(labels.len() as u32).to_be_bytes());
+    for label in labels {
+        key.extend_from_slice(&(label.len() as u32).to_be_bytes());
+        key.extend(label.iter().map(u8::to_ascii_lowercase));
+    }
+    key
 }
 
 /// Browses `_presence._tcp.local` and reports services as they come, change and go.
 #[derive(Debug)]
 pub struct Browser {
     config: BrowserConfig,
-    own_instance: Option<String>,
+    /// Our own instance's name, never reported.
+    own_name: Option<DnsName>,
     cache: BTreeMap<CacheKey, CacheEntry>,
     /// Every cache entry's deadline, so the next one is found without a scan.
     deadlines: BTreeSet<(Instant, CacheKey)>,
-    per_name: HashMap<DnsName, usize>,
+    /// Records held per owner name (by [`name_key`]), for the per-name bounds.
+    per_name: HashMap<Vec<u8>, usize>,
     /// Hosts named by SRV records, with the instances that point at them.
     hosts: HashMap<DnsName, BTreeSet<DnsName>>,
     next_browse: Instant,
@@ -156,7 +181,7 @@ impl Browser {
         let mut rng = Rng::new(seed);
         Browser {
             config,
-            own_instance: None,
+            own_name: None,
             cache: BTreeMap::new(),
             deadlines: BTreeSet::new(),
             per_name: HashMap::new(),
@@ -176,13 +201,12 @@ impl Browser {
 
     /// Sets our own instance label, which is never reported (XEP-0174 §3: filter self).
     pub fn set_own_instance(&mut self, instance: Option<String>) {
-        self.own_instance = instance;
-        if let Some(own) = &self.own_instance {
-            let name = DnsName::instance(own).canonical();
+        self.own_name = instance.as_deref().map(DnsName::instance);
+        if let Some(own) = instance {
+            let name = DnsName::instance(&own).canonical();
             if self.emitted.remove(&name).is_some() {
-                self.events.push_back(ServiceEvent::Removed {
-                    instance: own.clone(),
-                });
+                self.events
+                    .push_back(ServiceEvent::Removed { instance: own });
             }
         }
     }
@@ -239,7 +263,7 @@ impl Browser {
             // Known answers with more than half their TTL left (RFC 6762 §7.1).
             known.extend(
                 self.cache
-                    .range(name_range(
+                    .range(CacheKey::range(
                         &DnsName::service_type(),
                         rtype::PTR..=rtype::PTR,
                     ))
@@ -280,7 +304,7 @@ impl Browser {
             };
             if entry.refresh_at().is_some_and(|at| at <= now) {
                 entry.refreshes += 1;
-                refreshed.push((key.0.clone(), key.1));
+                refreshed.push((entry.record.name.canonical(), entry.record.data.rtype()));
                 self.put(key, entry);
             }
         }
@@ -378,24 +402,22 @@ impl Browser {
     }
 
     fn is_own(&self, instance: &DnsName) -> bool {
-        let Some(own) = &self.own_instance else {
-            return false;
-        };
-        *instance == DnsName::instance(own)
+        self.own_name.as_ref() == Some(instance)
     }
 
     fn insert(&mut self, now: Instant, interface: u32, record: &Record) {
         if !self.relevant(record) {
             return;
         }
-        let key = key_of(record);
+        let key = CacheKey::of(record);
+        let rtype = record.data.rtype();
         if record.cache_flush && record.ttl > 0 {
             // RFC 6762 §10.2: other records of this name and type older than a second go.
             let stale: Vec<CacheKey> = self
                 .cache
-                .range(name_range(&record.name, key.1..=key.1))
+                .range(CacheKey::range(&record.name, rtype..=rtype))
                 .filter(|(k, e)| {
-                    k.2 != key.2
+                    **k != key
                         && now.duration_since(e.received) > LINGER
                         && e.expires > now + LINGER
                 })
@@ -411,6 +433,45 @@ impl Browser {
         }
         let expires = now + Duration::from_secs(u64::from(record.ttl));
         let jitter_permille = (self.rng.next_u64() % 21) as u16;
+        if let Some(old) = self.cache.get_mut(&key) {
+            // The common case on a busy link: a record heard again. Refresh it in place.
+            let old_deadline = old.deadline();
+            let changed = old.record.data != record.data;
+            old.record.ttl = record.ttl;
+            old.record.cache_flush = record.cache_flush;
+            if changed {
+                old.record.data = record.data.clone();
+            }
+            old.interface = interface;
+            old.received = now;
+            old.expires = expires;
+            old.refreshes = 0;
+            old.jitter_permille = jitter_permille;
+            let new_deadline = old.deadline();
+            if new_deadline != old_deadline {
+                let mut indexed = (old_deadline, key);
+                self.deadlines.remove(&indexed);
+                indexed.0 = new_deadline;
+                self.deadlines.insert(indexed);
+            }
+            if changed {
+                self.mark_dirty(&record.name, record);
+            }
+            return;
+        }
+        // Only PTRs are relevant at the service type's name, so its count is theirs.
+        let limit = if rtype == rtype::PTR {
+            self.config.max_services
+        } else {
+            self.config.max_records_per_name
+        };
+        let name = name_key(&record.name);
+        let full = self.per_name.get(&name).copied().unwrap_or(0) >= limit;
+        if full || self.cache.len() >= self.config.max_records {
+            self.stats.dropped_records += 1;
+            return;
+        }
+        *self.per_name.entry(name).or_insert(0) += 1;
         let entry = CacheEntry {
             record: record.clone(),
             interface,
@@ -419,26 +480,6 @@ impl Browser {
             refreshes: 0,
             jitter_permille,
         };
-        if let Some(old) = self.cache.get(&key) {
-            let changed = old.record.data != record.data;
-            self.put(key, entry);
-            if changed {
-                self.mark_dirty(&record.name, record);
-            }
-            return;
-        }
-        // Only PTRs are relevant at the service type's name, so its count is theirs.
-        let limit = if record.data.rtype() == rtype::PTR {
-            self.config.max_services
-        } else {
-            self.config.max_records_per_name
-        };
-        let full = self.per_name.get(&key.0).copied().unwrap_or(0) >= limit;
-        if full || self.cache.len() >= self.config.max_records {
-            self.stats.dropped_records += 1;
-            return;
-        }
-        *self.per_name.entry(key.0.clone()).or_insert(0) += 1;
         if let RecordData::Srv { target, .. } = &record.data {
             self.hosts
                 .entry(target.canonical())
@@ -471,16 +512,17 @@ impl Browser {
     fn remove(&mut self, key: &CacheKey) -> Option<CacheEntry> {
         let entry = self.cache.remove(key)?;
         self.deadlines.remove(&(entry.deadline(), key.clone()));
-        if let Some(count) = self.per_name.get_mut(&key.0) {
+        let name = name_key(&entry.record.name);
+        if let Some(count) = self.per_name.get_mut(&name) {
             *count -= 1;
             if *count == 0 {
-                self.per_name.remove(&key.0);
+                self.per_name.remove(&name);
             }
         }
         if let RecordData::Srv { target, .. } = &entry.record.data {
             let target = target.canonical();
             if let Some(instances) = self.hosts.get_mut(&target) {
-                let still_pointed = self.cache.range(name_range(&entry.record.name, rtype::SRV..=rtype::SRV)).any(|(_, e)| matches!(&e.record.data, RecordData::Srv { target: t, .. } if t.canonical() == target));
+                let still_pointed = self.cache.range(CacheKey::range(&entry.record.name, rtype::SRV..=rtype::SRV)).any(|(_, e)| matches!(&e.record.data, RecordData::Srv { target: t, .. } if t.canonical() == target));
                 if !still_pointed {
                     instances.remove(&entry.record.name.canonical());
                 }
@@ -497,14 +539,12 @@ impl Browser {
     fn relevant(&self, record: &Record) -> bool {
         match &record.data {
             RecordData::Ptr(target) => {
-                record.name == DnsName::service_type()
-                    && target.instance_label().is_some()
-                    && !self.is_own(target)
+                record.name.is_service_type() && target.is_instance() && !self.is_own(target)
             }
             RecordData::Srv { .. } | RecordData::Txt(_) => {
-                record.name.instance_label().is_some() && !self.is_own(&record.name)
+                record.name.is_instance() && !self.is_own(&record.name)
             }
-            RecordData::A(_) | RecordData::Aaaa(_) => record.name.host_label().is_some(),
+            RecordData::A(_) | RecordData::Aaaa(_) => record.name.is_host(),
             _ => false,
         }
     }
@@ -512,7 +552,7 @@ impl Browser {
     /// Whether a refresh of (name, type) is still useful.
     fn wanted(&self, name: &DnsName, qtype: u16) -> bool {
         match qtype {
-            rtype::PTR => *name == DnsName::service_type(),
+            rtype::PTR => name.is_service_type(),
             rtype::SRV | rtype::TXT => self.has_pointer_to(name),
             rtype::A | rtype::AAAA => self.hosts.contains_key(&name.canonical()),
             _ => false,
@@ -520,9 +560,13 @@ impl Browser {
     }
 
     fn has_pointer_to(&self, instance: &DnsName) -> bool {
-        let data = RecordData::Ptr(instance.clone()).canonical_bytes();
-        self.cache
-            .contains_key(&(DnsName::service_type().canonical(), rtype::PTR, data))
+        let pointer = Record {
+            name: DnsName::service_type(),
+            ttl: 0,
+            cache_flush: false,
+            data: RecordData::Ptr(instance.clone()),
+        };
+        self.cache.contains_key(&CacheKey::of(&pointer))
     }
 
     fn mark_dirty(&mut self, name: &DnsName, record: &Record) {
@@ -568,7 +612,7 @@ impl Browser {
         }
         let newest = |rtype: u16| {
             self.cache
-                .range(name_range(instance, rtype..=rtype))
+                .range(CacheKey::range(instance, rtype..=rtype))
                 .map(|(_, e)| e)
                 .max_by_key(|e| e.received)
         };
@@ -580,7 +624,7 @@ impl Browser {
         };
         let mut addresses: Vec<InterfaceAddr> = self
             .cache
-            .range(name_range(target, rtype::A..=rtype::AAAA))
+            .range(CacheKey::range(target, rtype::A..=rtype::AAAA))
             .map(|(_, e)| e)
             .filter_map(|e| match e.record.data {
                 RecordData::A(v4) => Some(InterfaceAddr {
@@ -662,8 +706,12 @@ impl Browser {
             qtype,
             unicast_response: false,
         };
-        let has =
-            |name: &DnsName, t: u16| self.cache.range(name_range(name, t..=t)).next().is_some();
+        let has = |name: &DnsName, t: u16| {
+            self.cache
+                .range(CacheKey::range(name, t..=t))
+                .next()
+                .is_some()
+        };
         let mut questions = Vec::new();
         if !has(instance, rtype::SRV) {
             questions.push(question(instance, rtype::SRV));
@@ -673,7 +721,7 @@ impl Browser {
         }
         for (_, entry) in self
             .cache
-            .range(name_range(instance, rtype::SRV..=rtype::SRV))
+            .range(CacheKey::range(instance, rtype::SRV..=rtype::SRV))
         {
             if let RecordData::Srv { target, .. } = &entry.record.data {
                 if !has(target, rtype::A) && !has(target, rtype::AAAA) {
@@ -683,5 +731,65 @@ impl Browser {
             }
         }
         questions
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn record(labels: &[Vec<u8>], rtype: u16, data: u8) -> Record {
+        let data = match rtype {
+            rtype::A => RecordData::A(Ipv4Addr::new(10, 0, 0, data)),
+            rtype::PTR => RecordData::Ptr(DnsName::from_labels([vec![data], b"local".to_vec()])),
+            _ => RecordData::Null(vec![data]),
+        };
+        Record {
+            name: DnsName::from_labels(labels),
+            ttl: 120,
+            cache_flush: false,
+            data,
+        }
+    }
+
+    proptest! {
+        /// The cache finds a name's records of some types by a key range: that range must
+        /// hold exactly those records, whatever bytes (lengths, zeros, case) the labels hold.
+        #[test]
+        fn a_names_key_range_holds_exactly_its_records_of_those_types(
+            names in prop::collection::vec(
+                prop::collection::vec(
+                    // Bytes that also occur in lengths and type codes, and a letter in both cases.
+                    prop::collection::vec(prop::sample::select(vec![0u8, 1, 4, 10, 12, b'a', b'A']), 0..4),
+                    0..4,
+                ),
+                1..6,
+            ),
+            picks in prop::collection::vec((0usize..6, prop::sample::select(vec![rtype::A, rtype::NULL, rtype::PTR]), 0u8..3), 1..30),
+            asked in 0usize..6,
+            types in prop::sample::select(vec![(rtype::A, rtype::A), (rtype::NULL, rtype::PTR), (rtype::A, rtype::AAAA)]),
+        ) {
+            let records: Vec<Record> = picks
+                .iter()
+                .map(|&(n, t, d)| record(&names[n % names.len()], t, d))
+                .collect();
+            let cache: BTreeMap<CacheKey, &Record> =
+                records.iter().map(|r| (CacheKey::of(r), r)).collect();
+            let name = DnsName::from_labels(&names[asked % names.len()]);
+            let in_range: BTreeSet<&CacheKey> = cache
+                .range(CacheKey::range(&name, types.0..=types.1))
+                .map(|(k, _)| k)
+                .collect();
+            let expected: BTreeSet<&CacheKey> = cache
+                .iter()
+                .filter(|(_, r)| r.name == name && (types.0..=types.1).contains(&r.data.rtype()))
+                .map(|(k, _)| k)
+                .collect();
+            prop_assert_eq!(in_range, expected);
+        }
     }
 }

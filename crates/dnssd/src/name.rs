@@ -48,25 +48,33 @@ impl DnsName {
         &self.labels
     }
 
+    /// Whether this is `_presence._tcp.local`.
+    pub fn is_service_type(&self) -> bool {
+        labels_are(&self.labels, &SERVICE_TYPE)
+    }
+
+    /// Whether this is `<instance>._presence._tcp.local`.
+    pub fn is_instance(&self) -> bool {
+        self.labels
+            .split_first()
+            .is_some_and(|(_, rest)| labels_are(rest, &SERVICE_TYPE))
+    }
+
+    /// Whether this is `<host>.local`.
+    pub fn is_host(&self) -> bool {
+        self.labels.len() == 2 && labels_are(&self.labels[1..], &["local"])
+    }
+
     /// If this is `<instance>._presence._tcp.local`, the instance label (as UTF-8, lossily).
     pub fn instance_label(&self) -> Option<String> {
-        let (first, rest) = self.labels.split_first()?;
-        let is_service = rest.len() == SERVICE_TYPE.len()
-            && rest
-                .iter()
-                .zip(SERVICE_TYPE)
-                .all(|(l, s)| l.eq_ignore_ascii_case(s.as_bytes()));
-        is_service.then(|| String::from_utf8_lossy(first).into_owned())
+        self.is_instance()
+            .then(|| String::from_utf8_lossy(&self.labels[0]).into_owned())
     }
 
     /// If this is `<host>.local`, the host label.
     pub fn host_label(&self) -> Option<String> {
-        match self.labels.as_slice() {
-            [host, local] if local.eq_ignore_ascii_case(b"local") => {
-                Some(String::from_utf8_lossy(host).into_owned())
-            }
-            _ => None,
-        }
+        self.is_host()
+            .then(|| String::from_utf8_lossy(&self.labels[0]).into_owned())
     }
 
     /// The encoded length in bytes (labels with their length bytes and the root).
@@ -101,6 +109,15 @@ impl DnsName {
             labels: self.labels.iter().map(|l| l.to_ascii_lowercase()).collect(),
         }
     }
+}
+
+/// Whether `labels` are `expected`, ASCII case ignored.
+fn labels_are(labels: &[Vec<u8>], expected: &[&str]) -> bool {
+    labels.len() == expected.len()
+        && labels
+            .iter()
+            .zip(expected)
+            .all(|(label, e)| label.eq_ignore_ascii_case(e.as_bytes()))
 }
 
 impl PartialEq for DnsName {
@@ -201,5 +218,28 @@ mod tests {
             DnsName::host("pronto").host_label().as_deref(),
             Some("pronto")
         );
+    }
+
+    #[test]
+    fn kinds_of_name_are_told_apart_without_case() {
+        let service = DnsName::from_labels(["_Presence", "_TCP", "Local"]);
+        assert!(service.is_service_type());
+        assert!(!service.is_instance() && !service.is_host());
+        let instance = DnsName::from_labels(["a.b@c", "_presence", "_tcp", "LOCAL"]);
+        assert!(instance.is_instance());
+        assert!(!instance.is_service_type() && !instance.is_host());
+        let host = DnsName::from_labels(["pronto", "LOCAL"]);
+        assert!(host.is_host());
+        assert!(!host.is_instance() && !host.is_service_type());
+        for other in [
+            DnsName::from_labels(["pronto", "example"]),
+            DnsName::from_labels(["x", "_presence", "_udp", "local"]),
+            DnsName::from_labels(["local"]),
+            DnsName::default(),
+        ] {
+            assert!(!other.is_host() && !other.is_instance() && !other.is_service_type());
+            assert_eq!(other.instance_label(), None);
+            assert_eq!(other.host_label(), None);
+        }
     }
 }

@@ -80,16 +80,17 @@ impl RecordData {
     /// The record data as it goes on the wire without name compression: what RFC 6762
     /// §8.2 compares when two probes collide, and what identifies a record in a cache.
     pub fn canonical_bytes(&self) -> Vec<u8> {
+        // Names lowered as they are written: RFC 6762 §16 compares them without case.
         fn name(out: &mut Vec<u8>, name: &DnsName) {
             for label in name.labels() {
                 out.push(label.len() as u8);
-                out.extend_from_slice(label);
+                out.extend(label.iter().map(u8::to_ascii_lowercase));
             }
             out.push(0);
         }
         let mut out = Vec::new();
         match self {
-            RecordData::Ptr(target) => name(&mut out, &target.canonical()),
+            RecordData::Ptr(target) => name(&mut out, target),
             RecordData::Srv {
                 priority,
                 weight,
@@ -99,7 +100,7 @@ impl RecordData {
                 out.extend_from_slice(&priority.to_be_bytes());
                 out.extend_from_slice(&weight.to_be_bytes());
                 out.extend_from_slice(&port.to_be_bytes());
-                name(&mut out, &target.canonical());
+                name(&mut out, target);
             }
             RecordData::Txt(txt) => {
                 for string in txt.to_strings() {
