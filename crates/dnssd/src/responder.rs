@@ -425,7 +425,17 @@ impl Responder {
         DnsName::host(&self.service.host)
     }
 
+    /// Whether `name` owns any of [`Responder::records`]: a cheap test, made before those
+    /// are built for every datagram on a busy link.
+    fn owns(&self, name: &DnsName, instance: &DnsName, host: &DnsName) -> bool {
+        name.is_service_type()
+            || name == instance
+            || name == host
+            || *name == DnsName::from_labels(SERVICES_ENUMERATION)
+    }
+
     /// Every record we publish, with its TTL and cache-flush bit (RFC 6762 §10, §10.2).
+    /// Their owner names are those [`Responder::owns`] knows.
     fn records(&self) -> Vec<Record> {
         let instance = self.instance_name();
         let mut records = vec![
@@ -577,6 +587,19 @@ impl Responder {
     fn check_response(&mut self, now: Instant, message: &Message) {
         let instance = self.instance_name();
         let host = self.host_name();
+        let about_us = |record: &Record| {
+            record.ttl != 0
+                && is_unique_type(record.data.rtype())
+                && (record.name == instance || record.name == host)
+        };
+        if !message
+            .answers
+            .iter()
+            .chain(&message.additional)
+            .any(about_us)
+        {
+            return;
+        }
         let ours = self.records();
         let mut instance_conflict = false;
         let mut host_conflict = false;
@@ -694,6 +717,14 @@ impl Responder {
     /// known answers suppress ours (§7.1); QU and legacy questions get unicast replies.
     fn answer(&mut self, now: Instant, from: SocketAddr, interface: u32, message: &Message) {
         let legacy = from.port() != MDNS_PORT;
+        let (instance, host) = (self.instance_name(), self.host_name());
+        if !message
+            .questions
+            .iter()
+            .any(|q| self.owns(&q.name, &instance, &host))
+        {
+            return;
+        }
         let mut records = self.records();
         records.retain(|r| r.data.rtype() != rtype::A && r.data.rtype() != rtype::AAAA);
         records.extend(self.address_records(Some(interface)));
