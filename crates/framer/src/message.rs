@@ -331,8 +331,19 @@ impl<'a> TokenReader<'a> {
 
     /// All text between tokens `start` and `end`, decoded.
     fn text(&self, start: usize, end: usize) -> String {
-        let mut text = String::new();
-        for token in &self.tokens[start..end] {
+        let tokens = &self.tokens[start..end];
+        // Decoding never lengthens text (a reference is at least as long as its character),
+        // so one allocation of the raw length holds it: growing as it goes cost more than
+        // the decoding itself.
+        let raw_len = tokens
+            .iter()
+            .map(|token| match *token {
+                Token::Text(span) | Token::Cdata(span) => span.range().len(),
+                _ => 0,
+            })
+            .sum();
+        let mut text = String::with_capacity(raw_len);
+        for token in tokens {
             match *token {
                 Token::Text(span) => push_decoded_text(&mut text, &self.xml[span.range()]),
                 Token::Cdata(span) => push_decoded_text_cdata(&mut text, &self.xml[span.range()]),
