@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::name::DnsName;
 use crate::record::{rtype, Message, Question, Record, RecordData, MAX_PACKET};
+use crate::responder::MAX_AVATAR_BYTES;
 use crate::rng::Rng;
 use crate::transmit::{Destination, InterfaceAddr, Stats, Transmit, MDNS_PORT};
 use crate::txt::TxtRecord;
@@ -51,6 +52,10 @@ pub struct ServiceInstance {
     pub addresses: Vec<InterfaceAddr>,
     /// The TXT record.
     pub txt: TxtRecord,
+    /// The avatar: the NULL record at the instance name (XEP-0174's buddy icons), only once
+    /// its SHA-1 matches the TXT `phsh`. The browser asks for it when `phsh` appears or
+    /// changes.
+    pub avatar: Option<Vec<u8>>,
 }
 
 /// A change in the services seen.
@@ -161,6 +166,10 @@ pub struct Browser {
     /// loop calls after every input, does not scan them.
     next_resolve: Option<Instant>,
     emitted: HashMap<DnsName, ServiceInstance>,
+    /// Resolved instances whose TXT names an avatar (`phsh`) that the cache lacks.
+    avatar_fetches: HashMap<DnsName, AvatarFetch>,
+    /// The earliest time an avatar fetch is due, as `next_resolve` is for resolutions.
+    next_avatar_fetch: Option<Instant>,
     dirty: BTreeSet<Vec<Vec<u8>>>,
     rng: Rng,
     transmits: VecDeque<Transmit>,
@@ -172,6 +181,19 @@ const FIRST_QUERY_DELAY: (Duration, Duration) =
     (Duration::from_millis(20), Duration::from_millis(120));
 const MAX_BROWSE_INTERVAL: Duration = Duration::from_secs(3600);
 const MAX_RESOLVE_INTERVAL: Duration = Duration::from_secs(60);
+/// Queries for one avatar before the browser gives up on that `phsh` (at 0, 1, 3 and 7 s):
+/// XEP-0174 peers fetch an avatar when its hash changes, never on a schedule.
+const AVATAR_QUERIES: u8 = 4;
+
+/// A pending avatar fetch: the hash wanted, when to ask next, the interval after that,
+/// and how many queries are left.
+#[derive(Clone, Debug)]
+struct AvatarFetch {
+    phsh: String,
+    next: Instant,
+    interval: Duration,
+    left: u8,
+}
 /// How long a goodbye or a flushed record lingers (RFC 6762 §10.1, §10.2).
 const LINGER: Duration = Duration::from_secs(1);
 
@@ -191,6 +213,8 @@ impl Browser {
             resolving: HashMap::new(),
             next_resolve: None,
             emitted: HashMap::new(),
+            avatar_fetches: HashMap::new(),
+            next_avatar_fetch: None,
             dirty: BTreeSet::new(),
             rng,
             transmits: VecDeque::new(),
@@ -291,6 +315,19 @@ impl Browser {
             }
         }
         self.settle_next_resolve();
+        for (instance, fetch) in &mut self.avatar_fetches {
+            if fetch.left > 0 && fetch.next <= now {
+                questions.push(Question {
+                    name: instance.clone(),
+                    qtype: rtype::NULL,
+                    unicast_response: false,
+                });
+                fetch.left -= 1;
+                fetch.next = now + fetch.interval;
+                fetch.interval *= 2;
+            }
+        }
+        self.settle_next_avatar_fetch();
         let mut refreshed = Vec::new();
         let due: Vec<CacheKey> = self
             .deadlines
@@ -382,6 +419,7 @@ impl Browser {
         cache
             .into_iter()
             .chain(self.next_resolve)
+            .chain(self.next_avatar_fetch)
             .chain([self.next_browse])
             .min()
     }
@@ -544,6 +582,11 @@ impl Browser {
             RecordData::Srv { .. } | RecordData::Txt(_) => {
                 record.name.is_instance() && !self.is_own(&record.name)
             }
+            RecordData::Null(avatar) => {
+                avatar.len() <= MAX_AVATAR_BYTES
+                    && record.name.is_instance()
+                    && !self.is_own(&record.name)
+            }
             RecordData::A(_) | RecordData::Aaaa(_) => record.name.is_host(),
             _ => false,
         }
@@ -554,6 +597,8 @@ impl Browser {
         match qtype {
             rtype::PTR => name.is_service_type(),
             rtype::SRV | rtype::TXT => self.has_pointer_to(name),
+            // A held avatar is kept fresh like the SRV and TXT beside it.
+            rtype::NULL => self.has_pointer_to(name),
             rtype::A | rtype::AAAA => self.hosts.contains_key(&name.canonical()),
             _ => false,
         }
@@ -640,12 +685,26 @@ impl Browser {
             .collect();
         addresses.sort_by_key(|a| (a.ip.is_ipv6(), a.ip, a.interface));
         addresses.dedup();
+        let avatar = avatar_hash(txt).and_then(|phsh| {
+            self.cache
+                .range(CacheKey::range(instance, rtype::NULL..=rtype::NULL))
+                .map(|(_, e)| e)
+                .filter_map(|e| match &e.record.data {
+                    RecordData::Null(bytes) if sha1_hex(bytes).eq_ignore_ascii_case(phsh) => {
+                        Some((e.received, bytes))
+                    }
+                    _ => None,
+                })
+                .max_by_key(|(received, _)| *received)
+                .map(|(_, bytes)| bytes.clone())
+        });
         Some(ServiceInstance {
             instance: instance.instance_label()?,
             host: target.host_label().unwrap_or_else(|| target.to_string()),
             port: *port,
             addresses,
             txt: txt.clone(),
+            avatar,
         })
     }
 
@@ -670,6 +729,7 @@ impl Browser {
                 }),
                 _ => None,
             };
+            self.want_avatar(now, &name, view.as_ref());
             match view {
                 Some(view) => {
                     self.emitted.insert(name.clone(), view);
@@ -693,10 +753,46 @@ impl Browser {
             }
         }
         self.settle_next_resolve();
+        self.settle_next_avatar_fetch();
     }
 
     fn settle_next_resolve(&mut self) {
         self.next_resolve = self.resolving.values().map(|(at, _)| *at).min();
+    }
+
+    fn settle_next_avatar_fetch(&mut self) {
+        self.next_avatar_fetch = self
+            .avatar_fetches
+            .values()
+            .filter(|fetch| fetch.left > 0)
+            .map(|fetch| fetch.next)
+            .min();
+    }
+
+    /// Starts fetching the avatar of a resolved instance whose TXT names one (`phsh`) that
+    /// the cache does not hold, once for each hash; forgets the fetch otherwise.
+    fn want_avatar(&mut self, now: Instant, instance: &DnsName, view: Option<&ServiceInstance>) {
+        let wanted = view
+            .filter(|v| v.avatar.is_none())
+            .and_then(|v| avatar_hash(&v.txt));
+        let Some(phsh) = wanted else {
+            self.avatar_fetches.remove(instance);
+            return;
+        };
+        if self
+            .avatar_fetches
+            .get(instance)
+            .is_some_and(|fetch| fetch.phsh == phsh)
+        {
+            return;
+        }
+        let fetch = AvatarFetch {
+            phsh: phsh.to_owned(),
+            next: now + self.rng.between(FIRST_QUERY_DELAY.0, FIRST_QUERY_DELAY.1),
+            interval: Duration::from_secs(1),
+            left: AVATAR_QUERIES,
+        };
+        self.avatar_fetches.insert(instance.clone(), fetch);
     }
 
     /// Questions for what an instance lacks: SRV, TXT, or its host's addresses.
@@ -732,6 +828,16 @@ impl Browser {
         }
         questions
     }
+}
+
+/// The avatar hash a TXT record announces (`phsh`), if any.
+fn avatar_hash(txt: &TxtRecord) -> Option<&str> {
+    txt.get_str("phsh").filter(|phsh| !phsh.is_empty())
+}
+
+/// Lowercase hexadecimal SHA-1, as XEP-0174's `phsh` writes it.
+pub(crate) fn sha1_hex(bytes: &[u8]) -> String {
+    sha1_smol::Sha1::from(bytes).digest().to_string()
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 //! - [`Responder`]: publishes one service: probing, announcing, answering, conflict
 //!   renames, goodbyes (RFC 6762).
 //! - [`Browser`]: browses `_presence._tcp`: continuous queries, a bounded cache, and
-//!   [`ServiceEvent`]s (RFC 6762, RFC 6763).
+//!   [`ServiceEvent`]s (RFC 6762, RFC 6763), with each peer's avatar fetched when its TXT
+//!   `phsh` appears or changes, and reported once its SHA-1 matches (XEP-0174's buddy
+//!   icons).
 //!
 //! Both machines speak the project's sans-IO verbs: `handle_input(now, from, interface,
 //! bytes)`, `handle_timeout(now)`, `poll_transmit()`, `poll_timeout()`, `poll_event()`.

@@ -305,3 +305,116 @@ fn responses_from_other_ports_and_queries_are_not_cached() {
     browser.handle_input(start, PEER, 1, &as_query.encode().unwrap());
     assert_eq!(browser.cached_records(), 0);
 }
+
+/// A service whose TXT announces an avatar by its hash (`phsh`), without the NULL record.
+fn service_with_avatar_hash(instance: &str, phsh: &str) -> Message {
+    let mut message = service(
+        instance,
+        "pronto",
+        IpAddr::V4(Ipv4Addr::new(169, 254, 3, 3)),
+        "avail",
+    );
+    let mut txt = txt("avail");
+    txt.insert("phsh", phsh).unwrap();
+    message.additional[1].data = RecordData::Txt(txt);
+    message
+}
+
+fn avatar_record(instance: &str, bytes: &[u8]) -> Message {
+    Message {
+        is_response: true,
+        answers: vec![record(
+            DnsName::instance(instance),
+            120,
+            RecordData::Null(bytes.to_vec()),
+        )],
+        ..Message::default()
+    }
+}
+
+fn null_questions(sent: &[(Duration, Message)], instance: &str) -> Vec<Duration> {
+    sent.iter()
+        .filter(|(_, m)| {
+            m.questions
+                .iter()
+                .any(|q| q.qtype == rtype::NULL && q.name == DnsName::instance(instance))
+        })
+        .map(|(at, _)| *at)
+        .collect()
+}
+
+#[test]
+fn an_avatar_announced_by_its_hash_is_asked_for_and_reported_once_it_matches() {
+    let start = Instant::now();
+    let mut browser = Browser::new(BrowserConfig::default(), start, 7);
+    let image = b"\x89PNG\r\n\x1a\n not really an image".repeat(50);
+    let phsh = sha1_smol::Sha1::from(&image).digest().to_string();
+    let events = feed(
+        &mut browser,
+        start,
+        1,
+        &service_with_avatar_hash("alice@pronto", &phsh),
+    );
+    let [ServiceEvent::Resolved(resolved)] = events.as_slice() else {
+        panic!("expected one Resolved, got {events:?}");
+    };
+    assert_eq!(resolved.avatar, None);
+
+    let sent = queries(&mut browser, start, Duration::from_millis(500));
+    let asked = null_questions(&sent, "alice@pronto");
+    assert_eq!(
+        asked.len(),
+        1,
+        "one query for the NULL record soon: {sent:?}"
+    );
+    assert!(asked[0] <= Duration::from_millis(120));
+
+    // A NULL record that does not match the hash is not the avatar.
+    let now = start + Duration::from_millis(600);
+    assert_eq!(
+        feed(
+            &mut browser,
+            now,
+            1,
+            &avatar_record("alice@pronto", b"something else")
+        ),
+        []
+    );
+    let now = start + Duration::from_millis(700);
+    let events = feed(&mut browser, now, 1, &avatar_record("alice@pronto", &image));
+    let [ServiceEvent::Updated(updated)] = events.as_slice() else {
+        panic!("expected one Updated, got {events:?}");
+    };
+    assert_eq!(updated.avatar.as_deref(), Some(&image[..]));
+    let later = queries(&mut browser, start, Duration::from_secs(30));
+    assert_eq!(
+        null_questions(&later, "alice@pronto"),
+        [],
+        "asked again after it came"
+    );
+}
+
+#[test]
+fn an_avatar_that_never_comes_is_asked_for_a_few_times_then_left_until_its_hash_changes() {
+    let start = Instant::now();
+    let mut browser = Browser::new(BrowserConfig::default(), start, 7);
+    feed(
+        &mut browser,
+        start,
+        1,
+        &service_with_avatar_hash("bob@pronto", "00ff"),
+    );
+    let sent = queries(&mut browser, start, Duration::from_secs(60));
+    let asked = null_questions(&sent, "bob@pronto");
+    assert_eq!(asked.len(), 4, "{asked:?}");
+    // A new hash is a new avatar: asked for again.
+    let now = start + Duration::from_secs(61);
+    feed(
+        &mut browser,
+        now,
+        1,
+        &service_with_avatar_hash("bob@pronto", "11ee"),
+    );
+    let sent = queries(&mut browser, start, Duration::from_secs(62));
+    assert_eq!(null_questions(&sent, "bob@pronto").len(), 1);
+}

@@ -199,3 +199,37 @@ fn a_name_just_announced_is_defended_against_a_prober() {
     );
     assert_eq!(lan.seen_by(a), vec!["mercutio@verona-2".to_owned()]);
 }
+
+#[test]
+fn a_peer_that_joins_late_fetches_an_avatar_and_sees_it_change() {
+    let mut lan = Lan::new();
+    let first = b"first avatar image".repeat(100);
+    let phsh = |bytes: &[u8]| sha1_smol::Sha1::from(bytes).digest().to_string();
+    let mut service = Lan::service(0, "alice@h0");
+    service.txt.insert("phsh", phsh(&first)).unwrap();
+    service.avatar = Some(first.clone());
+    let alice = lan.add_node(Some(service.clone()));
+    // Alice's announcements (which carry the NULL record) are over when bob starts: he
+    // learns of the avatar from her TXT and must ask for it.
+    lan.run_until(Duration::from_secs(5));
+    let bob = lan.add_node(None);
+    lan.run_until(Duration::from_secs(7));
+    let avatar_seen = |lan: &Lan| {
+        lan.nodes[bob]
+            .browser
+            .services()
+            .find(|s| s.instance == "alice@h0")
+            .and_then(|s| s.avatar.clone())
+    };
+    assert_eq!(avatar_seen(&lan), Some(first));
+
+    let second = b"second avatar image".repeat(100);
+    let mut txt = service.txt.clone();
+    txt.insert("phsh", phsh(&second)).unwrap();
+    let now = lan.now;
+    let responder = lan.nodes[alice].responder.as_mut().unwrap();
+    responder.set_avatar(now, Some(second.clone())).unwrap();
+    responder.set_txt(now, txt).unwrap();
+    lan.run_until(Duration::from_secs(9));
+    assert_eq!(avatar_seen(&lan), Some(second));
+}

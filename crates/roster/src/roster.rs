@@ -20,6 +20,9 @@ pub struct Peer {
     pub addresses: Vec<InterfaceAddr>,
     /// What its TXT record says.
     pub presence: Presence,
+    /// Its avatar image (an 8 KiB JPEG or PNG, as peers publish it), held once its SHA-1
+    /// matches `presence.phsh`.
+    pub avatar: Option<Vec<u8>>,
 }
 
 impl Peer {
@@ -30,6 +33,7 @@ impl Peer {
             port: service.port,
             addresses: service.addresses.clone(),
             presence: Presence::from_txt(&service.txt),
+            avatar: service.avatar.clone(),
         }
     }
 

@@ -16,6 +16,7 @@ fn service(instance: &str, txt: &[&str]) -> ServiceInstance {
             ip: IpAddr::V4(Ipv4Addr::new(169, 254, 0, 9)),
         }],
         txt: TxtRecord::from_strings(txt),
+        avatar: None,
     }
 }
 
