@@ -82,6 +82,7 @@ impl NodeSetup {
             idle_timeout: Duration::from_secs(600),
             connect_timeout: Duration::from_secs(5),
             bind: Vec::new(),
+            avatar: None,
         };
         let loop_config = Config {
             mdns: self

@@ -11,9 +11,11 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use clap::{Args, Parser, Subcommand};
 use llxmpp::node::{Node, NodeCommand, NodeConfig, NodeEvent};
-use llxmpp_dnssd::InterfaceAddr;
+use llxmpp_dnssd::{avatar_phsh, InterfaceAddr, MAX_AVATAR_BYTES};
 use llxmpp_event_loop::{Config, EventLoop, InterfaceSelection, LoopHandle};
 use llxmpp_framer::ChatState;
 use llxmpp_roster::{Peer, Presence, Status};
@@ -102,6 +104,9 @@ struct Identity {
     /// Accept chat from peers we cannot identify, marked unknown, instead of closing.
     #[arg(long)]
     accept_unknown: bool,
+    /// Publish this image (JPEG or PNG, at most 8 KiB) as our avatar.
+    #[arg(long, value_name = "FILE")]
+    avatar: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -153,6 +158,22 @@ fn node_config(identity: &Identity) -> Result<NodeConfig, String> {
     if identity.name.is_empty() || identity.name.len() + host.len() + 1 > 63 {
         return Err("NAME@HOST must be 1 to 63 bytes (one DNS label)".into());
     }
+    let avatar = match &identity.avatar {
+        None => None,
+        Some(path) => {
+            let image = std::fs::read(path)
+                .map_err(|e| format!("cannot read the avatar {}: {e}", path.display()))?;
+            if image.len() > MAX_AVATAR_BYTES {
+                return Err(format!(
+                    "the avatar {} is {} bytes; peers take at most {MAX_AVATAR_BYTES} (it must \
+                     fit one mDNS packet): make it smaller",
+                    path.display(),
+                    image.len()
+                ));
+            }
+            Some(image)
+        }
+    };
     Ok(NodeConfig {
         name: identity.name.clone(),
         host,
@@ -168,6 +189,7 @@ fn node_config(identity: &Identity) -> Result<NodeConfig, String> {
         idle_timeout: Duration::from_secs(30),
         connect_timeout: Duration::from_secs(5),
         bind: identity.bind.clone(),
+        avatar,
     })
 }
 
@@ -224,6 +246,7 @@ fn peer_json(event: &str, peer: &Peer) -> Value {
         "last": p.last,
         "addresses": peer.addresses.iter().map(address_text).collect::<Vec<_>>(),
         "port": peer.port,
+        "avatar": peer.avatar.as_deref().map(avatar_phsh),
     })
 }
 
@@ -260,6 +283,12 @@ fn event_json(event: &NodeEvent) -> Value {
         NodeEvent::Peers(peers) => {
             json!({"event": "peers", "peers": peers.iter().map(|p| peer_json("peer", p)).collect::<Vec<_>>()})
         }
+        NodeEvent::Avatar { peer, image } => json!({
+            "event": "avatar",
+            "peer": peer,
+            "sha1": image.as_deref().map(avatar_phsh),
+            "data": image.as_ref().map(|bytes| STANDARD.encode(bytes)),
+        }),
         NodeEvent::Error(message) => json!({"event": "error", "message": message}),
         NodeEvent::Stopped => json!({"event": "stopped"}),
     }
@@ -306,6 +335,15 @@ fn event_text(event: &NodeEvent) -> String {
             })
             .collect::<Vec<_>>()
             .join("\n"),
+        NodeEvent::Avatar { peer, image: None } => format!("* {peer} has no avatar"),
+        NodeEvent::Avatar {
+            peer,
+            image: Some(image),
+        } => format!(
+            "* {peer}'s avatar: {} bytes, SHA-1 {}",
+            image.len(),
+            avatar_phsh(image)
+        ),
         NodeEvent::Error(message) => format!("! {message}"),
         NodeEvent::Stopped => "* bye".into(),
     }
@@ -363,6 +401,10 @@ fn parse_command(line: &str, json: bool, next_id: &mut u64) -> Result<Option<Nod
                 Ok(Some(NodeCommand::Typing { to, state }))
             }
             Some("peers") => Ok(Some(NodeCommand::Peers)),
+            Some("avatar") => {
+                let peer = text("peer").ok_or("avatar needs \"peer\"")?;
+                Ok(Some(NodeCommand::Avatar { peer }))
+            }
             Some("quit") => Ok(Some(NodeCommand::Quit)),
             other => Err(format!("unknown command {other:?}")),
         };
@@ -400,9 +442,17 @@ fn parse_command(line: &str, json: bool, next_id: &mut u64) -> Result<Option<Nod
             }))
         }
         "/peers" => Ok(Some(NodeCommand::Peers)),
+        "/avatar" => {
+            let peer = rest.trim();
+            if peer.is_empty() {
+                return Err("usage: /avatar PEER".into());
+            }
+            Ok(Some(NodeCommand::Avatar { peer: peer.into() }))
+        }
         "/quit" => Ok(Some(NodeCommand::Quit)),
         _ => Err(
-            "commands: /msg PEER TEXT, /status avail|away|dnd [TEXT], /typing PEER, /peers, /quit"
+            "commands: /msg PEER TEXT, /status avail|away|dnd [TEXT], /typing PEER, \
+             /avatar PEER, /peers, /quit"
                 .into(),
         ),
     }

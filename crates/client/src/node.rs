@@ -54,6 +54,10 @@ pub struct NodeConfig {
     /// Publish only these addresses (and connect from them); empty: every address of the
     /// interfaces the loop runs mDNS on.
     pub bind: Vec<IpAddr>,
+    /// Our avatar image (a small JPEG or PNG, at most
+    /// [`MAX_AVATAR_BYTES`](llxmpp_dnssd::MAX_AVATAR_BYTES)), published as the NULL record
+    /// with its SHA-1 as the TXT `phsh`, as peers expect.
+    pub avatar: Option<Vec<u8>>,
 }
 
 impl NodeConfig {
@@ -118,6 +122,13 @@ pub enum NodeEvent {
     },
     /// The roster, as asked for.
     Peers(Vec<Peer>),
+    /// A peer's avatar, as asked for: `None` when the peer has none (or is not online).
+    Avatar {
+        /// The peer's instance name.
+        peer: String,
+        /// The image, whose SHA-1 matched the peer's `phsh`.
+        image: Option<Vec<u8>>,
+    },
     /// Something went wrong that is not about one message.
     Error(String),
     /// The node has stopped (after `Quit`).
@@ -153,6 +164,11 @@ pub enum NodeCommand {
     },
     /// Report the roster.
     Peers,
+    /// Report a peer's avatar.
+    Avatar {
+        /// The peer's instance name.
+        peer: String,
+    },
     /// Send goodbyes, close streams, stop.
     Quit,
 }
@@ -242,6 +258,7 @@ impl Node {
             hash: Some("sha-1".into()),
             ext: None,
         };
+        presence.phsh = self.config.avatar.as_deref().map(llxmpp_dnssd::avatar_phsh);
         presence.to_txt(self.port).unwrap_or_default()
     }
 
@@ -265,7 +282,7 @@ impl Node {
             port: self.port,
             addresses: self.addresses.clone(),
             txt: self.our_txt(),
-            avatar: None,
+            avatar: self.config.avatar.clone(),
         };
         match Presence::new(Some(service), ctx.now(), self.seed) {
             Ok(presence) => self.presence = Some(presence),
@@ -861,6 +878,10 @@ impl Handler for Node {
             }
             NodeCommand::Peers => {
                 self.emit(NodeEvent::Peers(self.roster.peers().cloned().collect()))
+            }
+            NodeCommand::Avatar { peer } => {
+                let image = self.roster.get(&peer).and_then(|p| p.avatar.clone());
+                self.emit(NodeEvent::Avatar { peer, image })
             }
             NodeCommand::Quit => self.quit(ctx),
         }

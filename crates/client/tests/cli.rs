@@ -544,3 +544,57 @@ fn on_a_link_with_only_ipv6_link_local_addresses_nodes_find_each_other_and_chat(
     });
     quit_all([&mut alice, &mut bob]);
 }
+
+#[test]
+fn an_avatar_published_by_one_node_is_seen_checked_and_read_by_another() {
+    let Some(lab) = Lab::new("v") else { return };
+    let image: Vec<u8> = (0..6000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let path = std::env::temp_dir().join(format!("llxmpp-avatar-{}.png", std::process::id()));
+    std::fs::write(&path, &image).unwrap();
+    let sha1 = sha1_smol::Sha1::from(&image).digest().to_string();
+    let mut alice = ChatNode::start(&lab, "a", "alice", &["--avatar", path.to_str().unwrap()]);
+    alice.expect(10, "ready", |e| is(e, "ready"));
+    let mut bob = ChatNode::start(&lab, "b", "bob", &[]);
+    let seen = bob.expect(10, "alice with her avatar", |e| {
+        (is(e, "peer_online") || is(e, "peer_changed"))
+            && e["peer"] == "alice@hosta"
+            && e["avatar"].is_string()
+    });
+    assert_eq!(seen["avatar"], sha1.as_str());
+    bob.command(json!({"cmd": "avatar", "peer": "alice@hosta"}));
+    let avatar = bob.expect(10, "the avatar", |e| is(e, "avatar"));
+    assert_eq!(avatar["sha1"], sha1.as_str());
+    use base64::Engine;
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(avatar["data"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(data, image);
+    // Alice has no avatar of bob's to give, and says so.
+    alice.command(json!({"cmd": "avatar", "peer": "bob@hostb"}));
+    let none = alice.expect(10, "no avatar", |e| is(e, "avatar"));
+    assert_eq!(
+        (none["peer"].as_str(), &none["data"]),
+        (Some("bob@hostb"), &Value::Null)
+    );
+    quit_all([&mut alice, &mut bob]);
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn an_avatar_too_large_for_one_mdns_packet_is_refused_with_the_reason() {
+    let path = std::env::temp_dir().join(format!("llxmpp-big-avatar-{}.jpg", std::process::id()));
+    std::fs::write(&path, vec![0u8; 9000]).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_llxmpp"))
+        .args(["chat", "--name", "x", "--host", "y", "--avatar"])
+        .arg(&path)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("9000 bytes") && stderr.contains("at most 8192"),
+        "{stderr}"
+    );
+}

@@ -26,6 +26,7 @@ fn start_node() -> (
         idle_timeout: IDLE,
         connect_timeout: Duration::from_secs(5),
         bind: Vec::new(),
+        avatar: None,
     };
     let mut event_loop: EventLoop<NodeCommand> = EventLoop::new(Config::loopback()).unwrap();
     let port = event_loop.local_port().unwrap();

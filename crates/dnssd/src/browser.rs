@@ -685,12 +685,12 @@ impl Browser {
             .collect();
         addresses.sort_by_key(|a| (a.ip.is_ipv6(), a.ip, a.interface));
         addresses.dedup();
-        let avatar = avatar_hash(txt).and_then(|phsh| {
+        let avatar = announced_avatar_hash(txt).and_then(|phsh| {
             self.cache
                 .range(CacheKey::range(instance, rtype::NULL..=rtype::NULL))
                 .map(|(_, e)| e)
                 .filter_map(|e| match &e.record.data {
-                    RecordData::Null(bytes) if sha1_hex(bytes).eq_ignore_ascii_case(phsh) => {
+                    RecordData::Null(bytes) if avatar_phsh(bytes).eq_ignore_ascii_case(phsh) => {
                         Some((e.received, bytes))
                     }
                     _ => None,
@@ -774,7 +774,7 @@ impl Browser {
     fn want_avatar(&mut self, now: Instant, instance: &DnsName, view: Option<&ServiceInstance>) {
         let wanted = view
             .filter(|v| v.avatar.is_none())
-            .and_then(|v| avatar_hash(&v.txt));
+            .and_then(|v| announced_avatar_hash(&v.txt));
         let Some(phsh) = wanted else {
             self.avatar_fetches.remove(instance);
             return;
@@ -831,13 +831,13 @@ impl Browser {
 }
 
 /// The avatar hash a TXT record announces (`phsh`), if any.
-fn avatar_hash(txt: &TxtRecord) -> Option<&str> {
+fn announced_avatar_hash(txt: &TxtRecord) -> Option<&str> {
     txt.get_str("phsh").filter(|phsh| !phsh.is_empty())
 }
 
-/// Lowercase hexadecimal SHA-1, as XEP-0174's `phsh` writes it.
-pub(crate) fn sha1_hex(bytes: &[u8]) -> String {
-    sha1_smol::Sha1::from(bytes).digest().to_string()
+/// The TXT `phsh` value for an avatar: the lowercase hexadecimal SHA-1 of its bytes.
+pub fn avatar_phsh(avatar: &[u8]) -> String {
+    sha1_smol::Sha1::from(avatar).digest().to_string()
 }
 
 #[cfg(test)]
