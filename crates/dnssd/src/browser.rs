@@ -862,6 +862,12 @@ mod tests {
         }
     }
 
+    #[test]
+    fn an_avatars_phsh_is_its_lowercase_hex_sha1() {
+        // FIPS 180 test vector.
+        assert_eq!(avatar_phsh(b"abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+    }
+
     proptest! {
         /// The cache finds a name's records of some types by a key range: that range must
         /// hold exactly those records, whatever bytes (lengths, zeros, case) the labels hold.

@@ -4,8 +4,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use llxmpp_dnssd::{
-    rtype, Browser, BrowserConfig, DnsName, InterfaceAddr, Message, Record, RecordData,
-    ServiceEvent, TxtRecord,
+    avatar_phsh, rtype, Browser, BrowserConfig, DnsName, InterfaceAddr, Message, Record,
+    RecordData, ServiceEvent, TxtRecord,
 };
 
 const PEER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(169, 254, 7, 7)), 5353);
@@ -348,7 +348,7 @@ fn an_avatar_announced_by_its_hash_is_asked_for_and_reported_once_it_matches() {
     let start = Instant::now();
     let mut browser = Browser::new(BrowserConfig::default(), start, 7);
     let image = b"\x89PNG\r\n\x1a\n not really an image".repeat(50);
-    let phsh = sha1_smol::Sha1::from(&image).digest().to_string();
+    let phsh = avatar_phsh(&image);
     let events = feed(
         &mut browser,
         start,

@@ -5,7 +5,7 @@ mod sim;
 
 use std::time::Duration;
 
-use llxmpp_dnssd::{ResponderEvent, ServiceEvent, TxtRecord};
+use llxmpp_dnssd::{avatar_phsh, ResponderEvent, ServiceEvent, TxtRecord};
 use sim::Lan;
 
 #[test]
@@ -204,9 +204,8 @@ fn a_name_just_announced_is_defended_against_a_prober() {
 fn a_peer_that_joins_late_fetches_an_avatar_and_sees_it_change() {
     let mut lan = Lan::new();
     let first = b"first avatar image".repeat(100);
-    let phsh = |bytes: &[u8]| sha1_smol::Sha1::from(bytes).digest().to_string();
     let mut service = Lan::service(0, "alice@h0");
-    service.txt.insert("phsh", phsh(&first)).unwrap();
+    service.txt.insert("phsh", avatar_phsh(&first)).unwrap();
     service.avatar = Some(first.clone());
     let alice = lan.add_node(Some(service.clone()));
     // Alice's announcements (which carry the NULL record) are over when bob starts: he
@@ -225,7 +224,7 @@ fn a_peer_that_joins_late_fetches_an_avatar_and_sees_it_change() {
 
     let second = b"second avatar image".repeat(100);
     let mut txt = service.txt.clone();
-    txt.insert("phsh", phsh(&second)).unwrap();
+    txt.insert("phsh", avatar_phsh(&second)).unwrap();
     let now = lan.now;
     let responder = lan.nodes[alice].responder.as_mut().unwrap();
     responder.set_avatar(now, Some(second.clone())).unwrap();
