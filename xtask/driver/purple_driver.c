@@ -2,9 +2,11 @@
  * A headless libpurple peer with one `prpl-bonjour` account, for `cargo xtask interop`.
  *
  * Line protocol. On stdin: `SEND <peer> <text>`, `STATUS <avail|away|dnd> [message]`,
- * `QUIT`. On stdout, one event a line: `SIGNED_ON <account>`, `BUDDY_ON <name>|<alias>|
- * <status id>|<message>`, `BUDDY_STATUS <name>|<status id>|<message>`, `BUDDY_OFF <name>`,
- * `BUDDY_GONE <name>`, `RECV <sender>|<text>`, `SENT <peer>|<rc>`, `ERROR <text>`.
+ * `ICON <image file>` (our buddy icon, which the Bonjour plugin publishes as a NULL record
+ * with its `phsh`), `QUIT`. On stdout, one event a line: `SIGNED_ON <account>`,
+ * `BUDDY_ON <name>|<alias>|<status id>|<message>`, `BUDDY_STATUS <name>|<status id>|
+ * <message>`, `BUDDY_OFF <name>`, `BUDDY_GONE <name>`, `BUDDY_ICON <name>|<SHA-1 of the
+ * icon, or empty>`, `RECV <sender>|<text>`, `SENT <peer>|<rc>`, `ERROR <text>`.
  * `BUDDY_GONE` is how the Bonjour plugin takes a peer offline: a buddy it added itself on
  * discovery (flagged not-to-be-saved) is removed from the buddy list when its service goes,
  * without a `buddy-signed-off` signal. With `--echo` every message
@@ -143,6 +145,29 @@ static void buddy_removed(PurpleBuddy *buddy, gpointer data) {
     emit("BUDDY_GONE %s", purple_buddy_get_name(buddy));
 }
 
+static void buddy_icon_changed(PurpleBuddy *buddy, gpointer data) {
+    (void)data;
+    PurpleBuddyIcon *icon = purple_buddy_get_icon(buddy);
+    size_t length = 0;
+    gconstpointer bytes = icon ? purple_buddy_icon_get_data(icon, &length) : NULL;
+    char *sha1 = bytes ? g_compute_checksum_for_data(G_CHECKSUM_SHA1, bytes, length) : NULL;
+    emit("BUDDY_ICON %s|%s", purple_buddy_get_name(buddy), sha1 ? sha1 : "");
+    g_free(sha1);
+}
+
+static void set_icon(const char *path) {
+    gchar *bytes = NULL;
+    gsize length = 0;
+    GError *error = NULL;
+    if (!g_file_get_contents(path, &bytes, &length, &error)) {
+        emit("ERROR cannot read %s: %s", path, error->message);
+        g_error_free(error);
+        return;
+    }
+    /* libpurple takes the bytes and frees them. */
+    purple_buddy_icons_set_account_icon(account, (guchar *)bytes, length);
+}
+
 static void received_im(PurpleAccount *acct, char *sender, char *message, PurpleConversation *conv, PurpleMessageFlags flags, gpointer data) {
     (void)acct;
     (void)conv;
@@ -192,6 +217,8 @@ static gboolean on_stdin(GIOChannel *channel, GIOCondition condition, gpointer d
         char **parts = g_strsplit(line + 7, " ", 2);
         set_status(parts[0], parts[1]);
         g_strfreev(parts);
+    } else if (g_str_has_prefix(line, "ICON ")) {
+        set_icon(line + 5);
     } else if (g_strcmp0(line, "QUIT") == 0) {
         purple_account_set_enabled(account, UI_ID, FALSE);
         g_main_loop_quit(main_loop);
@@ -224,6 +251,7 @@ int main(int argc, char **argv) {
     purple_signal_connect(purple_blist_get_handle(), "buddy-signed-off", &handle, PURPLE_CALLBACK(buddy_signed_off), NULL);
     purple_signal_connect(purple_blist_get_handle(), "buddy-removed", &handle, PURPLE_CALLBACK(buddy_removed), NULL);
     purple_signal_connect(purple_blist_get_handle(), "buddy-status-changed", &handle, PURPLE_CALLBACK(buddy_status_changed), NULL);
+    purple_signal_connect(purple_blist_get_handle(), "buddy-icon-changed", &handle, PURPLE_CALLBACK(buddy_icon_changed), NULL);
     purple_signal_connect(purple_conversations_get_handle(), "received-im-msg", &handle, PURPLE_CALLBACK(received_im), NULL);
 
     account = purple_account_new(argv[1], "prpl-bonjour");

@@ -420,6 +420,10 @@ else:
 time.sleep(30)
 "#;
 
+/// Two 2×2 PNG images for the avatar scenario, one for each side.
+const GRACE_PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x02\x00\x00\x00\x02\x08\x02\x00\x00\x00\xfd\xd4\x9a\x73\x00\x00\x00\x10IDAT\x78\x9c\x63\x38\x21\x27\x07\x44\x0c\x10\x0a\x00\x1f\x26\x04\x11\xa2\x8f\x22\xaf\x00\x00\x00\x00IEND\xae\x42\x60\x82";
+const ECHOBOT_PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x02\x00\x00\x00\x02\x08\x02\x00\x00\x00\xfd\xd4\x9a\x73\x00\x00\x00\x10IDAT\x78\x9c\x63\x90\x93\x3b\x01\x44\x0c\x10\x0a\x00\x19\xd6\x04\x11\x4a\x10\x52\x1c\x00\x00\x00\x00IEND\xae\x42\x60\x82";
+
 fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
     let mut results: Vec<(&'static str, Outcome)> = Vec::new();
     let mut purple = match lab.purple() {
@@ -646,6 +650,38 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
             None => Err("not reached (scenario 3 failed before it)".into()),
         },
     ));
+    results.push((
+        "9 avatars both ways: libpurple shows llxmpp's, llxmpp fetches and checks libpurple's",
+        (|| {
+            let ours = lab.dir.join("grace.png");
+            let theirs = lab.dir.join("echobot.png");
+            std::fs::write(&ours, GRACE_PNG).map_err(|e| e.to_string())?;
+            std::fs::write(&theirs, ECHOBOT_PNG).map_err(|e| e.to_string())?;
+            purple.say(&format!("ICON {}", theirs.display()))?;
+            let mut grace =
+                lab.llxmpp_chat("c", "grace", &["--avatar", &ours.display().to_string()])?;
+            let theirs_sha1 = sha1_smol::Sha1::from(ECHOBOT_PNG).digest().to_string();
+            let seen = json(&grace.expect(15.0, "echobot with its avatar", |l| {
+                let e = json(l);
+                (e["event"] == "peer_online" || e["event"] == "peer_changed")
+                    && e["peer"] == "echobot@hostb"
+                    && e["avatar"].is_string()
+            })?);
+            if seen["avatar"] != theirs_sha1.as_str() {
+                return Err(format!(
+                    "llxmpp saw {seen}; the icon's SHA-1 is {theirs_sha1}"
+                ));
+            }
+            let ours_sha1 = sha1_smol::Sha1::from(GRACE_PNG).digest().to_string();
+            purple.expect(15.0, "grace's icon in libpurple", |l| {
+                l == format!("BUDDY_ICON grace@hostc|{ours_sha1}")
+            })?;
+            grace.say(&serde_json::json!({"cmd": "quit"}).to_string())?;
+            let _ = grace.child.wait();
+            Ok(())
+        })(),
+    ));
+
     let _ = purple.say("QUIT");
     results
 }
