@@ -865,7 +865,10 @@ mod tests {
     #[test]
     fn an_avatars_phsh_is_its_lowercase_hex_sha1() {
         // FIPS 180 test vector.
-        assert_eq!(avatar_phsh(b"abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(
+            avatar_phsh(b"abc"),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
     }
 
     proptest! {
