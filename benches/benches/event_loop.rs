@@ -8,16 +8,28 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use llxmpp_event_loop::{Config, ConnectionId, Context, EventLoop, Handler, Limits, LoopHandle};
+use llxmpp_event_loop::{
+    Config, ConnectionId, Context, EventLoop, Handler, Limits, LoopHandle, WriteState,
+};
 
 const IDLE_CONNECTIONS: usize = 10_000;
 
+/// Echoes with flow control: a queue over the high watermark pauses reading until it
+/// drains, so no write ever finds the queue full (which would lose bytes and leave the
+/// echo short).
 struct Echo;
 
 impl Handler for Echo {
     type Command = ();
     fn on_data(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, data: &[u8]) {
-        let _ = ctx.write(conn, data);
+        match ctx.write(conn, data) {
+            Ok(WriteState::Accepted) => {}
+            Ok(WriteState::Backpressure) => ctx.pause_reading(conn),
+            Err(error) => panic!("echo write refused: {error}"),
+        }
+    }
+    fn on_writable(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+        ctx.resume_reading(conn);
     }
     fn on_command(&mut self, ctx: &mut Context<'_>, (): ()) {
         let now = ctx.now();
@@ -110,14 +122,20 @@ fn main() {
     let total: usize = 256 << 20;
     let mut writer = TcpStream::connect(address).unwrap();
     let mut reader = writer.try_clone().unwrap();
+    // A stalled echo fails the bench with the count instead of hanging it.
+    reader
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let started = Instant::now();
     let read_thread = thread::spawn(move || {
         let mut got = 0;
         let mut buf = vec![0u8; 256 << 10];
         while got < total {
-            let n = reader.read(&mut buf).unwrap();
-            assert!(n > 0);
-            got += n;
+            match reader.read(&mut buf) {
+                Ok(0) => panic!("the echo closed after {got} of {total} bytes"),
+                Ok(n) => got += n,
+                Err(error) => panic!("the echo stalled after {got} of {total} bytes: {error}"),
+            }
         }
     });
     let chunk = vec![0x5Au8; 64 << 10];

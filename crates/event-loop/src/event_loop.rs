@@ -292,6 +292,8 @@ struct Connection {
     write_shut: bool,
     /// Listed in `Inner::to_flush`.
     flush_listed: bool,
+    /// The handler asked not to be given this connection's data for now.
+    reading_paused: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -340,6 +342,9 @@ struct Inner {
     /// messages instead of one each).
     corked: bool,
     to_flush: Vec<ConnectionId>,
+    /// Connections whose reading was resumed: read at once, because the readiness edge
+    /// that announced their waiting bytes has passed (mio is edge-triggered).
+    to_read: Vec<ConnectionId>,
 }
 
 #[derive(Debug)]
@@ -484,6 +489,29 @@ impl Context<'_> {
         Ok(WriteState::Accepted)
     }
 
+    /// Stops reading from a connection: the kernel's receive buffer fills, then the
+    /// peer's sends block (TCP flow control), until [`Context::resume_reading`]. A handler
+    /// that relays a peer's bytes to a slower destination calls this when a write
+    /// reports [`WriteState::Backpressure`], so that its queues stay bounded. While
+    /// paused, the peer's close or reset is noticed only once reading resumes (or a write
+    /// fails). Unknown connections are ignored.
+    pub fn pause_reading(&mut self, conn: ConnectionId) {
+        if let Some(c) = self.inner.get(conn) {
+            c.reading_paused = true;
+        }
+    }
+
+    /// Reads from a connection again after [`Context::pause_reading`]: what arrived
+    /// meanwhile is delivered to [`Handler::on_data`] after this callback returns.
+    pub fn resume_reading(&mut self, conn: ConnectionId) {
+        if let Some(c) = self.inner.get(conn) {
+            if c.reading_paused {
+                c.reading_paused = false;
+                self.inner.to_read.push(conn);
+            }
+        }
+    }
+
     /// Bytes queued and not yet written.
     pub fn queued(&self, conn: ConnectionId) -> Option<usize> {
         self.inner
@@ -584,6 +612,7 @@ impl Inner {
             shutdown_write: false,
             write_shut: false,
             flush_listed: false,
+            reading_paused: false,
         });
         Ok(ConnectionId(index))
     }
@@ -704,6 +733,7 @@ impl<C: Send + 'static> EventLoop<C> {
             stats: LoopStats::default(),
             corked: false,
             to_flush: Vec::new(),
+            to_read: Vec::new(),
         };
         open_listeners(&mut inner)?;
         refresh_interfaces(&mut inner)?;
@@ -813,6 +843,7 @@ impl<C: Send + 'static> EventLoop<C> {
                     }
                 }
                 self.deliver_pending(handler, now);
+                self.read_resumed(handler, now, &mut read_buffer);
             }
             self.expire_connects(now);
             if self.inner.accept_paused_until.is_some_and(|t| t <= now) {
@@ -839,6 +870,20 @@ impl<C: Send + 'static> EventLoop<C> {
                 };
                 handler.on_timeout(&mut ctx);
             }
+            self.deliver_pending(handler, now);
+            self.read_resumed(handler, now, &mut read_buffer);
+        }
+    }
+
+    /// Reads the connections whose reading the handler resumed (which may resume others).
+    fn read_resumed<H: Handler<Command = C>>(
+        &mut self,
+        handler: &mut H,
+        now: Instant,
+        buffer: &mut [u8],
+    ) {
+        while let Some(conn) = self.inner.to_read.pop() {
+            self.read(handler, now, conn, buffer);
             self.deliver_pending(handler, now);
         }
     }
@@ -1002,6 +1047,10 @@ impl<C: Send + 'static> EventLoop<C> {
             let Some(c) = self.inner.get(conn) else {
                 return;
             };
+            if c.reading_paused {
+                // Left in the socket; `resume_reading` reads it.
+                return;
+            }
             if let ConnState::Connecting { .. } = c.state {
                 // A failed connect shows up as readable with an error.
                 if let Ok(Some(e)) | Err(e) = c.stream.take_error() {

@@ -3,7 +3,8 @@
 //!
 //! It owns the sockets — mDNS multicast UDP per interface ([`mdns`] explains the choice),
 //! a TCP listener on IPv4 and IPv6, outgoing and accepted TCP streams with bounded reads
-//! and write queues with backpressure — and sleeps in `mio::Poll::poll` until the earliest
+//! and write queues with backpressure, and reading that a handler can pause while a queue
+//! drains ([`Context::pause_reading`]) — and sleeps in `mio::Poll::poll` until the earliest
 //! of socket readiness and the handler's [`Handler::poll_timeout`]. Other threads give it
 //! commands through a [`LoopHandle`] (a channel and a `mio::Waker`). It knows nothing of
 //! XMPP or DNS: the [`Handler`] feeds whatever machines it holds.

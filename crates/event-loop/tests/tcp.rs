@@ -180,6 +180,92 @@ fn a_slow_reader_hits_the_high_watermark_and_writing_resumes() {
     assert!(flood.writable >= 1, "and came back below the low one");
 }
 
+/// Echoes with flow control: reading pauses while the write queue is over the high
+/// watermark and resumes once it is writable again.
+#[derive(Default)]
+struct FlowEcho {
+    pauses: usize,
+    refused_writes: usize,
+    most_queued: usize,
+}
+
+impl Handler for FlowEcho {
+    type Command = Cmd;
+    fn on_data(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, data: &[u8]) {
+        match ctx.write(conn, data) {
+            Ok(WriteState::Accepted) => {}
+            Ok(WriteState::Backpressure) => {
+                self.pauses += 1;
+                ctx.pause_reading(conn);
+            }
+            Err(_) => self.refused_writes += 1,
+        }
+        self.most_queued = self.most_queued.max(ctx.queued(conn).unwrap_or(0));
+    }
+    fn on_writable(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+        ctx.resume_reading(conn);
+    }
+    fn on_command(&mut self, ctx: &mut Context<'_>, command: Cmd) {
+        if let Cmd::Stop = command {
+            stop_soon(ctx);
+        }
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
+
+#[test]
+fn pausing_reads_under_backpressure_bounds_the_queue_and_loses_nothing() {
+    // A client that sends much more than the write queue may hold before it reads any of
+    // the echo: without flow control the queue would overflow and bytes would be lost.
+    let limits = Limits {
+        write_high_watermark: 256 << 10,
+        write_low_watermark: 64 << 10,
+        max_write_queue: 1 << 20,
+        ..Limits::DEFAULT
+    };
+    let payload: Vec<u8> = (0..24u32 << 20).map(|i| (i % 253) as u8).collect();
+    let (port, handle, join) = spawn(limits, FlowEcho::default());
+    let mut writer = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut reader = writer.try_clone().unwrap();
+    let sent = payload.clone();
+    let writing = thread::spawn(move || writer.write_all(&sent).unwrap());
+    thread::sleep(Duration::from_millis(500));
+    // A read that waits this long means the loop stopped reading for good: a resumed
+    // connection whose bytes were already waiting must be read without a new edge.
+    reader
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut received = vec![0u8; payload.len()];
+    let mut got = 0;
+    while got < received.len() {
+        match reader.read(&mut received[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) => panic!(
+                "the echo stalled after {got} of {} bytes: {e}",
+                payload.len()
+            ),
+        }
+    }
+    writing.join().unwrap();
+    assert!(
+        received == payload,
+        "{got} of {} bytes came back intact",
+        payload.len()
+    );
+    handle.send(Cmd::Stop).ok().unwrap();
+    let echo = join.join().unwrap();
+    assert_eq!(echo.refused_writes, 0, "no write found the queue full");
+    assert!(echo.pauses > 0, "the queue did pass the high watermark");
+    assert!(
+        echo.most_queued <= limits.write_high_watermark + limits.read_buffer,
+        "the queue held {} bytes at most",
+        echo.most_queued
+    );
+}
+
 #[test]
 fn stop_flushes_pending_writes_before_returning() {
     let payload = vec![7u8; 2 << 20];
