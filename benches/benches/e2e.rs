@@ -20,11 +20,11 @@ use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use llxmpp::node::{Node, NodeCommand, NodeConfig, NodeEvent};
+use llxmpp::node::{Events, Node, NodeCommand, NodeConfig, NodeEvent};
 use llxmpp_event_loop::{Config, EventLoop, InterfaceSelection, Limits, LoopHandle};
 use llxmpp_roster::Presence;
 
@@ -73,7 +73,7 @@ impl NodeSetup {
         }
     }
 
-    fn start(self) -> (LoopHandle<NodeCommand>, mpsc::Receiver<NodeEvent>) {
+    fn start(self) -> (LoopHandle<NodeCommand>, Events) {
         let config = NodeConfig {
             name: self.name.into(),
             host: "bench".into(),
@@ -83,6 +83,7 @@ impl NodeSetup {
             connect_timeout: Duration::from_secs(5),
             bind: Vec::new(),
             avatar: None,
+            max_unread_event_bytes: llxmpp::node::DEFAULT_MAX_UNREAD_EVENT_BYTES,
         };
         let loop_config = Config {
             mdns: self
@@ -96,7 +97,7 @@ impl NodeSetup {
         };
         let mut event_loop: EventLoop<NodeCommand> = EventLoop::new(loop_config).expect("sockets");
         let handle = event_loop.handle();
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = llxmpp::node::events();
         let seed = u64::from(self.port);
         thread::spawn(move || {
             let mut node = Node::new(config, tx, seed);
@@ -106,7 +107,7 @@ impl NodeSetup {
     }
 }
 
-fn wait_for(events: &mpsc::Receiver<NodeEvent>, want: impl Fn(&NodeEvent) -> bool) {
+fn wait_for(events: &Events, want: impl Fn(&NodeEvent) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while let Ok(event) = events.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
         if want(&event) {
@@ -130,7 +131,7 @@ fn send(node: &LoopHandle<NodeCommand>, to: &str, body: String, id: String) {
 }
 
 /// Two nodes over one stream: sustained throughput, then latency at a paced rate.
-fn two_nodes(alice: &LoopHandle<NodeCommand>, alice_events: &mpsc::Receiver<NodeEvent>) {
+fn two_nodes(alice: &LoopHandle<NodeCommand>, alice_events: &Events) {
     let (_bob, bob_events) = NodeSetup::chatting("bob", 5299).start();
     wait_for(
         alice_events,
@@ -232,7 +233,7 @@ fn peer_header(k: usize, to: &str) -> String {
 
 /// One receiving node, `streams` peers writing to it at once: messages per second the
 /// node reports.
-fn flood(streams: usize, port: u16, to: &str, events: &mpsc::Receiver<NodeEvent>) -> f64 {
+fn flood(streams: usize, port: u16, to: &str, events: &Events) -> f64 {
     let mut sockets = Vec::new();
     for k in 0..streams {
         let mut socket = TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -319,7 +320,7 @@ fn scaling() {
 fn idle_node() {
     llxmpp_benches::raise_descriptor_limit(IDLE_STREAMS as u64 + 256);
     let (handle, events) = NodeSetup::receiving("idle", 5301, IDLE_STREAMS).start();
-    thread::spawn(move || for _ in events {});
+    thread::spawn(move || for _ in events.iter() {});
     println!("READY");
     let _ = std::io::stdout().flush();
     let _ = std::io::stdin().read_to_end(&mut Vec::new());
@@ -389,7 +390,7 @@ fn llxmpp_binary() -> Option<std::path::PathBuf> {
 }
 
 /// The `llxmpp` binary as users run it: RSS at idle, and after a million messages.
-fn binary_memory(alice: &LoopHandle<NodeCommand>, alice_events: &mpsc::Receiver<NodeEvent>) {
+fn binary_memory(alice: &LoopHandle<NodeCommand>, alice_events: &Events) {
     let Some(binary) = llxmpp_binary() else {
         println!(
             "NOTE the llxmpp binary is not built (cargo build --release -p llxmpp): \

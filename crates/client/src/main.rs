@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use clap::{Args, Parser, Subcommand};
-use llxmpp::node::{Node, NodeCommand, NodeConfig, NodeEvent};
+use llxmpp::node::{Events, Node, NodeCommand, NodeConfig, NodeEvent};
 use llxmpp_dnssd::{avatar_phsh, InterfaceAddr, MAX_AVATAR_BYTES};
 use llxmpp_event_loop::{Config, EventLoop, InterfaceSelection, LoopHandle};
 use llxmpp_framer::ChatState;
@@ -190,15 +190,12 @@ fn node_config(identity: &Identity) -> Result<NodeConfig, String> {
         connect_timeout: Duration::from_secs(5),
         bind: identity.bind.clone(),
         avatar,
+        max_unread_event_bytes: llxmpp::node::DEFAULT_MAX_UNREAD_EVENT_BYTES,
     })
 }
 
 /// A running node: its command handle, its events, its thread.
-type Running = (
-    LoopHandle<NodeCommand>,
-    mpsc::Receiver<NodeEvent>,
-    thread::JoinHandle<()>,
-);
+type Running = (LoopHandle<NodeCommand>, Events, thread::JoinHandle<()>);
 
 /// Starts a node on its own thread.
 fn start(config: NodeConfig, port: Option<u16>, interfaces: &[String]) -> Result<Running, String> {
@@ -210,13 +207,13 @@ fn start(config: NodeConfig, port: Option<u16>, interfaces: &[String]) -> Result
     let mut event_loop: EventLoop<NodeCommand> =
         EventLoop::new(loop_config).map_err(|e| format!("cannot open sockets: {e}"))?;
     let handle = event_loop.handle();
-    let (events_tx, events) = mpsc::channel();
+    let (events_tx, events) = llxmpp::node::events();
     let seed = std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64 ^ 0x5EED;
     let thread = thread::spawn(move || {
         let errors = events_tx.clone();
         let mut node = Node::new(config, events_tx, seed);
         if let Err(e) = event_loop.run(&mut node) {
-            let _ = errors.send(NodeEvent::Error(format!("event loop: {e}")));
+            errors.send(NodeEvent::Error(format!("event loop: {e}")));
         }
     });
     // SIGINT and SIGTERM quit cleanly: goodbyes, closed streams.

@@ -11,10 +11,17 @@
 //! high watermark, messages for it wait in the node (up to 4 MiB of bodies or 10,000
 //! messages) and go out when the queue drains; past that a send fails at once, saying the
 //! peer is not reading. The connection is never given up for it.
+//!
+//! The other way round, an application that reads events slower than peers send: events
+//! not yet taken from [`Events`] are counted, and past
+//! [`NodeConfig::max_unread_event_bytes`] the node stops reading from its peers' streams
+//! (TCP then slows the senders down) until the application has caught up to half of that.
+//! Memory stays bounded and no message is dropped.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use llxmpp_dnssd::{InterfaceAddr, ResponderEvent, ServiceInfo};
@@ -58,6 +65,129 @@ pub struct NodeConfig {
     /// [`MAX_AVATAR_BYTES`](llxmpp_dnssd::MAX_AVATAR_BYTES)), published as the NULL record
     /// with its SHA-1 as the TXT `phsh`, as peers expect.
     pub avatar: Option<Vec<u8>>,
+    /// Bytes of events (bodies, names, ids, plus [`EVENT_OVERHEAD_BYTES`] each) that may
+    /// wait for the application in [`Events`]; past it the node stops reading from peers
+    /// until half of it is left. [`DEFAULT_MAX_UNREAD_EVENT_BYTES`] unless set.
+    pub max_unread_event_bytes: usize,
+}
+
+/// The default of [`NodeConfig::max_unread_event_bytes`]: 16 MiB.
+pub const DEFAULT_MAX_UNREAD_EVENT_BYTES: usize = 16 << 20;
+
+/// What one event counts for in [`NodeConfig::max_unread_event_bytes`] besides its
+/// strings: roughly its size in the channel.
+pub const EVENT_OVERHEAD_BYTES: usize = 128;
+
+/// How often a node that stopped reading looks whether the application has caught up.
+const UNREAD_RECHECK: Duration = Duration::from_millis(5);
+/// How often written messages are looked at again (they are reported once their bytes
+/// have left the queue, which `on_flushed` says; this is in case a flush came without it).
+const UNFLUSHED_RECHECK: Duration = Duration::from_millis(20);
+
+/// What an event counts for in the unread bytes.
+fn event_weight(event: &NodeEvent) -> usize {
+    let strings = match event {
+        NodeEvent::Message {
+            from,
+            body,
+            id,
+            thread,
+        } => {
+            from.len()
+                + body.len()
+                + id.as_ref().map_or(0, String::len)
+                + thread.as_ref().map_or(0, String::len)
+        }
+        NodeEvent::Typing { from, state } => from.len() + state.len(),
+        NodeEvent::Sent { to, id } => to.len() + id.len(),
+        NodeEvent::SendFailed { to, id, reason } => to.len() + id.len() + reason.len(),
+        NodeEvent::Avatar { peer, image } => peer.len() + image.as_ref().map_or(0, Vec::len),
+        NodeEvent::Error(message) => message.len(),
+        _ => 0,
+    };
+    strings + EVENT_OVERHEAD_BYTES
+}
+
+/// A channel for a node's events that counts what the application has not taken yet:
+/// give the sender to [`Node::new`], read the receiver.
+pub fn events() -> (EventSender, Events) {
+    let (sender, receiver) = mpsc::channel();
+    let unread = Arc::new(AtomicUsize::new(0));
+    (
+        EventSender {
+            sender,
+            unread: Arc::clone(&unread),
+        },
+        Events { receiver, unread },
+    )
+}
+
+/// The node's side of [`events`].
+#[derive(Clone, Debug)]
+pub struct EventSender {
+    sender: mpsc::Sender<NodeEvent>,
+    unread: Arc<AtomicUsize>,
+}
+
+impl EventSender {
+    /// Reports an event, counted as unread until [`Events`] gives it out. The node calls
+    /// this; an application may too, for what happens around the node (such as its event
+    /// loop failing). Dropped silently when the receiver is gone.
+    pub fn send(&self, event: NodeEvent) {
+        let weight = event_weight(&event);
+        // Counted before it is sent, so that the receiver never takes more than was added.
+        self.unread.fetch_add(weight, Ordering::Relaxed);
+        if self.sender.send(event).is_err() {
+            // Nobody is reading: nothing waits, so nothing is unread.
+            self.unread.fetch_sub(weight, Ordering::Relaxed);
+        }
+    }
+
+    fn unread_bytes(&self) -> usize {
+        self.unread.load(Ordering::Relaxed)
+    }
+}
+
+/// The application's side of [`events`]: a receiver that tells the node what it took.
+#[derive(Debug)]
+pub struct Events {
+    receiver: mpsc::Receiver<NodeEvent>,
+    unread: Arc<AtomicUsize>,
+}
+
+impl Events {
+    fn taken(&self, event: NodeEvent) -> NodeEvent {
+        self.unread
+            .fetch_sub(event_weight(&event), Ordering::Relaxed);
+        event
+    }
+
+    /// Waits for the next event; an error once the node is gone and all was read.
+    pub fn recv(&self) -> Result<NodeEvent, mpsc::RecvError> {
+        self.receiver.recv().map(|event| self.taken(event))
+    }
+
+    /// Waits at most `timeout` for the next event.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<NodeEvent, mpsc::RecvTimeoutError> {
+        self.receiver
+            .recv_timeout(timeout)
+            .map(|event| self.taken(event))
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&self) -> Result<NodeEvent, mpsc::TryRecvError> {
+        self.receiver.try_recv().map(|event| self.taken(event))
+    }
+
+    /// The events as they come, until the node is gone and all was read.
+    pub fn iter(&self) -> impl Iterator<Item = NodeEvent> + '_ {
+        std::iter::from_fn(|| self.recv().ok())
+    }
+
+    /// What the events waiting here count for (see [`NodeConfig::max_unread_event_bytes`]).
+    pub fn unread_bytes(&self) -> usize {
+        self.unread.load(Ordering::Relaxed)
+    }
 }
 
 impl NodeConfig {
@@ -207,7 +337,11 @@ struct Conn {
 pub struct Node {
     config: NodeConfig,
     instance: String,
-    events: mpsc::Sender<NodeEvent>,
+    events: EventSender,
+    /// Connections we stopped reading because the application has too many unread events.
+    unread_paused: BTreeSet<ConnectionId>,
+    /// When to look again at `unflushed` and `unread_paused` (see `arm_recheck`).
+    recheck_at: Option<Instant>,
     presence: Option<Presence>,
     established: bool,
     roster: Roster,
@@ -226,12 +360,15 @@ pub struct Node {
 }
 
 impl Node {
-    /// A node reporting to `events`. `seed` drives the mDNS random delays.
-    pub fn new(config: NodeConfig, events: mpsc::Sender<NodeEvent>, seed: u64) -> Node {
+    /// A node reporting to `events` (the sending half of [`events()`]). `seed` drives the
+    /// mDNS random delays.
+    pub fn new(config: NodeConfig, events: EventSender, seed: u64) -> Node {
         Node {
             instance: config.instance(),
             config,
             events,
+            unread_paused: BTreeSet::new(),
+            recheck_at: None,
             presence: None,
             established: false,
             roster: Roster::new(),
@@ -247,7 +384,31 @@ impl Node {
     }
 
     fn emit(&self, event: NodeEvent) {
-        let _ = self.events.send(event);
+        self.events.send(event);
+    }
+
+    /// Stops reading `conn` while the application has too much unread.
+    fn pause_if_unread(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+        if self.events.unread_bytes() > self.config.max_unread_event_bytes
+            && self.conns.contains_key(&conn)
+            && self.unread_paused.insert(conn)
+        {
+            tracing::debug!(?conn, "the application is behind; reading paused");
+            ctx.pause_reading(conn);
+            self.recheck_at = None;
+            self.arm_recheck(ctx.now());
+        }
+    }
+
+    /// Reads again once the application has caught up to half the bound.
+    fn resume_if_read(&mut self, ctx: &mut Context<'_>) {
+        if !self.unread_paused.is_empty()
+            && self.events.unread_bytes() <= self.config.max_unread_event_bytes / 2
+        {
+            for conn in std::mem::take(&mut self.unread_paused) {
+                ctx.resume_reading(conn);
+            }
+        }
     }
 
     fn our_txt(&self) -> llxmpp_dnssd::TxtRecord {
@@ -499,6 +660,22 @@ impl Node {
             self.unflushed.remove(&conn);
         } else {
             self.unflushed.insert(conn);
+            self.arm_recheck(Instant::now());
+        }
+    }
+
+    /// Sets the time to look again at what no socket event may announce: written messages
+    /// not yet reported (should a flush come without `on_flushed`) and reading paused for
+    /// the application. Kept as an instant, not computed from the clock in `poll_timeout`,
+    /// so that it comes due.
+    fn arm_recheck(&mut self, now: Instant) {
+        if self.recheck_at.is_some() {
+            return;
+        }
+        if !self.unread_paused.is_empty() {
+            self.recheck_at = Some(now + UNREAD_RECHECK);
+        } else if !self.unflushed.is_empty() {
+            self.recheck_at = Some(now + UNFLUSHED_RECHECK);
         }
     }
 
@@ -579,7 +756,7 @@ impl Node {
         };
         if ctx.queued(conn) == Some(0) {
             for (to, id) in c.unflushed.drain(..).collect::<Vec<_>>() {
-                let _ = self.events.send(NodeEvent::Sent { to, id });
+                self.events.send(NodeEvent::Sent { to, id });
             }
         }
     }
@@ -746,6 +923,7 @@ impl Handler for Node {
             session.handle_input(ctx.now(), data);
         }
         self.pump(ctx, conn);
+        self.pause_if_unread(ctx, conn);
     }
 
     fn on_read_closed(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
@@ -793,6 +971,7 @@ impl Handler for Node {
             self.deadlines.remove(&(deadline, conn));
         }
         self.unflushed.remove(&conn);
+        self.unread_paused.remove(&conn);
         let to = c.peer.clone().unwrap_or_default();
         let clean = matches!(
             reason,
@@ -889,6 +1068,10 @@ impl Handler for Node {
 
     fn on_timeout(&mut self, ctx: &mut Context<'_>) {
         let now = ctx.now();
+        if self.recheck_at.is_some_and(|t| t <= now) {
+            self.recheck_at = None;
+        }
+        self.resume_if_read(ctx);
         if let Some(presence) = &mut self.presence {
             if presence.poll_timeout().is_some_and(|t| t <= now) {
                 presence.handle_timeout(ctx);
@@ -910,21 +1093,22 @@ impl Handler for Node {
             }
             self.pump(ctx, conn);
         }
+        self.arm_recheck(now);
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
         let presence = self.presence.as_ref().and_then(Presence::poll_timeout);
         let sessions = self.deadlines.first().map(|(at, _)| *at);
-        // Written messages are reported once their bytes have left the queue (`on_flushed`
-        // says when); look again soon in case a flush came without that call.
-        let unflushed =
-            (!self.unflushed.is_empty()).then(|| Instant::now() + Duration::from_millis(20));
-        presence.into_iter().chain(sessions).chain(unflushed).min()
+        presence
+            .into_iter()
+            .chain(sessions)
+            .chain(self.recheck_at)
+            .min()
     }
 }
 
 impl Drop for Node {
     fn drop(&mut self) {
-        let _ = self.events.send(NodeEvent::Stopped);
+        self.events.send(NodeEvent::Stopped);
     }
 }

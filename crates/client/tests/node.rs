@@ -3,21 +3,18 @@
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use llxmpp::node::{Node, NodeCommand, NodeConfig, NodeEvent};
+use llxmpp::node::{Events, Node, NodeCommand, NodeConfig, NodeEvent};
 use llxmpp_event_loop::{Config, EventLoop};
 use llxmpp_roster::Presence;
 
 const IDLE: Duration = Duration::from_millis(600);
 
-fn start_node() -> (
-    u16,
-    llxmpp_event_loop::LoopHandle<NodeCommand>,
-    mpsc::Receiver<NodeEvent>,
-) {
+fn start_node(
+    max_unread_event_bytes: usize,
+) -> (u16, llxmpp_event_loop::LoopHandle<NodeCommand>, Events) {
     let config = NodeConfig {
         name: "idle".into(),
         host: "test".into(),
@@ -27,11 +24,12 @@ fn start_node() -> (
         connect_timeout: Duration::from_secs(5),
         bind: Vec::new(),
         avatar: None,
+        max_unread_event_bytes,
     };
     let mut event_loop: EventLoop<NodeCommand> = EventLoop::new(Config::loopback()).unwrap();
     let port = event_loop.local_port().unwrap();
     let handle = event_loop.handle();
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = llxmpp::node::events();
     thread::spawn(move || {
         let mut node = Node::new(config, tx, 7);
         event_loop.run(&mut node).unwrap();
@@ -66,7 +64,7 @@ fn closed_by_node(stream: &mut TcpStream, seen: &mut Vec<u8>) -> bool {
 
 #[test]
 fn idle_streams_close_at_their_own_timeouts_and_a_busy_one_stays() {
-    let (port, handle, events) = start_node();
+    let (port, handle, events) = start_node(llxmpp::node::DEFAULT_MAX_UNREAD_EVENT_BYTES);
     let started = Instant::now();
     // Ten idle streams opened 100 ms apart, and one that keeps sending messages.
     let mut busy = open_stream(port, 0);
@@ -121,5 +119,72 @@ fn idle_streams_close_at_their_own_timeouts_and_a_busy_one_stays() {
         }
     }
     assert_eq!(messages, sent);
+    handle.send(NodeCommand::Quit).ok();
+}
+
+#[test]
+fn an_application_that_reads_no_events_stops_the_peers_not_the_memory() {
+    const BOUND: usize = 64 << 10;
+    let (port, handle, events) = start_node(BOUND);
+    let mut stream = open_stream(port, 1);
+    // Send messages, reading no event, until the node stops taking them: once the
+    // application is BOUND behind, the node stops reading and TCP pushes back.
+    let padding = "x".repeat(100);
+    let mut out = Vec::new();
+    let mut messages = 0usize;
+    let mut last_progress = Instant::now();
+    loop {
+        if out.is_empty() {
+            write!(
+                out,
+                "<message to='idle@test' from='peer1@test' type='chat'><body>{messages} {padding}</body></message>"
+            )
+            .unwrap();
+            messages += 1;
+        }
+        match stream.write(&out) {
+            Ok(n) => {
+                out.drain(..n);
+                last_progress = Instant::now();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if last_progress.elapsed() > Duration::from_millis(500) {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => panic!("the node closed the stream: {e}"),
+        }
+        assert!(
+            messages < 1_000_000,
+            "the node took a million messages that nobody read ({} bytes unread)",
+            events.unread_bytes()
+        );
+    }
+    let unread = events.unread_bytes();
+    // One read (16 KiB, ~85 messages) may land after the bound is passed.
+    assert!(
+        unread > BOUND && unread <= BOUND + (64 << 10),
+        "{unread} bytes of events unread with a bound of {BOUND}"
+    );
+    // The rest of the last message, written once the node reads again.
+    stream.set_nonblocking(false).unwrap();
+    let writer = thread::spawn(move || {
+        stream.write_all(&out).unwrap();
+        stream
+    });
+    // Now the application reads: every message arrives, in order.
+    let mut received = 0;
+    while received < messages {
+        match events.recv_timeout(Duration::from_secs(10)) {
+            Ok(NodeEvent::Message { body, .. }) => {
+                assert_eq!(body, format!("{received} {padding}"));
+                received += 1;
+            }
+            Ok(_) => {}
+            Err(e) => panic!("{received} of {messages} messages, then {e:?}"),
+        }
+    }
+    let _stream = writer.join().unwrap();
     handle.send(NodeCommand::Quit).ok();
 }
