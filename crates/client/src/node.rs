@@ -395,20 +395,26 @@ impl Node {
         {
             tracing::debug!(?conn, "the application is behind; reading paused");
             ctx.pause_reading(conn);
+            self.reschedule(conn);
             self.recheck_at = None;
             self.arm_recheck(ctx.now());
         }
     }
 
-    /// Reads again once the application has caught up to half the bound.
-    fn resume_if_read(&mut self, ctx: &mut Context<'_>) {
-        if !self.unread_paused.is_empty()
-            && self.events.unread_bytes() <= self.config.max_unread_event_bytes / 2
+    /// Reads again once the application has caught up to half the bound; returns the
+    /// connections resumed, whose waiting bytes the loop reads after this callback.
+    fn resume_if_read(&mut self, ctx: &mut Context<'_>) -> BTreeSet<ConnectionId> {
+        if self.unread_paused.is_empty()
+            || self.events.unread_bytes() > self.config.max_unread_event_bytes / 2
         {
-            for conn in std::mem::take(&mut self.unread_paused) {
-                ctx.resume_reading(conn);
-            }
+            return BTreeSet::new();
         }
+        let resumed = std::mem::take(&mut self.unread_paused);
+        for &conn in &resumed {
+            ctx.resume_reading(conn);
+            self.reschedule(conn);
+        }
+        resumed
     }
 
     fn our_txt(&self) -> llxmpp_dnssd::TxtRecord {
@@ -643,10 +649,16 @@ impl Node {
 
     /// Keeps `deadlines` and `unflushed` in step with a connection after it changed.
     fn reschedule(&mut self, conn: ConnectionId) {
+        // A stream we stopped reading is not idle: its timers wait until we read again.
+        let paused = self.unread_paused.contains(&conn);
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        let next = c.session.as_ref().and_then(Session::poll_timeout);
+        let next = if paused {
+            None
+        } else {
+            c.session.as_ref().and_then(Session::poll_timeout)
+        };
         if next != c.deadline {
             if let Some(old) = c.deadline {
                 self.deadlines.remove(&(old, conn));
@@ -1071,7 +1083,8 @@ impl Handler for Node {
         if self.recheck_at.is_some_and(|t| t <= now) {
             self.recheck_at = None;
         }
-        self.resume_if_read(ctx);
+        // Their timers may have passed while they were paused: read what waits first.
+        let resumed = self.resume_if_read(ctx);
         if let Some(presence) = &mut self.presence {
             if presence.poll_timeout().is_some_and(|t| t <= now) {
                 presence.handle_timeout(ctx);
@@ -1084,6 +1097,7 @@ impl Handler for Node {
             .take_while(|(at, _)| *at <= now)
             .map(|(_, conn)| *conn)
             .chain(self.unflushed.iter().copied())
+            .filter(|conn| !resumed.contains(conn))
             .collect();
         due.sort_unstable();
         due.dedup();

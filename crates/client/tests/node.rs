@@ -167,6 +167,9 @@ fn an_application_that_reads_no_events_stops_the_peers_not_the_memory() {
         unread > BOUND && unread <= BOUND + (64 << 10),
         "{unread} bytes of events unread with a bound of {BOUND}"
     );
+    // The application stays behind for longer than the idle timeout: a stream the node
+    // stopped reading is not idle, and must not be closed with messages waiting in it.
+    thread::sleep(IDLE * 2);
     // The rest of the last message, written once the node reads again.
     stream.set_nonblocking(false).unwrap();
     let writer = thread::spawn(move || {
@@ -185,6 +188,13 @@ fn an_application_that_reads_no_events_stops_the_peers_not_the_memory() {
             Err(e) => panic!("{received} of {messages} messages, then {e:?}"),
         }
     }
-    let _stream = writer.join().unwrap();
+    let mut stream = writer.join().unwrap();
+    stream.set_nonblocking(true).unwrap();
+    let mut seen = Vec::new();
+    assert!(
+        !closed_by_node(&mut stream, &mut seen),
+        "the node closed a stream it had only stopped reading: {}",
+        String::from_utf8_lossy(&seen)
+    );
     handle.send(NodeCommand::Quit).ok();
 }
