@@ -51,11 +51,15 @@ fn stop_soon(ctx: &mut Context<'_>) {
     ctx.stop(deadline);
 }
 
-/// Echoes everything back; counts what happened.
+/// Echoes everything back, with flow control: reading pauses while the write queue is
+/// over the high watermark and resumes once it is writable again. Counts what happened.
 #[derive(Default)]
 struct Echo {
     accepted: usize,
     closed: Vec<String>,
+    pauses: usize,
+    refused_writes: usize,
+    most_queued: usize,
 }
 
 impl Handler for Echo {
@@ -64,7 +68,18 @@ impl Handler for Echo {
         self.accepted += 1;
     }
     fn on_data(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, data: &[u8]) {
-        ctx.write(conn, data).unwrap();
+        match ctx.write(conn, data) {
+            Ok(WriteState::Accepted) => {}
+            Ok(WriteState::Backpressure) => {
+                self.pauses += 1;
+                ctx.pause_reading(conn);
+            }
+            Err(_) => self.refused_writes += 1,
+        }
+        self.most_queued = self.most_queued.max(ctx.queued(conn).unwrap_or(0));
+    }
+    fn on_writable(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+        ctx.resume_reading(conn);
     }
     fn on_closed(&mut self, _: &mut Context<'_>, _: ConnectionId, reason: CloseReason) {
         self.closed.push(format!("{reason:?}"));
@@ -180,41 +195,6 @@ fn a_slow_reader_hits_the_high_watermark_and_writing_resumes() {
     assert!(flood.writable >= 1, "and came back below the low one");
 }
 
-/// Echoes with flow control: reading pauses while the write queue is over the high
-/// watermark and resumes once it is writable again.
-#[derive(Default)]
-struct FlowEcho {
-    pauses: usize,
-    refused_writes: usize,
-    most_queued: usize,
-}
-
-impl Handler for FlowEcho {
-    type Command = Cmd;
-    fn on_data(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, data: &[u8]) {
-        match ctx.write(conn, data) {
-            Ok(WriteState::Accepted) => {}
-            Ok(WriteState::Backpressure) => {
-                self.pauses += 1;
-                ctx.pause_reading(conn);
-            }
-            Err(_) => self.refused_writes += 1,
-        }
-        self.most_queued = self.most_queued.max(ctx.queued(conn).unwrap_or(0));
-    }
-    fn on_writable(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
-        ctx.resume_reading(conn);
-    }
-    fn on_command(&mut self, ctx: &mut Context<'_>, command: Cmd) {
-        if let Cmd::Stop = command {
-            stop_soon(ctx);
-        }
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
-}
-
 #[test]
 fn pausing_reads_under_backpressure_bounds_the_queue_and_loses_nothing() {
     // A client that sends much more than the write queue may hold before it reads any of
@@ -226,7 +206,7 @@ fn pausing_reads_under_backpressure_bounds_the_queue_and_loses_nothing() {
         ..Limits::DEFAULT
     };
     let payload: Vec<u8> = (0..24u32 << 20).map(|i| (i % 253) as u8).collect();
-    let (port, handle, join) = spawn(limits, FlowEcho::default());
+    let (port, handle, join) = spawn(limits, Echo::default());
     let mut writer = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut reader = writer.try_clone().unwrap();
     let sent = payload.clone();
