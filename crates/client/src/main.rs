@@ -208,7 +208,15 @@ fn start(config: NodeConfig, port: Option<u16>, interfaces: &[String]) -> Result
         EventLoop::new(loop_config).map_err(|e| format!("cannot open sockets: {e}"))?;
     let handle = event_loop.handle();
     let (events_tx, events) = llxmpp::node::events();
-    let seed = std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64 ^ 0x5EED;
+    // Random per process (std seeds RandomState from the OS), so that nodes started at the
+    // same moment draw different mDNS delays; the process id alone repeats across hosts
+    // and containers.
+    let seed = {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        hasher.finish()
+    };
     let thread = thread::spawn(move || {
         let errors = events_tx.clone();
         let mut node = Node::new(config, events_tx, seed);
