@@ -396,7 +396,6 @@ impl Node {
             tracing::debug!(?conn, "the application is behind; reading paused");
             ctx.pause_reading(conn);
             self.reschedule(conn);
-            self.recheck_at = None;
             self.arm_recheck(ctx.now());
         }
     }
@@ -679,16 +678,17 @@ impl Node {
     /// Sets the time to look again at what no socket event may announce: written messages
     /// not yet reported (should a flush come without `on_flushed`) and reading paused for
     /// the application. Kept as an instant, not computed from the clock in `poll_timeout`,
-    /// so that it comes due.
+    /// so that it comes due; arming again never postpones it.
     fn arm_recheck(&mut self, now: Instant) {
-        if self.recheck_at.is_some() {
-            return;
-        }
-        if !self.unread_paused.is_empty() {
-            self.recheck_at = Some(now + UNREAD_RECHECK);
+        let wait = if !self.unread_paused.is_empty() {
+            UNREAD_RECHECK
         } else if !self.unflushed.is_empty() {
-            self.recheck_at = Some(now + UNFLUSHED_RECHECK);
-        }
+            UNFLUSHED_RECHECK
+        } else {
+            return;
+        };
+        let at = now + wait;
+        self.recheck_at = Some(self.recheck_at.map_or(at, |armed| armed.min(at)));
     }
 
     fn pump_session(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {

@@ -843,7 +843,6 @@ impl<C: Send + 'static> EventLoop<C> {
                     }
                 }
                 self.deliver_pending(handler, now);
-                self.read_resumed(handler, now, &mut read_buffer);
             }
             self.expire_connects(now);
             if self.inner.accept_paused_until.is_some_and(|t| t <= now) {
