@@ -768,7 +768,7 @@ impl Node {
         };
         if ctx.queued(conn) == Some(0) {
             for (to, id) in c.unflushed.drain(..).collect::<Vec<_>>() {
-                self.events.send(NodeEvent::Sent { to, id });
+                self.emit(NodeEvent::Sent { to, id });
             }
         }
     }
@@ -1123,6 +1123,6 @@ impl Handler for Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
-        self.events.send(NodeEvent::Stopped);
+        self.emit(NodeEvent::Stopped);
     }
 }
