@@ -2,21 +2,25 @@
 
 use std::borrow::Cow;
 
-use memchr::{memchr, memchr2, memchr3};
+use memchr::{memchr, memchr2};
 
 use crate::Error;
 
 const NAME_START: u8 = 1;
 const NAME: u8 = 2;
+const COLON: u8 = 4;
 
-/// Class bits of every ASCII byte: `NAME_START` and/or `NAME` (XML 1.0 §2.3, namespaces
-/// aside: the colon is a name character here and qualified names are checked apart).
-static ASCII_CLASS: [u8; 128] = {
-    let mut table = [0u8; 128];
+/// Class bits of every byte: `NAME_START` and/or `NAME` for ASCII name characters (XML 1.0
+/// §2.3, namespaces aside: the colon is a name character here, marked `COLON` too, and
+/// qualified names are checked apart); 0 for every other byte, non-ASCII ones included.
+static BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
     let mut b = 0;
     while b < 128 {
         let c = b as u8;
-        if c.is_ascii_alphabetic() || c == b'_' || c == b':' {
+        if c == b':' {
+            table[b] = NAME_START | NAME | COLON;
+        } else if c.is_ascii_alphabetic() || c == b'_' {
             table[b] = NAME_START | NAME;
         } else if c.is_ascii_digit() || c == b'-' || c == b'.' {
             table[b] = NAME;
@@ -35,13 +39,30 @@ pub(crate) fn is_space(b: u8) -> bool {
 /// Whether an ASCII byte may start a name; non-ASCII bytes answer false.
 #[inline]
 pub(crate) fn is_ascii_name_start(b: u8) -> bool {
-    b < 128 && ASCII_CLASS[b as usize] & NAME_START != 0
+    BYTE_CLASS[b as usize] & NAME_START != 0
 }
 
 /// Whether an ASCII byte may continue a name; non-ASCII bytes answer false.
 #[inline]
 pub(crate) fn is_ascii_name(b: u8) -> bool {
-    b < 128 && ASCII_CLASS[b as usize] & NAME != 0
+    BYTE_CLASS[b as usize] & NAME != 0
+}
+
+/// The end of the run of ASCII name characters in `bytes` from `from` on, and whether a
+/// colon is among them: the loop that nearly every name is read with.
+#[inline]
+pub(crate) fn ascii_name_run(bytes: &[u8], from: usize) -> (usize, bool) {
+    let mut end = from;
+    let mut seen = 0;
+    while let Some(&b) = bytes.get(end) {
+        let class = BYTE_CLASS[b as usize];
+        if class & NAME == 0 {
+            break;
+        }
+        seen |= class;
+        end += 1;
+    }
+    (end, seen & COLON != 0)
 }
 
 /// `NameStartChar` of XML 1.0 §2.3 for a non-ASCII character.
@@ -93,31 +114,29 @@ pub(crate) fn decode_char(bytes: &[u8]) -> Result<Option<(char, usize)>, Error> 
 /// The offset of the first character of already valid UTF-8 `bytes` that XML 1.0 forbids
 /// (a C0 control other than tab, LF and CR; U+FFFE; U+FFFF).
 pub(crate) fn find_forbidden_char(bytes: &[u8]) -> Option<usize> {
-    // Blocks are tested without an early exit so that the compiler can vectorise the test;
-    // only a block that holds a control byte is searched byte by byte.
+    // One pass over blocks tested without an early exit, so that the compiler vectorises
+    // the test; only a block holding a control byte or 0xEF (the lead byte of U+FFFE and
+    // U+FFFF, EF BF BE and EF BF BF), both rare in chat text, is searched byte by byte.
     const BLOCK: usize = 32;
-    let mut first_control = None;
     for (n, block) in bytes.chunks(BLOCK).enumerate() {
-        let any = block
-            .iter()
-            .fold(false, |acc, &b| acc | is_forbidden_control(b));
-        if any {
-            let at = block.iter().position(|&b| is_forbidden_control(b));
-            first_control = at.map(|i| n * BLOCK + i);
-            break;
+        let suspect = block.iter().fold(0u8, |acc, &b| {
+            acc | u8::from(b < 0x20) | u8::from(b == 0xEF)
+        });
+        if suspect == 0 {
+            continue;
+        }
+        let start = n * BLOCK;
+        for at in start..start + block.len() {
+            let b = bytes[at];
+            let noncharacter = b == 0xEF
+                && bytes.get(at + 1) == Some(&0xBF)
+                && matches!(bytes.get(at + 2), Some(0xBE | 0xBF));
+            if is_forbidden_control(b) || noncharacter {
+                return Some(at);
+            }
         }
     }
-    let end = first_control.unwrap_or(bytes.len());
-    // U+FFFE and U+FFFF are EF BF BE and EF BF BF in UTF-8.
-    let mut from = 0;
-    while let Some(i) = memchr(0xEF, &bytes[from..end]) {
-        let at = from + i;
-        if bytes.get(at + 1) == Some(&0xBF) && matches!(bytes.get(at + 2), Some(0xBE | 0xBF)) {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    first_control
+    None
 }
 
 #[inline]
@@ -133,6 +152,20 @@ pub(crate) enum Reference {
     Undefined,
     /// Not a reference at all.
     Malformed,
+}
+
+/// The predefined entity that `after_amp` (the bytes after a `&`) starts with, with the
+/// length of its name and `;`: the common case, told apart without the general decoding.
+#[inline]
+pub(crate) fn predefined_entity(after_amp: &[u8]) -> Option<(char, usize)> {
+    match after_amp {
+        [b'l', b't', b';', ..] => Some(('<', 3)),
+        [b'g', b't', b';', ..] => Some(('>', 3)),
+        [b'a', b'm', b'p', b';', ..] => Some(('&', 4)),
+        [b'q', b'u', b'o', b't', b';', ..] => Some(('"', 5)),
+        [b'a', b'p', b'o', b's', b';', ..] => Some(('\'', 5)),
+        _ => None,
+    }
 }
 
 /// Decodes the body of an entity or character reference (XML 1.0 §4.1).
@@ -197,7 +230,11 @@ pub(crate) fn push_decoded_text(out: &mut String, raw: &str) {
 /// literal whitespace turned into spaces, references resolved (XML 1.0 §3.3.3, CDATA type).
 pub(crate) fn decode_attribute(raw: &str) -> Cow<'_, str> {
     let bytes = raw.as_bytes();
-    if memchr3(b'&', b'\r', b'\n', bytes).is_none() && memchr(b'\t', bytes).is_none() {
+    // Values are short: one plain pass beats two calls to memchr.
+    if !bytes
+        .iter()
+        .any(|&b| matches!(b, b'&' | b'\r' | b'\n' | b'\t'))
+    {
         return Cow::Borrowed(raw);
     }
     let mut out = String::with_capacity(raw.len());
@@ -234,6 +271,10 @@ pub(crate) fn decode_attribute(raw: &str) -> Cow<'_, str> {
 /// after its `;`.
 fn push_reference(out: &mut String, raw: &str, amp: usize) -> usize {
     let bytes = raw.as_bytes();
+    if let Some((c, len)) = predefined_entity(&bytes[amp + 1..]) {
+        out.push(c);
+        return amp + 1 + len;
+    }
     if let Some(len) = memchr(b';', &bytes[amp..]) {
         if let Reference::Char(c) = decode_reference(&bytes[amp + 1..amp + len]) {
             out.push(c);
@@ -259,6 +300,41 @@ mod tests {
         let fffe = "ab\u{FFFE}".as_bytes();
         assert_eq!(find_forbidden_char(fffe), Some(2));
         assert_eq!(find_forbidden_char("\u{FFFD}\u{EFFF}".as_bytes()), None);
+    }
+
+    #[test]
+    fn forbidden_chars_are_found_at_every_offset_across_block_boundaries() {
+        for at in 0..70 {
+            for (bad, found) in [
+                ("\u{1}", true),
+                ("\u{1F}", true),
+                ("\u{FFFE}", true),
+                ("\u{FFFF}", true),
+                ("\t\r\n", false),
+                ("\u{FFFD}", false),
+                ("\u{EFFF}", false),
+            ] {
+                let text = format!("{}{bad}{}", "a".repeat(at), "b".repeat(40));
+                let expected = found.then_some(at);
+                assert_eq!(
+                    find_forbidden_char(text.as_bytes()),
+                    expected,
+                    "{bad:?} at {at}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn predefined_entities_are_read_with_their_semicolon() {
+        assert_eq!(predefined_entity(b"amp; x"), Some(('&', 4)));
+        assert_eq!(predefined_entity(b"apos;"), Some(('\'', 5)));
+        assert_eq!(predefined_entity(b"quot;"), Some(('"', 5)));
+        assert_eq!(predefined_entity(b"lt;gt;"), Some(('<', 3)));
+        assert_eq!(predefined_entity(b"gt;"), Some(('>', 3)));
+        for other in [&b"amp"[..], b"ampx;", b"lt", b"#60;", b"nbsp;", b""] {
+            assert_eq!(predefined_entity(other), None);
+        }
     }
 
     #[test]

@@ -9,8 +9,8 @@
 use memchr::{memchr, memchr3};
 
 use crate::chars::{
-    decode_char, decode_reference, is_ascii_name, is_ascii_name_start, is_name_char,
-    is_name_start_char, is_space, Reference,
+    ascii_name_run, decode_char, decode_reference, is_ascii_name, is_ascii_name_start,
+    is_name_char, is_name_start_char, is_space, predefined_entity, Reference,
 };
 use crate::{Error, Limits};
 
@@ -395,7 +395,7 @@ impl Scanner {
                         self.mark = pos;
                         self.tag_first_attr = self.attrs.len();
                         self.tag_has_prefix = false;
-                        match self.start_tag_whole(buf, pos, len, bound, limits)? {
+                        match self.start_tag_whole(buf, pos, bound, limits)? {
                             Whole::Done(Some(found)) => return Ok(Some(found)),
                             Whole::Done(None) => {}
                             Whole::Cut => {
@@ -617,16 +617,17 @@ impl Scanner {
         &mut self,
         buf: &[u8],
         start: usize,
-        first_len: usize,
         bound: usize,
         limits: &Limits,
     ) -> Result<Whole, Error> {
-        let (mut pos, finished) = scan_name(buf, start + first_len, bound)?;
-        if !finished {
+        // From the name's start: its first character may be the colon.
+        let scanned = scan_name(buf, start, bound)?;
+        if !scanned.finished {
             return Ok(Whole::Cut);
         }
+        let mut pos = scanned.end;
         let tag_name = self.span(start, pos);
-        let mut has_prefix = check_qname(&buf[start..pos])?;
+        let mut has_prefix = scanned.colon && check_qname(&buf[start..pos])?;
         let item = self.item_start;
         loop {
             let mut ws = false;
@@ -648,9 +649,9 @@ impl Scanner {
                     Some(_) => return Err(Error::Syntax),
                 },
                 _ => {
-                    let Some(len) = name_start_len(&buf[..bound], pos)? else {
+                    if name_start_len(&buf[..bound], pos)?.is_none() {
                         return Ok(Whole::Cut);
-                    };
+                    }
                     if !ws {
                         return Err(Error::Syntax);
                     }
@@ -658,12 +659,14 @@ impl Scanner {
                         return Err(Error::TooManyAttributes);
                     }
                     let name_start = pos;
-                    let (name_end, finished) = scan_name(buf, pos + len, bound)?;
-                    if !finished {
+                    let scanned = scan_name(buf, name_start, bound)?;
+                    if !scanned.finished {
                         return Ok(Whole::Cut);
                     }
+                    let name_end = scanned.end;
                     let name = &buf[name_start..name_end];
-                    has_prefix |= check_qname(name)? && !name.starts_with(b"xmlns:");
+                    has_prefix |=
+                        scanned.colon && check_qname(name)? && !name.starts_with(b"xmlns:");
                     for attr in &self.attrs[self.tag_first_attr..] {
                         if buf[item..][attr.name.range()] == *name {
                             return Err(Error::DuplicateAttribute);
@@ -719,10 +722,11 @@ impl Scanner {
         let Some(len) = name_start_len(&buf[..bound], start)? else {
             return Ok(Whole::Cut);
         };
-        let (mut pos, finished) = scan_name(buf, start + len, bound)?;
-        if !finished {
+        let scanned = scan_name(buf, start + len, bound)?;
+        if !scanned.finished {
             return Ok(Whole::Cut);
         }
+        let mut pos = scanned.end;
         self.tag_name = self.span(start, pos);
         self.check_end_name(buf)?;
         while pos < bound && is_space(buf[pos]) {
@@ -746,7 +750,7 @@ impl Scanner {
         bound: usize,
         avail: usize,
     ) -> Result<NameStep, Error> {
-        let (end, finished) = scan_name(buf, pos, bound)?;
+        let NameScan { end, finished, .. } = scan_name(buf, pos, bound)?;
         self.pos = end;
         if finished {
             Ok(NameStep::Ended(end))
@@ -947,7 +951,22 @@ enum Value {
 
 /// Scans an attribute value quoted with `quote` from `pos` up to `bound`.
 fn attribute_value(buf: &[u8], pos: usize, bound: usize, quote: u8) -> Result<Value, Error> {
-    match memchr3(quote, b'<', b'&', &buf[pos..bound]) {
+    // Most values are short (a JID, an id, a type): a plain loop over their first bytes
+    // finds the end sooner than a call to memchr, which takes over for longer ones.
+    const SHORT: usize = 32;
+    let value = &buf[pos..bound];
+    let head = &value[..value.len().min(SHORT)];
+    let found = match head
+        .iter()
+        .position(|&b| b == quote || b == b'<' || b == b'&')
+    {
+        Some(i) => Some(i),
+        None if head.len() < value.len() => {
+            memchr3(quote, b'<', b'&', &value[SHORT..]).map(|i| SHORT + i)
+        }
+        None => None,
+    };
+    match found {
         None => Ok(Value::Open),
         Some(i) => match buf[pos + i] {
             b'<' => Err(Error::Syntax),
@@ -961,6 +980,9 @@ fn attribute_value(buf: &[u8], pos: usize, bound: usize, quote: u8) -> Result<Va
 /// offset after its `;`; `None` if it may still end once more bytes arrive. Judges exactly
 /// as the resumable `Reference` state does.
 fn reference_whole(buf: &[u8], amp: usize, bound: usize) -> Result<Option<usize>, Error> {
+    if let Some((_, len)) = predefined_entity(&buf[amp + 1..bound]) {
+        return Ok(Some(amp + 1 + len));
+    }
     let window_end = (amp + 2 + MAX_REFERENCE).min(bound);
     let body = &buf[amp + 1..window_end];
     let end = memchr(b';', body).unwrap_or(body.len());
@@ -1012,34 +1034,55 @@ fn name_start_len(buf: &[u8], pos: usize) -> Result<Option<usize>, Error> {
     }
 }
 
-/// Reads name characters from `buf[pos]` on. Returns where it stopped and whether the
-/// name ended there; when it did not, the bytes from that point (up to `bound`, perhaps a
-/// character cut by the end of the input) must be read again once more arrive.
-fn scan_name(buf: &[u8], mut pos: usize, bound: usize) -> Result<(usize, bool), Error> {
-    while pos < bound {
-        let b = buf[pos];
-        if is_ascii_name(b) {
-            pos += 1;
-        } else if b < 0x80 {
-            return Ok((pos, true));
-        } else {
-            match decode_char(&buf[pos..bound])? {
-                None => return Ok((pos, false)),
-                Some((c, len)) if is_name_char(c) => pos += len,
-                Some(_) => return Ok((pos, true)),
-            }
-        }
+/// Where reading a name stopped.
+struct NameScan {
+    /// The offset reached.
+    end: usize,
+    /// Whether the name ended there; when it did not, the bytes from `end` (up to the
+    /// bound, perhaps a character cut by the end of the input) must be read again once
+    /// more arrive.
+    finished: bool,
+    /// Whether a colon was among the characters read.
+    colon: bool,
+}
+
+/// Reads name characters from `buf[pos]` up to `bound`.
+fn scan_name(buf: &[u8], pos: usize, bound: usize) -> Result<NameScan, Error> {
+    let bytes = &buf[..bound];
+    let mut end = pos;
+    let mut colon = false;
+    loop {
+        let (ascii_end, ascii_colon) = ascii_name_run(bytes, end);
+        end = ascii_end;
+        colon |= ascii_colon;
+        let finished = match bytes.get(end) {
+            None => false,
+            Some(&b) if b < 0x80 => true,
+            Some(_) => match decode_char(&bytes[end..])? {
+                None => false,
+                Some((c, len)) if is_name_char(c) => {
+                    end += len;
+                    continue;
+                }
+                Some(_) => true,
+            },
+        };
+        return Ok(NameScan {
+            end,
+            finished,
+            colon,
+        });
     }
-    Ok((pos, false))
 }
 
 /// Checks a qualified name (Namespaces in XML §4) and says whether it has a prefix.
 fn check_qname(name: &[u8]) -> Result<bool, Error> {
-    let Some(colon) = memchr(b':', name) else {
+    // Names are short: a plain search beats memchr's call for them.
+    let Some(colon) = name.iter().position(|&b| b == b':') else {
         return Ok(false);
     };
     let local = &name[colon + 1..];
-    if colon == 0 || memchr(b':', local).is_some() {
+    if colon == 0 || local.contains(&b':') {
         return Err(Error::BadQualifiedName);
     }
     match local.first() {

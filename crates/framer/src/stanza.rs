@@ -1,5 +1,6 @@
 //! A framed stanza, its namespace context, and parsing into typed views.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
@@ -192,14 +193,19 @@ impl<'a> Stanza<'a> {
 
     /// The namespace of `prefix` at the root: declared on the root itself, else by the
     /// stream header.
-    fn root_namespace(&self, prefix: Option<&str>) -> Option<String> {
-        let wanted = match prefix {
-            Some(prefix) => format!("xmlns:{prefix}"),
-            None => "xmlns".to_owned(),
+    fn root_namespace(&self, prefix: Option<&str>) -> Option<Cow<'a, str>> {
+        let declares = |name: &str| match prefix {
+            Some(prefix) => name.strip_prefix("xmlns:") == Some(prefix),
+            None => name == "xmlns",
         };
-        match self.attribute(&wanted) {
-            Some(uri) => Some(uri),
-            None => self.context.namespace(prefix).map(str::to_owned),
+        let xml = self.xml;
+        match self
+            .root_attrs()
+            .iter()
+            .find(|attr| declares(&xml[attr.name.range()]))
+        {
+            Some(attr) => Some(decode_attribute(&xml[attr.value.range()])),
+            None => self.context.namespace(prefix).map(Cow::Borrowed),
         }
     }
 }

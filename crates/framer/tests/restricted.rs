@@ -74,6 +74,11 @@ fn malformed_xml_is_not_well_formed() {
         ("<message a='1'b='2'/>", Error::Syntax),
         ("<message a=1/>", Error::Syntax),
         ("<message a='<'/>", Error::Syntax),
+        // Past the first 32 bytes of a value, which are searched apart from the rest.
+        (
+            "<message a='0123456789abcdef0123456789abcdef0123456789<'/>",
+            Error::Syntax,
+        ),
         (
             "<message><body>a ]]> b</body></message>",
             Error::CdataEndInText,
@@ -102,6 +107,9 @@ fn malformed_xml_is_not_well_formed() {
             "<message><a:b:c xmlns:a='u'/></message>",
             Error::BadQualifiedName,
         ),
+        // A colon as a name's first character: names are read from that character on.
+        ("<message><:body/></message>", Error::BadQualifiedName),
+        ("<message :a='1'/>", Error::BadQualifiedName),
         ("<message xmlns:p=''/>", Error::BadQualifiedName),
         (
             "<message xmlns='http://www.w3.org/XML/1998/namespace'/>",
