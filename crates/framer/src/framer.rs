@@ -29,7 +29,9 @@ pub enum Frame<'a> {
 /// one byte at a time ([`bytes_examined`](Framer::bytes_examined) counts it).
 ///
 /// Checks, each failing with an [`Error`] whose [`condition`](Error::condition) is the
-/// stream error to send: UTF-8 only, XML 1.0 well-formedness including namespace prefixes,
+/// stream error to send: UTF-8 only and XML 1.0's character range (checked on every byte as
+/// it is fed; the error comes once the frames before the bad byte are out), XML 1.0
+/// well-formedness including namespace prefixes,
 /// RFC 6120 §11 restricted XML (no comments, processing instructions other than the
 /// leading XML declaration, DTDs or entities beyond the predefined five), only whitespace
 /// between stanzas, the stream namespace, and every bound of [`Limits`].
@@ -38,12 +40,21 @@ pub enum Frame<'a> {
 #[derive(Debug)]
 pub struct Framer {
     limits: Limits,
-    buf: Vec<u8>,
+    /// The stream's text not yet dropped: checked (UTF-8, XML characters) as it is fed,
+    /// once, so that frames are slices of it with nothing left to validate.
+    buf: String,
+    /// The first bytes of a character cut by the end of the bytes fed so far.
+    cut: [u8; 4],
+    /// How many bytes of `cut` have arrived.
+    cut_len: usize,
     /// Stream bytes dropped from the front of `buf`.
     offset: u64,
     scanner: Scanner,
     header: Option<StreamHeader>,
     context: StreamContext,
+    /// The error found by the check at the end of `buf`, reported once the scanner has
+    /// framed everything before it (so errors come in stream order, whatever the chunking).
+    ahead: Option<Error>,
     failed: Option<Error>,
     validated: u64,
 }
@@ -61,11 +72,14 @@ impl Framer {
         limits.max_header_bytes = limits.max_header_bytes.min(u32::MAX as usize);
         Framer {
             limits,
-            buf: Vec::new(),
+            buf: String::new(),
+            cut: [0; 4],
+            cut_len: 0,
             offset: 0,
             scanner: Scanner::new(),
             header: None,
             context: StreamContext::default(),
+            ahead: None,
             failed: None,
             validated: 0,
         }
@@ -74,12 +88,62 @@ impl Framer {
     /// Appends bytes received from the peer. Frames they complete come out of
     /// [`next_frame`](Framer::next_frame); call it until it returns `Ok(None)` before
     /// feeding more, or the buffer holds every byte fed in between.
-    pub fn feed(&mut self, bytes: &[u8]) {
-        if self.failed.is_some() {
+    pub fn feed(&mut self, mut bytes: &[u8]) {
+        if self.failed.is_some() || self.ahead.is_some() {
             return;
         }
         self.compact();
-        self.buf.extend_from_slice(bytes);
+        if self.offset == 0 && self.buf.is_empty() && self.cut_len == 0 {
+            if let Some(0xFE | 0xFF) = bytes.first() {
+                // A UTF-16 byte-order mark: these bytes never occur in UTF-8.
+                self.ahead = Some(Error::UnsupportedEncoding);
+                return;
+            }
+        }
+        self.validated += bytes.len() as u64;
+        if self.cut_len > 0 {
+            // Complete the character the previous bytes ended in.
+            let len = utf8_len(self.cut[0]);
+            let take = (len - self.cut_len).min(bytes.len());
+            self.cut[self.cut_len..self.cut_len + take].copy_from_slice(&bytes[..take]);
+            self.cut_len += take;
+            bytes = &bytes[take..];
+            let (char_bytes, arrived) = (self.cut, self.cut_len);
+            if arrived < len && is_cut_sequence(&char_bytes[..arrived]) {
+                return;
+            }
+            // Whole, or already wrong: the check tells which.
+            self.cut_len = 0;
+            if !self.push_checked(&char_bytes[..arrived]) {
+                return;
+            }
+        }
+        let cut = cut_char_len(bytes);
+        let (whole, tail) = bytes.split_at(bytes.len() - cut);
+        if self.push_checked(whole) {
+            self.cut[..cut].copy_from_slice(tail);
+            self.cut_len = cut;
+        }
+    }
+
+    /// Appends the longest prefix of `bytes` that is UTF-8 of XML characters; says whether
+    /// that was all of them, else records the error at the first bad byte.
+    fn push_checked(&mut self, bytes: &[u8]) -> bool {
+        let (text, error) = match std::str::from_utf8(bytes) {
+            Ok(text) => (text, None),
+            // Validating the valid part again happens once in a stream, at its error.
+            Err(e) => (
+                std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
+                Some(Error::InvalidUtf8),
+            ),
+        };
+        let (text, error) = match find_forbidden_char(text.as_bytes()) {
+            Some(at) => (text.get(..at).unwrap_or_default(), Some(Error::InvalidChar)),
+            None => (text, error),
+        };
+        self.buf.push_str(text);
+        self.ahead = error;
+        error.is_none()
     }
 
     /// The next complete frame, `Ok(None)` when more bytes are needed, or the error that
@@ -89,15 +153,22 @@ impl Framer {
     /// method.
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, Error> {
         if let Some(error) = self.failed {
-            self.buf = Vec::new();
+            self.buf = String::new();
             return Err(error);
         }
-        let found = match self.scanner.scan(&self.buf, self.offset, &self.limits) {
+        let found = match self
+            .scanner
+            .scan(self.buf.as_bytes(), self.offset, &self.limits)
+        {
             Ok(found) => found,
             Err(error) => return Err(self.fail(error)),
         };
         match found {
-            None => Ok(None),
+            None => match self.ahead {
+                // Everything before the bad byte is framed: its turn has come.
+                Some(error) => Err(self.fail(error)),
+                None => Ok(None),
+            },
             Some(Found::Keepalive) => Ok(Some(Frame::Keepalive)),
             Some(Found::Close) => Ok(Some(Frame::StreamClose)),
             Some(Found::Header) => match self.read_header() {
@@ -105,30 +176,19 @@ impl Framer {
                 Err(error) => Err(self.fail(error)),
             },
             Some(Found::Stanza) => {
-                let item = &self.buf[self.scanner.item_start..self.scanner.pos];
-                self.validated += item.len() as u64;
-                // The scanner reads only markup bytes: text is validated here, once.
-                let checked = match std::str::from_utf8(item) {
-                    Ok(xml) => match find_forbidden_char(xml.as_bytes()) {
-                        None => Ok(xml),
-                        Some(_) => Err(Error::InvalidChar),
-                    },
-                    Err(_) => Err(Error::InvalidUtf8),
-                };
-                match checked {
-                    Ok(xml) => Ok(Some(Frame::Stanza(Stanza::new(
-                        xml,
-                        &self.scanner.tokens,
-                        &self.scanner.attrs,
-                        self.scanner.stanza_has_prefix,
-                        &self.context,
-                    )))),
-                    Err(error) => {
-                        // Not `fail`: `item` still borrows the buffer on the other arm.
-                        self.failed = Some(error);
-                        Err(error)
-                    }
+                let range = self.scanner.item_start..self.scanner.pos;
+                // A stanza starts at `<` and ends after `>`: always character boundaries.
+                if self.buf.get(range.clone()).is_none() {
+                    return Err(self.fail(Error::InvalidUtf8));
                 }
+                let xml = self.buf.get(range).unwrap_or_default();
+                Ok(Some(Frame::Stanza(Stanza::new(
+                    xml,
+                    &self.scanner.tokens,
+                    &self.scanner.attrs,
+                    self.scanner.stanza_has_prefix,
+                    &self.context,
+                ))))
             }
         }
     }
@@ -145,7 +205,7 @@ impl Framer {
 
     /// Bytes held: the stanza in progress and anything fed but not yet framed.
     pub fn buffered_len(&self) -> usize {
-        self.buf.len() - self.scanner.keep_from().min(self.buf.len())
+        self.buf.len() - self.scanner.keep_from().min(self.buf.len()) + self.cut_len
     }
 
     /// How many stream bytes have been framed so far (the offset of the next byte to scan).
@@ -162,13 +222,18 @@ impl Framer {
 
     fn fail(&mut self, error: Error) -> Error {
         self.failed = Some(error);
-        self.buf = Vec::new();
+        self.buf = String::new();
         error
     }
 
     /// Drops the bytes no frame needs any more.
     fn compact(&mut self) {
-        let keep = self.scanner.keep_from().min(self.buf.len());
+        let mut keep = self.scanner.keep_from().min(self.buf.len());
+        // The scanner stops only at character boundaries; were it ever not to, keeping a
+        // few bytes more is harmless where cutting a character would not be.
+        while !self.buf.is_char_boundary(keep) {
+            keep -= 1;
+        }
         if keep == 0 {
             return;
         }
@@ -178,12 +243,10 @@ impl Framer {
     }
 
     fn read_header(&mut self) -> Result<StreamHeader, Error> {
-        let item = &self.buf[self.scanner.item_start..self.scanner.pos];
-        self.validated += item.len() as u64;
-        let item = std::str::from_utf8(item).map_err(|_| Error::InvalidUtf8)?;
-        if find_forbidden_char(item.as_bytes()).is_some() {
-            return Err(Error::InvalidChar);
-        }
+        let item = self
+            .buf
+            .get(self.scanner.item_start..self.scanner.pos)
+            .ok_or(Error::InvalidUtf8)?;
         let header = StreamHeader::from_tokens(item, &self.scanner.tokens, &self.scanner.attrs)?;
         self.scanner.stream_name = header.name.as_bytes().into();
         self.scanner.header_prefixes = header
@@ -196,6 +259,38 @@ impl Framer {
         self.header = Some(header.clone());
         Ok(header)
     }
+}
+
+/// The length of the UTF-8 sequence that `lead` starts (1 for a byte that starts none: the
+/// check reports it).
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => 1,
+    }
+}
+
+/// How many bytes at the end of `bytes` begin a character whose other bytes have not
+/// arrived yet (0 to 3): they wait for the next bytes fed rather than failing the check.
+fn cut_char_len(bytes: &[u8]) -> usize {
+    for back in 1..=bytes.len().min(3) {
+        let b = bytes[bytes.len() - back];
+        if b & 0xC0 != 0x80 {
+            // The last lead byte: its character is cut if it needs more than is here and
+            // what is here can still become a character.
+            let cut = utf8_len(b) > back && is_cut_sequence(&bytes[bytes.len() - back..]);
+            return if cut { back } else { 0 };
+        }
+    }
+    0
+}
+
+/// Whether `bytes` are the start of a UTF-8 character that more bytes can complete, as
+/// std's check judges it (not an overlong form, a surrogate or past U+10FFFF so far).
+fn is_cut_sequence(bytes: &[u8]) -> bool {
+    matches!(std::str::from_utf8(bytes), Err(e) if e.valid_up_to() == 0 && e.error_len().is_none())
 }
 
 impl Default for Framer {

@@ -206,9 +206,10 @@ impl Scanner {
         self.header_read
     }
 
-    /// Scans `buf[pos..]` until something is found or the bytes run out. Only markup is
-    /// checked for UTF-8 here (names); the caller validates each item's text when it ends.
-    /// `offset` is how many bytes of the stream came before `buf[0]`.
+    /// Scans `buf[pos..]` until something is found or the bytes run out. The caller has
+    /// checked the bytes (UTF-8, XML characters) as they were fed; names are decoded here
+    /// to judge their characters. `offset` is how many bytes of the stream came before
+    /// `buf[0]`.
     pub fn scan(
         &mut self,
         buf: &[u8],

@@ -158,11 +158,37 @@ fn invalid_utf8_is_not_well_formed_even_split_across_chunks() {
             assert_fails(&input, Error::InvalidUtf8);
         }
     }
-    // In a name it is seen at once; in text, when the stanza ends (the scanner jumps over
-    // text, which is validated once per stanza).
-    let mut open_name = stream("<m");
-    open_name.push(0x80);
-    assert_fails(&open_name, Error::InvalidUtf8);
+    // Every byte is checked as it arrives: a bad one is reported at once, in a name, in
+    // text, in an unfinished CDATA section, with nothing after it.
+    for (before, bad) in [
+        ("<m", &[0x80][..]),
+        ("<message>caf", &[0xFF]),
+        ("<message><![CDATA[x", &[0xC3, 0x28]),
+        // Cut, but already wrong: no byte could complete them.
+        ("<message>", &[0xE2, b'A']),
+        ("<message>", &[0xF5]),
+        ("<message>", &[0xC0]),
+        ("<message>", &[0xE0, 0x80]),
+        ("<message>", &[0xED, 0xA0]),
+    ] {
+        let mut input = stream(before);
+        input.extend_from_slice(bad);
+        assert_fails(&input, Error::InvalidUtf8);
+    }
+    // A character cut by the end of the input waits for the rest.
+    let mut cut = stream("<message>caf");
+    cut.push(0xC3);
+    assert_eq!(frame_bytewise(&cut, Limits::DEFAULT).1, None);
+    assert_eq!(frame_whole(&cut).1, None);
+    // What came before the bad byte is framed first; what comes after it is not looked at.
+    let mut input = stream("<presence/>");
+    input.extend_from_slice(b"<message>\xFF</wrong>");
+    let (frames, error) = frame_whole(&input);
+    assert_eq!(
+        (frames.len(), error),
+        (2, Some(Error::InvalidUtf8)),
+        "{frames:?}"
+    );
     assert_eq!(Error::InvalidUtf8.condition(), Condition::NotWellFormed);
 }
 
