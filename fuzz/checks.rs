@@ -128,6 +128,7 @@ fn intended_difference(error: Error) -> bool {
             | Error::TooDeep
             | Error::TooManyAttributes
             | Error::StanzaTooLarge
+            | Error::TextTooLarge
     )
 }
 

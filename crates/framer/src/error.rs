@@ -54,6 +54,8 @@ pub enum Error {
     TooDeep,
     /// An element has more attributes than [`Limits::max_attributes`](crate::Limits::max_attributes).
     TooManyAttributes,
+    /// A text node exceeds [`Limits::max_text_bytes`](crate::Limits::max_text_bytes).
+    TextTooLarge,
 }
 
 impl Error {
@@ -67,7 +69,7 @@ impl Error {
             Comment | ProcessingInstruction | Doctype | UndefinedEntity => Condition::RestrictedXml,
             InvalidNamespace => Condition::InvalidNamespace,
             UnsupportedEncoding => Condition::UnsupportedEncoding,
-            HeaderTooLarge | StanzaTooLarge | TooDeep | TooManyAttributes => {
+            HeaderTooLarge | StanzaTooLarge | TooDeep | TooManyAttributes | TextTooLarge => {
                 Condition::PolicyViolation
             }
         }
@@ -97,6 +99,7 @@ impl Error {
             StanzaTooLarge => "stanza exceeds the size limit",
             TooDeep => "elements nest deeper than the limit",
             TooManyAttributes => "element has more attributes than the limit",
+            TextTooLarge => "text node exceeds the size limit",
         }
     }
 }

@@ -17,15 +17,23 @@ pub struct Limits {
     /// Largest stream header, counted from the first byte of the stream (so an XML
     /// declaration counts) to the header's `>`. Default 8 KiB.
     pub max_header_bytes: usize,
+    /// Largest text node: the character data between two tags, as written (references
+    /// undecoded, CDATA sections with their markup), in bytes; checked at the tag that
+    /// ends it. Default 1 MiB, the stanza limit, so that by default the stanza limit alone
+    /// bounds text (raising it above that changes nothing); set it lower to refuse long
+    /// text in stanzas that may otherwise be large.
+    pub max_text_bytes: usize,
 }
 
 impl Limits {
-    /// The documented defaults: 1 MiB stanzas, depth 64, 64 attributes, 8 KiB header.
+    /// The documented defaults: 1 MiB stanzas, depth 64, 64 attributes, 8 KiB header,
+    /// 1 MiB text nodes.
     pub const DEFAULT: Limits = Limits {
         max_stanza_bytes: 1 << 20,
         max_depth: 64,
         max_attributes: 64,
         max_header_bytes: 8 << 10,
+        max_text_bytes: 1 << 20,
     };
 }
 

@@ -118,6 +118,9 @@ pub(crate) struct Scanner {
     mark: usize,
     /// `&` of the reference being read.
     entity_start: usize,
+    /// Start of the text node being read: character data, references and CDATA sections
+    /// between two tags.
+    text_start: usize,
     /// Whether the item in progress is the stream header.
     in_header: bool,
     /// Whether an item (header or stanza) is in progress.
@@ -164,6 +167,7 @@ impl Scanner {
             item_start: 0,
             mark: 0,
             entity_start: 0,
+            text_start: 0,
             in_header: false,
             in_item: false,
             at_stream_start: true,
@@ -190,6 +194,7 @@ impl Scanner {
         self.item_start = self.item_start.saturating_sub(n);
         self.mark = self.mark.saturating_sub(n);
         self.entity_start = self.entity_start.saturating_sub(n);
+        self.text_start = self.text_start.saturating_sub(n);
     }
 
     /// The first offset the scanner may still read: what lies before can be dropped.
@@ -327,6 +332,12 @@ impl Scanner {
                         at += i;
                         match buf[at] {
                             b'<' => {
+                                // A text node ends only at a tag, so this is where its
+                                // length is known, whatever the chunking.
+                                if at - self.text_start > limits.max_text_bytes {
+                                    self.pos = at;
+                                    return Err(Error::TextTooLarge);
+                                }
                                 if at > self.mark {
                                     let span = self.span(self.mark, at);
                                     self.tokens.push(Token::Text(span));
@@ -817,6 +828,7 @@ impl Scanner {
         }
         self.stack.push(self.tag_name);
         self.mark = self.pos;
+        self.text_start = self.pos;
         self.state = State::Text;
         Ok(None)
     }
@@ -909,6 +921,7 @@ impl Scanner {
             return Some(Found::Stanza);
         }
         self.mark = self.pos;
+        self.text_start = self.pos;
         self.state = State::Text;
         None
     }

@@ -251,6 +251,7 @@ fn limits() -> Limits {
         max_depth: 4,
         max_attributes: 5,
         max_header_bytes: 300,
+        max_text_bytes: 20,
     }
 }
 
@@ -268,15 +269,43 @@ fn assert_within_limits(input: &[u8]) {
 
 #[test]
 fn stanza_size_limit_is_exact() {
-    let fits = format!("<message>{}</message>", "a".repeat(100 - 19));
+    // Text nodes of at most 20 bytes, the text limit, between empty elements.
+    let filler = |n| format!("{}{}", "aaaaaaaaaaaaaaaaaaaa<b/>".repeat(3), "a".repeat(n));
+    let fits = format!("<message>{}</message>", filler(9));
     assert_eq!(fits.len(), 100);
     assert_within_limits(&stream(&fits));
-    let over = format!("<message>{}</message>", "a".repeat(101 - 19));
+    let over = format!("<message>{}</message>", filler(10));
     assert_limit(&stream(&over), Error::StanzaTooLarge);
     // Reported as soon as the limit is passed, without waiting for the stanza to end.
     assert_limit(
         &stream(&format!("<message>{}", "a".repeat(200))),
         Error::StanzaTooLarge,
+    );
+}
+
+#[test]
+fn text_limit_is_exact() {
+    // One text node runs from tag to tag: its references as written and its CDATA
+    // sections, markup included, count (2 + 5 + 13 bytes here).
+    let text = |n| format!("{}&amp;<![CDATA[x]]>", "a".repeat(n));
+    assert_within_limits(&stream(&format!(
+        "<message><body>{}</body></message>",
+        text(2)
+    )));
+    assert_limit(
+        &stream(&format!("<message><body>{}</body></message>", text(3))),
+        Error::TextTooLarge,
+    );
+    // A child element ends one text node and starts another.
+    let twenty = "a".repeat(20);
+    assert_within_limits(&stream(&format!(
+        "<message><body>{twenty}<b/>{twenty}</body></message>"
+    )));
+    assert_limit(
+        &stream(&format!(
+            "<message><body>{twenty}<b/>{twenty}a</body></message>"
+        )),
+        Error::TextTooLarge,
     );
 }
 
