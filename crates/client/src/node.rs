@@ -702,8 +702,8 @@ impl Node {
         while let Some(event) = session.poll_event() {
             events.push(event);
         }
-        while let Some(bytes) = session.poll_transmit() {
-            match ctx.write(conn, &bytes) {
+        if let Some(written) = session.transmit_with(|bytes| ctx.write(conn, bytes)) {
+            match written {
                 Ok(WriteState::Backpressure) => c.backpressured = true,
                 Ok(_) => {}
                 Err(e) => {
@@ -726,16 +726,17 @@ impl Node {
                         close = Some(());
                     }
                 }
-                SessionEvent::Message(message) => {
+                SessionEvent::Message(mut message) => {
                     let Some(from) = self.sender(conn, message.from.as_deref()) else {
                         close = Some(());
                         continue;
                     };
+                    let (id, thread) = (message.id.take(), message.thread.take());
                     self.emit(NodeEvent::Message {
                         from,
-                        body: message.text().unwrap_or_default().to_owned(),
-                        id: message.id.clone(),
-                        thread: message.thread.clone(),
+                        body: message.into_text().unwrap_or_default(),
+                        id,
+                        thread,
                     });
                 }
                 SessionEvent::Typing { from, state } => {

@@ -137,7 +137,8 @@ pub struct Session {
     /// Whether the peer sends XEP-0085 chat states.
     uses_chat_states: bool,
     queued: VecDeque<(String, Message)>,
-    out: Vec<u8>,
+    /// What is to be written to the connection; kept between writes with its capacity.
+    out: String,
     events: VecDeque<SessionEvent>,
     deadline: Instant,
     closing_reason: Option<CloseReason>,
@@ -169,7 +170,7 @@ impl Session {
             wants_composing_events: false,
             uses_chat_states: false,
             queued: VecDeque::new(),
-            out: Vec::new(),
+            out: String::new(),
             events: VecDeque::new(),
             closing_reason: None,
         }
@@ -281,9 +282,7 @@ impl Session {
         } else {
             return false;
         }
-        let mut xml = String::new();
-        write_message(&mut xml, &notification);
-        self.out.extend_from_slice(xml.as_bytes());
+        write_message(&mut self.out, &notification);
         true
     }
 
@@ -306,10 +305,23 @@ impl Session {
         self.deadline = now + Duration::from_secs(2);
     }
 
-    /// Bytes to write to the connection.
+    /// Bytes to write to the connection, in a new buffer. [`Session::transmit_with`] does
+    /// the same without allocating.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        (!self.out.is_empty()).then(|| std::mem::take(&mut self.out))
+        (!self.out.is_empty()).then(|| std::mem::take(&mut self.out).into_bytes())
+    }
+
+    /// Hands the bytes to write to the connection to `write`, if there are any, and
+    /// forgets them; returns what `write` returned. The session's buffer keeps its
+    /// capacity, so a busy stream writes without allocating.
+    pub fn transmit_with<R>(&mut self, write: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        if self.out.is_empty() {
+            return None;
+        }
+        let result = write(self.out.as_bytes());
+        self.out.clear();
+        Some(result)
     }
 
     /// The next event.
@@ -360,9 +372,7 @@ impl Session {
             version: Some("1.0".into()),
             ..StreamHeader::new()
         };
-        let mut xml = String::new();
-        write_stream_header(&mut xml, &header);
-        self.out.extend_from_slice(xml.as_bytes());
+        write_stream_header(&mut self.out, &header);
     }
 
     fn on_header(&mut self, now: Instant, header: StreamHeader) {
@@ -375,7 +385,7 @@ impl Session {
             if header.supports_features() {
                 let mut xml = String::new();
                 write_empty_features(&mut xml);
-                self.out.extend_from_slice(xml.as_bytes());
+                self.out.push_str(&xml);
             }
         }
         self.peer_header = Some(header.clone());
@@ -466,7 +476,7 @@ impl Session {
                 xml.push_str("><error type='cancel'><service-unavailable xmlns='");
                 xml.push_str(ns::STANZA_ERRORS);
                 xml.push_str("'/></error></iq>");
-                self.out.extend_from_slice(xml.as_bytes());
+                self.out.push_str(&xml);
                 return;
             }
         };
@@ -485,7 +495,7 @@ impl Session {
             }
             None => xml.push_str("/>"),
         }
-        self.out.extend_from_slice(xml.as_bytes());
+        self.out.push_str(&xml);
     }
 
     fn flush_queue(&mut self) {
@@ -493,9 +503,7 @@ impl Session {
             return;
         }
         while let Some((id, message)) = self.queued.pop_front() {
-            let mut xml = String::new();
-            write_message(&mut xml, &message);
-            self.out.extend_from_slice(xml.as_bytes());
+            write_message(&mut self.out, &message);
             self.events.push_back(SessionEvent::Written { id });
         }
     }
@@ -506,9 +514,7 @@ impl Session {
             // A stream error must follow a stream header (RFC 6120 §4.9.1.1).
             self.write_header();
         }
-        let mut xml = String::new();
-        write_stream_error(&mut xml, condition, Some(text));
-        self.out.extend_from_slice(xml.as_bytes());
+        write_stream_error(&mut self.out, condition, Some(text));
         write_close(&mut self.out);
         self.finish(CloseReason::StreamError(condition));
     }
@@ -524,10 +530,8 @@ impl Session {
     }
 }
 
-fn write_close(out: &mut Vec<u8>) {
-    let mut xml = String::new();
-    write_stream_close(&mut xml);
-    out.extend_from_slice(xml.as_bytes());
+fn write_close(out: &mut String) {
+    write_stream_close(out);
 }
 
 fn push_iq_attributes(xml: &mut String, id: &str, to: Option<&str>, from: &str) {

@@ -167,6 +167,37 @@ fn messages_wait_for_both_headers_then_go_out_as_peers_expect() {
 }
 
 #[test]
+fn transmit_with_hands_out_what_poll_transmit_would_and_keeps_nothing() {
+    let now = Instant::now();
+    let header = b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='peer@there'>";
+    let mut polled = Session::initiator(config(), "peer@there", now);
+    let mut handed = Session::initiator(config(), "peer@there", now);
+    let mut written = Vec::new();
+    for session in [&mut polled, &mut handed] {
+        session.handle_input(now, header);
+        session.send_message("m1", Message::chat("me@here", "peer@there", "one"));
+    }
+    let first = output(&mut polled);
+    assert_eq!(
+        handed.transmit_with(|bytes| written.extend_from_slice(bytes)),
+        Some(())
+    );
+    assert_eq!(String::from_utf8(written.clone()).unwrap(), first);
+    assert_eq!(
+        handed.transmit_with(|_| ()),
+        None,
+        "nothing left once handed out"
+    );
+    // The next write starts afresh in the kept buffer.
+    for session in [&mut polled, &mut handed] {
+        session.send_message("m2", Message::chat("me@here", "peer@there", "two"));
+    }
+    written.clear();
+    handed.transmit_with(|bytes| written.extend_from_slice(bytes));
+    assert_eq!(String::from_utf8(written).unwrap(), output(&mut polled));
+}
+
+#[test]
 fn bad_input_gets_the_right_stream_error_and_a_close() {
     let cases: [(&[u8], Condition); 4] = [
         (b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'><!-- x -->", Condition::RestrictedXml),

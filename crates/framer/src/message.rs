@@ -72,6 +72,15 @@ impl Message {
         }
     }
 
+    /// [`Message::text`], taken out of the message rather than copied.
+    pub fn into_text(self) -> Option<String> {
+        match (self.body, self.xhtml) {
+            (Some(body), _) if !body.is_empty() => Some(body),
+            (_, Some(xhtml)) if !xhtml.text.is_empty() => Some(xhtml.text),
+            (body, _) => body,
+        }
+    }
+
     /// Reads a message from the framer's token table, or `None` when it needs the full
     /// namespace machinery (prefixed names) and must go through roxmltree.
     pub(crate) fn from_tokens(stanza: &Stanza<'_>) -> Option<Message> {

@@ -152,6 +152,24 @@ fn xhtml_only_messages_give_their_text_in_either_namespace() {
     // The plain body wins when both are there.
     let both = message("<message><body>plain</body><html xmlns='http://www.w3.org/1999/xhtml'><body>rich</body></html></message>");
     assert_eq!(both.text(), Some("plain"));
+    // An empty body gives way to the XHTML text; with nothing else it is the text.
+    let empty_body = message("<message><body/><html xmlns='http://www.w3.org/1999/xhtml'><body>rich</body></html></message>");
+    assert_eq!(empty_body.text(), Some("rich"));
+    let only_empty = message("<message><body/></message>");
+    assert_eq!(only_empty.text(), Some(""));
+    assert_eq!(message("<message/>").text(), None);
+    // Taking the text out gives the same.
+    for m in [
+        ichat,
+        salut,
+        both,
+        empty_body,
+        only_empty,
+        message("<message/>"),
+    ] {
+        let text = m.text().map(str::to_owned);
+        assert_eq!(m.into_text(), text);
+    }
 }
 
 #[test]
