@@ -210,7 +210,7 @@ impl Session {
                         self.finish_closing();
                     } else {
                         // Answer the peer's close with ours (XEP-0174 §5).
-                        write_close(&mut self.out);
+                        write_stream_close(&mut self.out);
                         self.finish(CloseReason::Clean);
                     }
                     return;
@@ -299,7 +299,7 @@ impl Session {
         if !self.header_sent() {
             self.write_header();
         }
-        write_close(&mut self.out);
+        write_stream_close(&mut self.out);
         self.state = State::Closing;
         self.closing_reason = Some(reason);
         self.deadline = now + Duration::from_secs(2);
@@ -383,9 +383,7 @@ impl Session {
             }
             self.write_header();
             if header.supports_features() {
-                let mut xml = String::new();
-                write_empty_features(&mut xml);
-                self.out.push_str(&xml);
+                write_empty_features(&mut self.out);
             }
         }
         self.peer_header = Some(header.clone());
@@ -515,7 +513,7 @@ impl Session {
             self.write_header();
         }
         write_stream_error(&mut self.out, condition, Some(text));
-        write_close(&mut self.out);
+        write_stream_close(&mut self.out);
         self.finish(CloseReason::StreamError(condition));
     }
 
@@ -528,10 +526,6 @@ impl Session {
         self.state = State::Closed;
         self.events.push_back(SessionEvent::Closed(reason));
     }
-}
-
-fn write_close(out: &mut String) {
-    write_stream_close(out);
 }
 
 fn push_iq_attributes(xml: &mut String, id: &str, to: Option<&str>, from: &str) {

@@ -92,17 +92,26 @@ pub(crate) fn is_name(name: &str) -> bool {
     chars.next().is_some_and(is_name_start_char) && chars.all(is_name_char)
 }
 
+/// The length of the UTF-8 sequence that `lead` starts (1 for a byte that starts none:
+/// the UTF-8 check then reports it).
+#[inline]
+pub(crate) fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => 1,
+    }
+}
+
 /// The character starting at `bytes[0]` with its length; `Ok(None)` when `bytes` ends
 /// inside it, an error when the bytes are not UTF-8.
 #[inline]
 pub(crate) fn decode_char(bytes: &[u8]) -> Result<Option<(char, usize)>, Error> {
-    let len = match bytes.first() {
-        None => return Ok(None),
-        Some(0x00..=0x7F) => 1,
-        Some(0xC0..=0xDF) => 2,
-        Some(0xE0..=0xEF) => 3,
-        Some(_) => 4,
+    let Some(&lead) = bytes.first() else {
+        return Ok(None);
     };
+    let len = utf8_len(lead);
     let text = &bytes[..len.min(bytes.len())];
     match std::str::from_utf8(text) {
         Ok(s) => Ok(s.chars().next().map(|c| (c, len))),

@@ -1,6 +1,6 @@
 //! [`Framer`]: bytes in, in any chunking; stream header, stanzas, keepalives and close out.
 
-use crate::chars::find_forbidden_char;
+use crate::chars::{find_forbidden_char, utf8_len};
 use crate::header::StreamHeader;
 use crate::scan::{Found, Scanner};
 use crate::stanza::{Stanza, StreamContext};
@@ -258,17 +258,6 @@ impl Framer {
         self.context = StreamContext::from_header(&header);
         self.header = Some(header.clone());
         Ok(header)
-    }
-}
-
-/// The length of the UTF-8 sequence that `lead` starts (1 for a byte that starts none: the
-/// check reports it).
-fn utf8_len(lead: u8) -> usize {
-    match lead {
-        0xC0..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        0xF0..=0xF7 => 4,
-        _ => 1,
     }
 }
 

@@ -271,9 +271,6 @@ impl Scanner {
                     if is_space(b) {
                         self.at_stream_start = false;
                         self.pos += 1;
-                    } else if offset + pos as u64 == 0 && (b == 0xFE || b == 0xFF) {
-                        // A UTF-16 byte-order mark: these bytes never occur in UTF-8.
-                        return Err(Error::UnsupportedEncoding);
                     } else if b == b'<' {
                         // The item (declaration or header) starts here: keep its bytes.
                         self.item_start = pos;
