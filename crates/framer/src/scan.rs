@@ -9,8 +9,8 @@
 use memchr::{memchr, memchr3};
 
 use crate::chars::{
-    ascii_name_run, decode_char, decode_reference, is_ascii_name, is_ascii_name_start,
-    is_name_char, is_name_start_char, is_space, predefined_entity, Reference,
+    ascii_name_run, decode_attribute, decode_char, decode_reference, is_ascii_name,
+    is_ascii_name_start, is_name_char, is_name_start_char, is_space, predefined_entity, Reference,
 };
 use crate::{Error, Limits};
 
@@ -463,7 +463,7 @@ impl Scanner {
                         NameStep::Wait => return Ok(None),
                     };
                     let name = &buf[self.mark..end];
-                    self.tag_has_prefix |= check_qname(name)? && !name.starts_with(b"xmlns:");
+                    self.tag_has_prefix |= check_attribute_name(name)?;
                     self.attr_name = self.span(self.mark, end);
                     for attr in &self.attrs[self.tag_first_attr..] {
                         if buf[self.item_start..][attr.name.range()] == *name {
@@ -491,6 +491,9 @@ impl Scanner {
                 }
                 State::AttrValue { quote } => match attribute_value(buf, pos, bound, quote)? {
                     Value::Closed(end) => {
+                        let item = self.item_start;
+                        let name = &buf[item..][self.attr_name.range()];
+                        check_declaration(name, &buf[self.mark..end])?;
                         let value = self.span(self.mark, end);
                         self.attrs.push(Attr {
                             name: self.attr_name,
@@ -674,8 +677,7 @@ impl Scanner {
                     }
                     let name_end = scanned.end;
                     let name = &buf[name_start..name_end];
-                    has_prefix |=
-                        scanned.colon && check_qname(name)? && !name.starts_with(b"xmlns:");
+                    has_prefix |= scanned.colon && check_attribute_name(name)?;
                     for attr in &self.attrs[self.tag_first_attr..] {
                         if buf[item..][attr.name.range()] == *name {
                             return Err(Error::DuplicateAttribute);
@@ -710,6 +712,7 @@ impl Scanner {
                             Value::Open => return Ok(Whole::Cut),
                         }
                     };
+                    check_declaration(name, &buf[value_start..value_end])?;
                     let value = self.span(value_start, value_end);
                     self.attrs.push(Attr {
                         name: self.span(name_start, name_end),
@@ -808,7 +811,7 @@ impl Scanner {
         if depth > limits.max_depth {
             return Err(Error::TooDeep);
         }
-        let declares_prefix = self.record_declarations(buf, depth)?;
+        let declares_prefix = self.record_declarations(buf, depth);
         if self.tag_has_prefix {
             self.check_prefixes(buf)?;
         }
@@ -830,27 +833,17 @@ impl Scanner {
         Ok(None)
     }
 
-    /// Checks the namespace declarations of the current start tag and records the prefixes
-    /// it declares; says whether it declared any.
-    fn record_declarations(&mut self, buf: &[u8], depth: usize) -> Result<bool, Error> {
+    /// Records the prefixes the current start tag declares (each declaration was checked
+    /// when its value ended); says whether it declared any.
+    fn record_declarations(&mut self, buf: &[u8], depth: usize) -> bool {
         let item = &buf[self.item_start..];
-        let mut declares_prefix = false;
+        let before = self.prefixes.len();
         for attr in &self.attrs[self.tag_first_attr..] {
-            let name = &item[attr.name.range()];
-            let Some(rest) = name.strip_prefix(b"xmlns") else {
-                continue;
-            };
-            let value = &item[attr.value.range()];
-            if let Some(prefix) = rest.strip_prefix(b":") {
-                check_prefix_declaration(prefix, value)?;
+            if item[attr.name.range()].starts_with(b"xmlns:") {
                 self.prefixes.push((attr.name, depth));
-                declares_prefix = true;
-            } else if rest.is_empty() && (value == XML_NS || value == XMLNS_NS) {
-                // Namespaces in XML §3: neither may be the default namespace.
-                return Err(Error::BadQualifiedName);
             }
         }
-        Ok(declares_prefix)
+        self.prefixes.len() > before
     }
 
     /// Checks that every prefix the current start tag uses is declared.
@@ -1106,15 +1099,42 @@ fn check_qname(name: &[u8]) -> Result<bool, Error> {
     }
 }
 
-/// Checks an `xmlns:prefix='value'` declaration (Namespaces in XML §3).
-const XML_NS: &[u8] = b"http://www.w3.org/XML/1998/namespace";
-const XMLNS_NS: &[u8] = b"http://www.w3.org/2000/xmlns/";
+/// Checks an attribute's qualified name as soon as it is read, and says whether its prefix
+/// must be declared (`xmlns:` declares a prefix, it is not looked up). Namespaces in XML §3:
+/// the prefix `xmlns` itself is never declared, whatever the value, so `xmlns:xmlns` is
+/// refused at its name, as rxml does, not when its tag ends.
+fn check_attribute_name(name: &[u8]) -> Result<bool, Error> {
+    if !check_qname(name)? {
+        return Ok(false);
+    }
+    if name == b"xmlns:xmlns" {
+        return Err(Error::BadQualifiedName);
+    }
+    Ok(!name.starts_with(b"xmlns:"))
+}
 
-fn check_prefix_declaration(prefix: &[u8], value: &[u8]) -> Result<(), Error> {
-    let bad = value.is_empty()
-        || prefix == b"xmlns"
-        || (prefix == b"xml") != (value == XML_NS)
-        || value == XMLNS_NS;
+const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
+
+/// Checks a namespace declaration as soon as its value has been read (Namespaces in XML
+/// §3), so the verdict does not wait for the tag's end: a prefix is never undeclared
+/// (`xmlns:p=''`); `xml` is bound to its own namespace and nothing else is; the xmlns
+/// namespace is bound to nothing; neither is the default namespace. The value is compared
+/// as an XML processor reports it, references resolved.
+fn check_declaration(name: &[u8], raw_value: &[u8]) -> Result<(), Error> {
+    let Some(rest) = name.strip_prefix(b"xmlns") else {
+        return Ok(());
+    };
+    // The scanner only hands out whole characters; a value is always valid UTF-8.
+    let raw_value = std::str::from_utf8(raw_value).map_err(|_| Error::InvalidUtf8)?;
+    let value = decode_attribute(raw_value);
+    let value = value.as_ref();
+    let bad = match rest.strip_prefix(b":") {
+        Some(prefix) => {
+            value.is_empty() || (prefix == b"xml") != (value == XML_NS) || value == XMLNS_NS
+        }
+        None => rest.is_empty() && (value == XML_NS || value == XMLNS_NS),
+    };
     if bad {
         return Err(Error::BadQualifiedName);
     }

@@ -133,6 +133,39 @@ fn malformed_xml_is_not_well_formed() {
     }
 }
 
+/// A namespace declaration is judged as soon as its attribute has been read, never when
+/// the tag ends (which may be much later, or never): `xmlns:xmlns` at its name, the others
+/// at the end of their value, with references resolved, wherever the declaration stands.
+#[test]
+fn namespace_declarations_are_judged_when_their_attribute_ends() {
+    // None of these tags ends.
+    let unfinished = [
+        "<message xmlns:xmlns=",
+        "<message xmlns:xmlns='http://w>",
+        "<message xmlns:p='' ",
+        "<message xmlns:xml='urn:not-xml' ",
+        "<message xmlns:p='http://www.w3.org/XML/1998/namespace' ",
+        "<message xmlns:p='http://www.w3.org/2000/xmlns/'",
+        "<message xmlns='http://www.w3.org/XML/1998/namespace' ",
+        "<message xmlns='http://www.w3.org/2000/xmlns/'",
+        "<message><body xmlns:p='http://www.w3.org/XML/1998/namespac&#x65;'",
+        "<message><body xmlns:xml='http://www.w3.org/XML/1998/namespac&#x64;' ",
+    ];
+    for body in unfinished {
+        assert_fails(&stream(body), Error::BadQualifiedName);
+    }
+    // The stream header's declarations follow the same rules.
+    assert_fails(
+        b"<stream:stream xmlns:xml='urn:x' xmlns:stream='http://etherx.jabber.org/streams'>",
+        Error::BadQualifiedName,
+    );
+    // A reference can spell the XML namespace, and then it is the XML namespace.
+    assert_accepts(&stream(
+        "<message xmlns:xml='http://www.w3.org/XML/1998/namespac&#101;'/>",
+    ));
+    assert_accepts(&stream("<message xmlns:p='urn:&amp;'/>"));
+}
+
 #[test]
 fn invalid_utf8_is_not_well_formed_even_split_across_chunks() {
     let mut input = stream("<message><body>caf");
