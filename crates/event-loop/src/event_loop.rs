@@ -195,7 +195,8 @@ pub trait Handler {
     fn on_accepted(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, peer: SocketAddr) {
         let _ = (ctx, conn, peer);
     }
-    /// An outgoing connection is established.
+    /// An outgoing connection is established. It comes before any [`Handler::on_data`]
+    /// of that connection, even when the peer wrote at once.
     fn on_connected(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
         let _ = (ctx, conn);
     }
@@ -836,6 +837,11 @@ impl<C: Send + 'static> EventLoop<C> {
                         let conn = ConnectionId(t - CONNECTION_BASE);
                         if event.is_writable() {
                             self.on_writable_event(conn);
+                            // A connect that completes in this same wake-up is reported
+                            // before the bytes that came with it: a peer that speaks
+                            // first (iChat writes its header on accept) is heard by a
+                            // handler that has set up its connection.
+                            self.deliver_pending(handler, now);
                         }
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             self.read(handler, now, conn, &mut read_buffer);

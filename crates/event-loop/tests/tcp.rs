@@ -629,3 +629,63 @@ fn a_long_batch_of_writes_is_written_as_it_goes_not_held_back_whole() {
     assert_eq!(queued[14], 15 * 4096, "{queued:?}");
     assert!(queued.iter().all(|&q| q < 64 * 4096), "{queued:?}");
 }
+
+/// Logs the callbacks of one outgoing connection, in order.
+#[derive(Default)]
+struct FirstWords {
+    log: Vec<String>,
+    received: Vec<u8>,
+}
+
+impl Handler for FirstWords {
+    type Command = Cmd;
+    fn on_connected(&mut self, _: &mut Context<'_>, _: ConnectionId) {
+        self.log.push("connected".into());
+    }
+    fn on_data(&mut self, _: &mut Context<'_>, _: ConnectionId, data: &[u8]) {
+        self.log.push("data".into());
+        self.received.extend_from_slice(data);
+    }
+    fn on_command(&mut self, ctx: &mut Context<'_>, command: Cmd) {
+        match command {
+            Cmd::Connect(to, timeout) => {
+                ctx.connect(
+                    to,
+                    ConnectOptions {
+                        bind: None,
+                        timeout,
+                    },
+                )
+                .unwrap();
+                // The peer accepts and writes while the loop is busy here, so that the
+                // connect's completion and the first bytes are reported together.
+                thread::sleep(Duration::from_millis(300));
+            }
+            Cmd::Stop => stop_soon(ctx),
+            _ => {}
+        }
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
+
+/// iChat writes its stream header the moment it accepts: those bytes may be ready in the
+/// same wake-up as the connect's completion, and must still come after `on_connected`.
+#[test]
+fn a_peer_that_speaks_first_is_heard_after_the_connect_completes() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap();
+    let (_port, handle, join) = spawn(Limits::DEFAULT, FirstWords::default());
+    handle
+        .send(Cmd::Connect(target, Duration::from_secs(2)))
+        .ok()
+        .unwrap();
+    let (mut accepted, _) = listener.accept().unwrap();
+    accepted.write_all(b"<stream:stream>").unwrap();
+    thread::sleep(Duration::from_millis(600));
+    handle.send(Cmd::Stop).ok().unwrap();
+    let words = join.join().unwrap();
+    assert_eq!(words.log.first().map(String::as_str), Some("connected"));
+    assert_eq!(words.received, b"<stream:stream>");
+}
