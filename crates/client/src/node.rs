@@ -29,7 +29,7 @@ use llxmpp_event_loop::{
     CloseReason as LoopClose, ConnectOptions, ConnectionId, Context, Datagram, Handler,
     InterfaceInfo, WriteState,
 };
-use llxmpp_framer::Message;
+use llxmpp_framer::{Condition, Message};
 use llxmpp_roster::{Caps, Peer, Presence as PeerPresence, Roster, RosterEvent, Status};
 
 use crate::presence::{Presence, PresenceEvent};
@@ -301,6 +301,24 @@ pub enum NodeCommand {
     },
     /// Send goodbyes, close streams, stop.
     Quit,
+}
+
+/// Who an incoming stream is from, as far as its header or first stanza tell.
+#[derive(Debug)]
+enum Attribution {
+    /// This peer.
+    Peer(String),
+    /// Several peers share the address and nothing named one yet.
+    Undecided,
+    /// Nobody we know, let through untrusted (`NodeConfig::accept_unknown`).
+    Unknown,
+}
+
+/// Why a stream is refused: the stream error the peer gets and the reason both sides read.
+#[derive(Debug)]
+struct Refusal {
+    condition: Condition,
+    reason: String,
 }
 
 #[derive(Debug)]
@@ -715,21 +733,29 @@ impl Node {
                 }
             }
         }
-        let mut close = None;
+        let ip = c.remote.ip();
+        let mut close = false;
+        let mut refusal = None;
         for event in events {
             let Some(c) = self.conns.get_mut(&conn) else {
                 break;
             };
             match event {
                 SessionEvent::Opened(header) => {
-                    if c.outgoing.is_none() && !self.identify(conn, header.from.as_deref()) {
-                        close = Some(());
+                    if c.outgoing.is_none() {
+                        if let Err(refused) = self.identify(conn, ip, header.from.as_deref()) {
+                            refusal = Some(refused);
+                            break;
+                        }
                     }
                 }
                 SessionEvent::Message(mut message) => {
-                    let Some(from) = self.sender(conn, message.from.as_deref()) else {
-                        close = Some(());
-                        continue;
+                    let from = match self.sender(conn, ip, message.from.as_deref()) {
+                        Ok(from) => from,
+                        Err(refused) => {
+                            refusal = Some(refused);
+                            break;
+                        }
                     };
                     let (id, thread) = (message.id.take(), message.thread.take());
                     self.emit(NodeEvent::Message {
@@ -740,8 +766,12 @@ impl Node {
                     });
                 }
                 SessionEvent::Typing { from, state } => {
-                    if let Some(from) = self.sender(conn, from.as_deref()) {
-                        self.emit(NodeEvent::Typing { from, state });
+                    match self.sender(conn, ip, from.as_deref()) {
+                        Ok(from) => self.emit(NodeEvent::Typing { from, state }),
+                        Err(refused) => {
+                            refusal = Some(refused);
+                            break;
+                        }
                     }
                 }
                 SessionEvent::Written { id } => {
@@ -752,14 +782,43 @@ impl Node {
                     if reason != CloseReason::Clean {
                         tracing::info!(peer = ?c.peer, %reason, "stream ended");
                     }
-                    close = Some(());
+                    close = true;
                 }
             }
         }
-        if close.is_some() {
+        if let Some(refused) = refusal {
+            self.refuse(ctx, conn, refused);
+            return;
+        }
+        if close {
             ctx.close(conn);
         }
         self.report_flushed(ctx, conn);
+    }
+
+    /// Refuses a stream we cannot attribute: the peer gets a stream error that says why,
+    /// our user an `Error` event, and the connection closes once the error is written.
+    /// Never silence: a peer left without an answer thinks its message went through.
+    fn refuse(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, refused: Refusal) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let remote = c.remote.ip();
+        tracing::info!(%remote, reason = %refused.reason, "refusing a stream");
+        if let Some(session) = &mut c.session {
+            session.refuse(refused.condition, &refused.reason);
+            // What the session queued before the refusal (its events were read) goes
+            // too; the refusal's `Closed` event is not needed: the connection ends here.
+            while session.poll_event().is_some() {}
+            if let Some(Err(e)) = session.transmit_with(|bytes| ctx.write(conn, bytes)) {
+                tracing::warn!(%e, "cannot write the stream error");
+            }
+        }
+        ctx.close(conn);
+        self.emit(NodeEvent::Error(format!(
+            "refused a stream from {remote}: {}",
+            refused.reason
+        )));
     }
 
     /// `sent` for the messages whose bytes have all left the loop's queue.
@@ -774,61 +833,104 @@ impl Node {
         }
     }
 
-    /// Identifies an incoming stream (PROTOCOL.md §6.3): its `from` naming a peer whose
-    /// addresses include the source address; later the first stanza's `from`; else the
-    /// one peer at that address. Says whether the stream may go on.
-    fn identify(&mut self, conn: ConnectionId, from: Option<&str>) -> bool {
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return false;
-        };
-        let ip = c.remote.ip();
+    /// Who is at the other end of an incoming stream from `ip` (PROTOCOL.md §6.3): the
+    /// peer its `from` names, if that peer has this address; else the one peer at that
+    /// address. With several there and no `from`, undecided: the first stanza's `from`
+    /// decides (iChat names itself in neither its header nor, at times, its stanzas).
+    fn attribute(&self, ip: IpAddr, from: Option<&str>) -> Result<Attribution, Refusal> {
         if let Some(from) = from {
             if self
                 .roster
                 .get(from)
                 .is_some_and(|p| p.addresses.iter().any(|a| a.ip == ip))
             {
-                c.peer = Some(from.to_owned());
-                return true;
+                return Ok(Attribution::Peer(from.to_owned()));
             }
         }
         let at: Vec<&Peer> = self.roster.peers_at(ip).collect();
         if let [only] = at.as_slice() {
             if from.is_none_or(|f| f == only.instance) {
-                c.peer = Some(only.instance.clone());
-                return true;
+                return Ok(Attribution::Peer(only.instance.clone()));
             }
         }
         if from.is_none() && !at.is_empty() {
-            // Wait for the first stanza's `from` (iChat sends no `from` in its header).
-            return true;
+            return Ok(Attribution::Undecided);
         }
         if self.config.accept_unknown {
-            c.trusted = false;
-            return true;
+            return Ok(Attribution::Unknown);
         }
-        tracing::info!(%ip, ?from, "closing a stream from a peer we cannot identify");
-        false
+        Err(match from {
+            Some(from) => Refusal {
+                condition: Condition::InvalidFrom,
+                reason: format!("it says it is {from}, who is not a peer at {ip}"),
+            },
+            None => Refusal {
+                condition: Condition::ImproperAddressing,
+                reason: format!("no peer is at {ip} any more"),
+            },
+        })
     }
 
-    /// The sender to report for a stanza on `conn`; `None` closes an unidentifiable stream.
-    fn sender(&mut self, conn: ConnectionId, stanza_from: Option<&str>) -> Option<String> {
-        let c = self.conns.get(&conn)?;
-        if let Some(peer) = &c.peer {
-            return Some(peer.clone());
-        }
-        if c.trusted && self.identify(conn, stanza_from) {
-            if let Some(peer) = self.conns.get(&conn).and_then(|c| c.peer.clone()) {
-                return Some(peer);
+    /// Attributes an incoming stream by its header's `from` (see [`Node::attribute`]).
+    fn identify(
+        &mut self,
+        conn: ConnectionId,
+        ip: IpAddr,
+        from: Option<&str>,
+    ) -> Result<(), Refusal> {
+        let found = self.attribute(ip, from)?;
+        if let Some(c) = self.conns.get_mut(&conn) {
+            match found {
+                Attribution::Peer(peer) => c.peer = Some(peer),
+                Attribution::Unknown => c.trusted = false,
+                Attribution::Undecided => {}
             }
         }
-        let c = self.conns.get(&conn)?;
-        if self.config.accept_unknown {
-            return Some(
-                stanza_from.map_or_else(|| format!("unknown@{}", c.remote.ip()), str::to_owned),
-            );
+        Ok(())
+    }
+
+    /// The sender to report for a stanza on a stream from `ip`: the stream's peer, else
+    /// the peer the stanza's `from` names. A stream that still cannot be attributed (several
+    /// peers at its address, no `from` anywhere) is refused.
+    fn sender(
+        &mut self,
+        conn: ConnectionId,
+        ip: IpAddr,
+        stanza_from: Option<&str>,
+    ) -> Result<String, Refusal> {
+        let Some(c) = self.conns.get(&conn) else {
+            return Err(Refusal {
+                condition: Condition::UndefinedCondition,
+                reason: "its connection is gone".into(),
+            });
+        };
+        if let Some(peer) = &c.peer {
+            return Ok(peer.clone());
         }
-        None
+        if c.trusted {
+            self.identify(conn, ip, stanza_from)?;
+            if let Some(peer) = self.conns.get(&conn).and_then(|c| c.peer.clone()) {
+                return Ok(peer);
+            }
+        }
+        if self.config.accept_unknown {
+            return Ok(stanza_from.map_or_else(|| format!("unknown@{ip}"), str::to_owned));
+        }
+        let mut candidates: Vec<&str> = self
+            .roster
+            .peers_at(ip)
+            .map(|p| p.instance.as_str())
+            .collect();
+        candidates.sort_unstable();
+        Err(Refusal {
+            condition: Condition::ImproperAddressing,
+            reason: format!(
+                "{} peers are at {ip} ({}) and neither the stream nor its first stanza says \
+                 which one it is (no 'from')",
+                candidates.len(),
+                candidates.join(", ")
+            ),
+        })
     }
 
     fn session_config(&self) -> SessionConfig {

@@ -190,7 +190,7 @@ impl Session {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
                 Err(error) => {
-                    self.fail(error.condition(), &error.to_string());
+                    self.refuse(error.condition(), &error.to_string());
                     return;
                 }
             };
@@ -238,7 +238,7 @@ impl Session {
             return;
         }
         match self.state {
-            State::Opening => self.fail(Condition::ConnectionTimeout, "no stream header in time"),
+            State::Opening => self.refuse(Condition::ConnectionTimeout, "no stream header in time"),
             State::Open => self.close_with(now, CloseReason::Idle),
             State::Closing => self.finish_closing(),
             State::Closed => {}
@@ -290,6 +290,23 @@ impl Session {
     /// EOF, for two seconds at most.
     pub fn close(&mut self, now: Instant) {
         self.close_with(now, CloseReason::Clean);
+    }
+
+    /// Refuses the stream: a stream error with `condition` and `text`, our close, and the
+    /// end (RFC 6120 §4.9); our header goes first if the peer has not had it. For what the
+    /// session cannot judge itself, such as a peer the node cannot identify. A closed
+    /// stream is left as it is.
+    pub fn refuse(&mut self, condition: Condition, text: &str) {
+        if self.state == State::Closed {
+            return;
+        }
+        if self.role == Role::Responder && self.peer_header.is_none() {
+            // A stream error must follow a stream header (RFC 6120 §4.9.1.1).
+            self.write_header();
+        }
+        write_stream_error(&mut self.out, condition, Some(text));
+        write_stream_close(&mut self.out);
+        self.finish(CloseReason::StreamError(condition));
     }
 
     fn close_with(&mut self, now: Instant, reason: CloseReason) {
@@ -504,17 +521,6 @@ impl Session {
             write_message(&mut self.out, &message);
             self.events.push_back(SessionEvent::Written { id });
         }
-    }
-
-    /// Sends a stream error and our close, and ends (RFC 6120 §4.9).
-    fn fail(&mut self, condition: Condition, text: &str) {
-        if self.role == Role::Responder && self.peer_header.is_none() {
-            // A stream error must follow a stream header (RFC 6120 §4.9.1.1).
-            self.write_header();
-        }
-        write_stream_error(&mut self.out, condition, Some(text));
-        write_stream_close(&mut self.out);
-        self.finish(CloseReason::StreamError(condition));
     }
 
     fn finish_closing(&mut self) {

@@ -131,6 +131,32 @@ fn alice_and_bob(lab: &Lab) -> (ChatNode, ChatNode) {
     (alice, bob)
 }
 
+/// Opens a TCP connection from `host` to `to` (`ip:port`), writes each part (a pause
+/// between them), and returns everything read until the node closes the connection.
+fn raw_stream(lab: &Lab, host: &str, to: &str, parts: &[&str]) -> String {
+    let (ip, port) = to.rsplit_once(':').unwrap();
+    let parts = serde_json::to_string(parts).unwrap();
+    let script = format!(
+        "import json,socket,sys,time\n\
+         s=socket.create_connection(('{ip}',{port}),timeout=10)\n\
+         for part in json.loads({parts:?}):\n    s.sendall(part.encode())\n    time.sleep(0.3)\n\
+         data=b''\n\
+         while True:\n    chunk=s.recv(4096)\n    if not chunk: break\n    data+=chunk\n\
+         sys.stdout.write(data.decode())\n"
+    );
+    let raw = netlab::in_namespace(&lab.hosts.ns(host), "/usr/bin/python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap();
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    String::from_utf8_lossy(&raw.stdout).into_owned()
+}
+
 /// Quits every node and checks that each exits 0.
 fn quit_all<const N: usize>(nodes: [&mut ChatNode; N]) {
     for node in nodes {
@@ -365,23 +391,15 @@ fn a_peer_sending_bad_xml_gets_a_stream_error_and_the_node_carries_on() {
     let Some(lab) = Lab::new("x") else { return };
     let (mut alice, mut bob) = alice_and_bob(&lab);
     // From bob's host (an address alice knows), a raw stream that turns hostile.
-    let raw = netlab::in_namespace(&lab.hosts.ns("b"), "/usr/bin/python3")
-        .arg("-c")
-        .arg(concat!(
-            "import socket,sys\n",
-            "s=socket.create_connection(('10.80.0.1',5298),timeout=5)\n",
-            "s.sendall(b\"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='bob@hostb' to='alice@hosta'>\")\n",
-            "s.sendall(b'<message><!-- hostile --></message>')\n",
-            "data=b''\n",
-            "while True:\n",
-            "    chunk=s.recv(4096)\n",
-            "    if not chunk: break\n",
-            "    data+=chunk\n",
-            "sys.stdout.write(data.decode())\n",
-        ))
-        .output()
-        .unwrap();
-    let answer = String::from_utf8_lossy(&raw.stdout);
+    let answer = raw_stream(
+        &lab,
+        "b",
+        "10.80.0.1:5298",
+        &[
+            "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='bob@hostb' to='alice@hosta'>",
+            "<message><!-- hostile --></message>",
+        ],
+    );
     assert!(
         answer.contains("<restricted-xml xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"),
         "{answer}"
@@ -597,4 +615,89 @@ fn an_avatar_too_large_for_one_mdns_packet_is_refused_with_the_reason() {
         stderr.contains("9000 bytes") && stderr.contains("at most 8192"),
         "{stderr}"
     );
+}
+
+/// Two services on one address (a Mac with two accounts) and a stream that names neither
+/// (iChat omits `from`): identified by its first stanza's `from` when it has one, refused
+/// with a stream error the peer sees and an error event for the user when nothing names a
+/// sender; a `from` that is not a peer at that address is refused too. Never silence.
+#[test]
+fn a_stream_from_a_shared_address_is_identified_by_its_stanza_or_refused_aloud() {
+    let Some(lab) = Lab::new("m") else { return };
+    let mut ann = ChatNode::start(&lab, "a", "ann", &[]);
+    let mut amy = ChatNode::start(&lab, "a", "amy", &[]);
+    let mut bea = ChatNode::start(&lab, "b", "bea", &[]);
+    for peer in ["ann@hosta", "amy@hosta"] {
+        bea.expect(10, peer, |e| is(e, "peer_online") && e["peer"] == peer);
+    }
+    const HEADER: &str = "<stream:stream xmlns='jabber:client' \
+        xmlns:stream='http://etherx.jabber.org/streams' to='bea@hostb'>";
+
+    // The first stanza names amy: the message is hers.
+    raw_stream(
+        &lab,
+        "a",
+        "10.80.0.2:5298",
+        &[
+            HEADER,
+            "<message from='amy@hosta' type='chat'><body>from amy</body></message>",
+            "</stream:stream>",
+        ],
+    );
+    let message = bea.expect(10, "amy's message", |e| {
+        is(e, "message") && e["body"] == "from amy"
+    });
+    assert_eq!(message["from"], "amy@hosta");
+
+    // Nothing names the sender: the peer is told, and so is the user.
+    let answer = raw_stream(
+        &lab,
+        "a",
+        "10.80.0.2:5298",
+        &[
+            HEADER,
+            "<message type='chat'><body>who am I?</body></message>",
+        ],
+    );
+    assert!(
+        answer.contains("<improper-addressing xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"),
+        "{answer}"
+    );
+    assert!(answer.ends_with("</stream:stream>"), "{answer}");
+    let error = bea.expect(10, "an error event", |e| is(e, "error"));
+    let text = error["message"].as_str().unwrap();
+    assert!(
+        text.contains("10.80.0.1") && text.contains("amy@hosta") && text.contains("ann@hosta"),
+        "{text}"
+    );
+    assert!(
+        !bea.seen
+            .iter()
+            .any(|e| is(e, "message") && e["body"] == "who am I?"),
+        "an unattributed message must not be reported as anyone's"
+    );
+
+    // A `from` that is not a peer at that address.
+    let answer = raw_stream(
+        &lab,
+        "a",
+        "10.80.0.2:5298",
+        &[&HEADER.replace(" to=", " from='bea@hostb' to=")],
+    );
+    assert!(
+        answer.contains("<invalid-from xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"),
+        "{answer}"
+    );
+    bea.expect(10, "a second error event", |e| {
+        is(e, "error") && e["message"].as_str().unwrap().contains("bea@hostb")
+    });
+
+    // Real streams from both services still work.
+    ann.command(json!({"cmd": "send", "to": "bea@hostb", "body": "ann here", "id": "n1"}));
+    amy.command(json!({"cmd": "send", "to": "bea@hostb", "body": "amy here", "id": "m1"}));
+    for (body, from) in [("ann here", "ann@hosta"), ("amy here", "amy@hosta")] {
+        let message = bea.expect(10, body, |e| is(e, "message") && e["body"] == body);
+        assert_eq!(message["from"], from);
+    }
+    quit_all([&mut ann, &mut amy, &mut bea]);
 }

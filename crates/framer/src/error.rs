@@ -135,8 +135,12 @@ pub enum Condition {
     ConnectionTimeout,
     /// `host-unknown` (§4.9.3.6).
     HostUnknown,
+    /// `improper-addressing` (§4.9.3.7): a stanza lacks the `from` needed to place it.
+    ImproperAddressing,
     /// `internal-server-error` (§4.9.3.8).
     InternalServerError,
+    /// `invalid-from` (§4.9.3.9): the `from` names someone the sender is not.
+    InvalidFrom,
     /// `not-authorized` (§4.9.3.12).
     NotAuthorized,
     /// `resource-constraint` (§4.9.3.17).
@@ -153,7 +157,7 @@ pub enum Condition {
 
 impl Condition {
     /// Every condition, in the order of this enum.
-    pub const ALL: [Condition; 15] = [
+    pub const ALL: [Condition; 17] = [
         Condition::NotWellFormed,
         Condition::RestrictedXml,
         Condition::PolicyViolation,
@@ -162,7 +166,9 @@ impl Condition {
         Condition::BadFormat,
         Condition::ConnectionTimeout,
         Condition::HostUnknown,
+        Condition::ImproperAddressing,
         Condition::InternalServerError,
+        Condition::InvalidFrom,
         Condition::NotAuthorized,
         Condition::ResourceConstraint,
         Condition::SystemShutdown,
@@ -182,7 +188,9 @@ impl Condition {
             Condition::BadFormat => "bad-format",
             Condition::ConnectionTimeout => "connection-timeout",
             Condition::HostUnknown => "host-unknown",
+            Condition::ImproperAddressing => "improper-addressing",
             Condition::InternalServerError => "internal-server-error",
+            Condition::InvalidFrom => "invalid-from",
             Condition::NotAuthorized => "not-authorized",
             Condition::ResourceConstraint => "resource-constraint",
             Condition::SystemShutdown => "system-shutdown",
