@@ -677,14 +677,19 @@ impl Responder {
     fn rename(&mut self, now: Instant, instance: bool, host: bool) {
         if instance {
             self.instance_attempt += 1;
-            let to = numbered(&self.base_instance, self.instance_attempt);
+            // Apple's form, which Macs show and take themselves: `name (2)`.
+            let to = numbered(
+                &self.base_instance,
+                &format!(" ({})", self.instance_attempt),
+            );
             let from = std::mem::replace(&mut self.service.instance, to.clone());
             self.events
                 .push_back(ResponderEvent::InstanceRenamed { from, to });
         }
         if host {
             self.host_attempt += 1;
-            let to = numbered(&self.base_host, self.host_attempt);
+            // Hosts as Apple's and Avahi's responders rename them: `host-2`.
+            let to = numbered(&self.base_host, &format!("-{}", self.host_attempt));
             let from = std::mem::replace(&mut self.service.host, to.clone());
             self.events
                 .push_back(ResponderEvent::HostRenamed { from, to });
@@ -934,11 +939,9 @@ fn multicast_key(record: &Record, interface: Option<u32>) -> (DnsName, u16, Vec<
     )
 }
 
-/// `base-N`: the deterministic rename of the issue (XEP-0174 §3.1 renames `pronto` to
-/// `pronto-1`; we start at 2 as Avahi and Apple's responder do, so `-1` never appears).
-/// The label stays within 63 bytes by cutting `base` at a character boundary.
-fn numbered(base: &str, attempt: u32) -> String {
-    let suffix = format!("-{attempt}");
+/// `base` with `suffix` after it, cut at a character boundary so that the label stays
+/// within 63 bytes.
+fn numbered(base: &str, suffix: &str) -> String {
     let mut end = base.len().min(63 - suffix.len());
     while !base.is_char_boundary(end) {
         end -= 1;

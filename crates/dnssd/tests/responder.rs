@@ -267,6 +267,56 @@ fn txt_change_is_announced_and_shutdown_says_goodbye_with_ttl_zero() {
     assert_eq!(responder.poll_timeout(), None);
 }
 
+/// Renames take the forms Macs show and use themselves: `name (2)` for a service
+/// instance, `host-2` for a host; a long name is cut so that the label stays 63 bytes.
+#[test]
+fn renames_take_apples_forms_within_the_label_limit() {
+    let start = Instant::now();
+    let long = format!("{}@host", "é".repeat(29));
+    assert_eq!(long.len(), 63);
+    let mut responder = Responder::new(
+        ServiceInfo {
+            instance: long.clone(),
+            ..service()
+        },
+        ResponderConfig::default(),
+        start,
+        3,
+    )
+    .unwrap();
+    let taken = Message {
+        is_response: true,
+        answers: vec![
+            Record {
+                name: DnsName::instance(&long),
+                ttl: 120,
+                cache_flush: true,
+                data: RecordData::Txt(TxtRecord::new()),
+            },
+            Record {
+                name: DnsName::host("pronto-xmpp"),
+                ttl: 120,
+                cache_flush: true,
+                data: RecordData::A(Ipv4Addr::new(169, 254, 7, 7)),
+            },
+        ],
+        ..Message::default()
+    };
+    responder.handle_input(start, PEER, 2, &taken.encode().unwrap());
+    assert_eq!(responder.host(), "pronto-xmpp-2");
+    let instance = responder.instance();
+    assert!(
+        instance.ends_with(" (2)") && instance.len() <= 63,
+        "{instance}"
+    );
+    assert!(long.starts_with(instance.strip_suffix(" (2)").unwrap()));
+    let events: Vec<_> = std::iter::from_fn(|| responder.poll_event()).collect();
+    assert!(events.contains(&ResponderEvent::HostRenamed {
+        from: "pronto-xmpp".into(),
+        to: "pronto-xmpp-2".into()
+    }));
+}
+
 #[test]
 fn a_conflicting_response_while_probing_renames_deterministically() {
     let start = Instant::now();
@@ -286,7 +336,7 @@ fn a_conflicting_response_while_probing_renames_deterministically() {
         }],
         ..Message::default()
     };
-    for expected in ["juliet@pronto-2", "juliet@pronto-3"] {
+    for expected in ["juliet@pronto (2)", "juliet@pronto (3)"] {
         let mut taken = taken.clone();
         taken.answers[0].name = DnsName::instance(responder.instance());
         responder.handle_input(start, PEER, 2, &taken.encode().unwrap());

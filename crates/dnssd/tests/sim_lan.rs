@@ -30,7 +30,7 @@ fn two_nodes_claiming_one_name_end_with_one_renamed() {
         "{instances:?}"
     );
     assert!(
-        instances.contains(&"juliet@pronto-2".to_owned()),
+        instances.contains(&"juliet@pronto (2)".to_owned()),
         "{instances:?}"
     );
     let renames: usize = [a, b]
@@ -65,9 +65,9 @@ fn a_name_taken_long_ago_is_defended() {
     );
     assert_eq!(
         lan.nodes[b].responder.as_ref().unwrap().instance(),
-        "romeo@montague-2"
+        "romeo@montague (2)"
     );
-    assert_eq!(lan.seen_by(a), vec!["romeo@montague-2".to_owned()]);
+    assert_eq!(lan.seen_by(a), vec!["romeo@montague (2)".to_owned()]);
 }
 
 #[test]
@@ -195,9 +195,9 @@ fn a_name_just_announced_is_defended_against_a_prober() {
     assert_eq!(renamed(b), 1);
     assert_eq!(
         lan.nodes[b].responder.as_ref().unwrap().instance(),
-        "mercutio@verona-2"
+        "mercutio@verona (2)"
     );
-    assert_eq!(lan.seen_by(a), vec!["mercutio@verona-2".to_owned()]);
+    assert_eq!(lan.seen_by(a), vec!["mercutio@verona (2)".to_owned()]);
 }
 
 #[test]
