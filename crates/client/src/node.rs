@@ -4,8 +4,8 @@
 //! carries chat over one XEP-0174 stream per connection: outgoing ones it opens to a
 //! peer's advertised addresses in turn, from an address it publishes (peers such as
 //! libpurple close connections from addresses they do not know); incoming ones it accepts
-//! from peers it can identify (PROTOCOL.md §6.3). Every `send` ends in exactly one
-//! [`NodeEvent::Sent`] or [`NodeEvent::SendFailed`].
+//! from peers it can identify (docs/DESIGN.md, Peer identification). Every `send` ends in
+//! exactly one [`NodeEvent::Sent`] or [`NodeEvent::SendFailed`].
 //!
 //! A peer that reads slower than we send: once its connection's queue passes the loop's
 //! high watermark, messages for it wait in the node (up to 4 MiB of bodies or 10,000
@@ -774,9 +774,9 @@ impl Node {
         }
     }
 
-    /// Identifies an incoming stream (PROTOCOL.md §6.3): its `from` naming a peer whose
-    /// addresses include the source address; later the first stanza's `from`; else the
-    /// one peer at that address. Says whether the stream may go on.
+    /// Identifies an incoming stream (docs/DESIGN.md, Peer identification): its `from`
+    /// naming a peer whose addresses include the source address; later the first stanza's
+    /// `from`; else the one peer at that address. Says whether the stream may go on.
     fn identify(&mut self, conn: ConnectionId, from: Option<&str>) -> bool {
         let Some(c) = self.conns.get_mut(&conn) else {
             return false;
