@@ -4,8 +4,8 @@
 //! The hosts are network namespaces this test makes itself, joined by a bridge (the
 //! topology of xtask/src/netlab.rs): `a` runs our node (this test binary again, role
 //! `our_node`), `b` runs a private D-Bus, avahi-daemon and the avahi tools, `c` runs
-//! python-zeroconf. It needs root,
-//! iproute2, avahi-daemon, avahi-utils, dbus and python3-zeroconf; CI installs them.
+//! python-zeroconf. It needs root, iproute2, avahi-daemon, avahi-utils, dbus and
+//! python3-zeroconf; CI installs them.
 //!
 //! Shown: we resolve a service published by `avahi-publish -s` under the instance name
 //! `x #2` (a space and `#`), with a boolean key and an empty value, and one published by
