@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod caps;
+pub mod cli;
 pub mod node;
 pub mod presence;
 pub mod session;

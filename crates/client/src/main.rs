@@ -1,8 +1,9 @@
 //! `llxmpp`: chat with XEP-0174 link-local peers (iChat/Messages "Bonjour", Pidgin, Adium,
 //! Gajim's zeroconf) from a terminal or a script.
 //!
-//! The command line and the JSON-lines protocol are the contract of DESIGN.md: scripts
-//! rely on them. Events go to stdout; logs go to stderr (`RUST_LOG`).
+//! The command line and the JSON-lines protocol are the contract of docs/CONTRACT.md:
+//! scripts rely on them. The JSON lines are written and read by [`llxmpp::cli::json`].
+//! Events go to stdout; logs go to stderr (`RUST_LOG`).
 
 use std::io::{BufRead, Write};
 use std::net::IpAddr;
@@ -11,15 +12,13 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use clap::{Args, Parser, Subcommand};
+use llxmpp::cli::{self, SendIds};
 use llxmpp::node::{Events, Node, NodeCommand, NodeConfig, NodeEvent};
-use llxmpp_dnssd::{avatar_phsh, InterfaceAddr, MAX_AVATAR_BYTES};
+use llxmpp_dnssd::{avatar_phsh, MAX_AVATAR_BYTES};
 use llxmpp_event_loop::{Config, EventLoop, InterfaceSelection, LoopHandle};
 use llxmpp_framer::ChatState;
 use llxmpp_roster::{Peer, Presence, Status};
-use serde_json::{json, Value};
 
 #[derive(Parser)]
 #[command(
@@ -239,66 +238,6 @@ fn start(config: NodeConfig, port: Option<u16>, interfaces: &[String]) -> Result
     Ok((handle, events, thread))
 }
 
-fn peer_json(event: &str, peer: &Peer) -> Value {
-    let p = &peer.presence;
-    json!({
-        "event": event,
-        "peer": peer.instance,
-        "status": p.status.txt_value(),
-        "msg": p.msg,
-        "nick": p.nick,
-        "first": p.first,
-        "last": p.last,
-        "addresses": peer.addresses.iter().map(address_text).collect::<Vec<_>>(),
-        "port": peer.port,
-        "avatar": peer.avatar.as_deref().map(avatar_phsh),
-    })
-}
-
-/// An address as scripts can use it: an IPv6 link-local one carries its zone (the
-/// interface index, RFC 4007: `fe80::1%2`), without which it names no interface.
-fn address_text(address: &InterfaceAddr) -> String {
-    match address.ip {
-        IpAddr::V6(v6) if v6.is_unicast_link_local() => format!("{v6}%{}", address.interface),
-        ip => ip.to_string(),
-    }
-}
-
-fn event_json(event: &NodeEvent) -> Value {
-    match event {
-        NodeEvent::Ready { instance, port } => {
-            json!({"event": "ready", "instance": instance, "port": port})
-        }
-        NodeEvent::PeerOnline(peer) => peer_json("peer_online", peer),
-        NodeEvent::PeerChanged(peer) => peer_json("peer_changed", peer),
-        NodeEvent::PeerOffline { peer } => json!({"event": "peer_offline", "peer": peer}),
-        NodeEvent::Message {
-            from,
-            body,
-            id,
-            thread,
-        } => json!({"event": "message", "from": from, "body": body, "id": id, "thread": thread}),
-        NodeEvent::Typing { from, state } => {
-            json!({"event": "typing", "from": from, "state": state})
-        }
-        NodeEvent::Sent { to, id } => json!({"event": "sent", "to": to, "id": id}),
-        NodeEvent::SendFailed { to, id, reason } => {
-            json!({"event": "send_failed", "to": to, "id": id, "reason": reason})
-        }
-        NodeEvent::Peers(peers) => {
-            json!({"event": "peers", "peers": peers.iter().map(|p| peer_json("peer", p)).collect::<Vec<_>>()})
-        }
-        NodeEvent::Avatar { peer, image } => json!({
-            "event": "avatar",
-            "peer": peer,
-            "sha1": image.as_deref().map(avatar_phsh),
-            "data": image.as_ref().map(|bytes| STANDARD.encode(bytes)),
-        }),
-        NodeEvent::Error(message) => json!({"event": "error", "message": message}),
-        NodeEvent::Stopped => json!({"event": "stopped"}),
-    }
-}
-
 /// A peer's status and its message, as the chat shows them: `dnd — in a meeting`.
 fn status_text(peer: &Peer) -> String {
     let status = peer.presence.status.txt_value();
@@ -356,7 +295,7 @@ fn event_text(event: &NodeEvent) -> String {
 
 fn print(out: &mut impl Write, event: &NodeEvent, json: bool) {
     let line = if json {
-        event_json(event).to_string()
+        cli::json::event_line(event)
     } else {
         event_text(event)
     };
@@ -365,54 +304,9 @@ fn print(out: &mut impl Write, event: &NodeEvent, json: bool) {
 }
 
 /// Parses a command line of the chat protocol; `Err` is the message for an `error` event.
-fn parse_command(line: &str, json: bool, next_id: &mut u64) -> Result<Option<NodeCommand>, String> {
-    let mut id = || {
-        *next_id += 1;
-        format!("m{next_id}")
-    };
+fn parse_command(line: &str, json: bool, ids: &mut SendIds) -> Result<Option<NodeCommand>, String> {
     if json {
-        let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
-        let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
-        return match text("cmd").as_deref() {
-            Some("send") => {
-                let to = text("to").ok_or("send needs \"to\"")?;
-                let body = text("body").ok_or("send needs \"body\"")?;
-                Ok(Some(NodeCommand::Send {
-                    to,
-                    body,
-                    id: text("id").unwrap_or_else(id),
-                }))
-            }
-            Some("status") => {
-                let word = text("status").ok_or("status needs \"status\"")?;
-                let status =
-                    Status::from_user(&word).ok_or_else(|| format!("unknown status {word:?}"))?;
-                Ok(Some(NodeCommand::Status {
-                    status,
-                    msg: text("msg"),
-                }))
-            }
-            Some("typing") => {
-                let to = text("to").ok_or("typing needs \"to\"")?;
-                let state = match text("state").as_deref() {
-                    None | Some("composing") => ChatState::Composing,
-                    Some("paused") => ChatState::Paused,
-                    Some(other) => {
-                        return Err(format!(
-                            "unknown typing state {other:?}: composing or paused"
-                        ))
-                    }
-                };
-                Ok(Some(NodeCommand::Typing { to, state }))
-            }
-            Some("peers") => Ok(Some(NodeCommand::Peers)),
-            Some("avatar") => {
-                let peer = text("peer").ok_or("avatar needs \"peer\"")?;
-                Ok(Some(NodeCommand::Avatar { peer }))
-            }
-            Some("quit") => Ok(Some(NodeCommand::Quit)),
-            other => Err(format!("unknown command {other:?}")),
-        };
+        return cli::json::parse_command(line, ids).map(Some);
     }
     let line = line.trim();
     if line.is_empty() {
@@ -425,7 +319,7 @@ fn parse_command(line: &str, json: bool, next_id: &mut u64) -> Result<Option<Nod
             Ok(Some(NodeCommand::Send {
                 to: to.into(),
                 body: body.into(),
-                id: id(),
+                id: ids.next_id(),
             }))
         }
         "/status" => {
@@ -470,9 +364,9 @@ fn chat(identity: Identity, json: bool) -> Result<ExitCode, String> {
     let commands = handle.clone();
     let (errors_tx, errors) = mpsc::channel::<String>();
     thread::spawn(move || {
-        let mut next_id = 0;
+        let mut ids = SendIds::new();
         for line in std::io::stdin().lock().lines().map_while(Result::ok) {
-            match parse_command(&line, json, &mut next_id) {
+            match parse_command(&line, json, &mut ids) {
                 Ok(Some(command)) => {
                     if commands.send(command).is_err() {
                         return;

@@ -4,8 +4,8 @@
 //! carries chat over one XEP-0174 stream per connection: outgoing ones it opens to a
 //! peer's advertised addresses in turn, from an address it publishes (peers such as
 //! libpurple close connections from addresses they do not know); incoming ones it accepts
-//! from peers it can identify (PROTOCOL.md §6.3). Every `send` ends in exactly one
-//! [`NodeEvent::Sent`] or [`NodeEvent::SendFailed`].
+//! from peers it can identify (docs/DESIGN.md, Peer identification). Every `send` ends in
+//! exactly one [`NodeEvent::Sent`] or [`NodeEvent::SendFailed`].
 //!
 //! A peer that reads slower than we send: once its connection's queue passes the loop's
 //! high watermark, messages for it wait in the node (up to 4 MiB of bodies or 10,000
@@ -833,7 +833,7 @@ impl Node {
         }
     }
 
-    /// Who is at the other end of an incoming stream from `ip` (PROTOCOL.md §6.3): the
+    /// Who is at the other end of an incoming stream from `ip` (docs/DESIGN.md, Peer identification): the
     /// peer its `from` names, if that peer has this address; else the one peer at that
     /// address. With several there and no `from`, undecided: the first stanza's `from`
     /// decides (iChat names itself in neither its header nor, at times, its stanzas).

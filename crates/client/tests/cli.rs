@@ -1,4 +1,4 @@
-//! The `llxmpp` binary end to end, as scripts use it (DESIGN.md's contract): nodes on
+//! The `llxmpp` binary end to end, as scripts use it (docs/CONTRACT.md): nodes on
 //! three hosts (network namespaces this test makes, joined by a bridge) discover each
 //! other, chat both ways, see status changes and quits; `send` and `peers` work one-shot.
 //! It needs root and iproute2, which CI has.

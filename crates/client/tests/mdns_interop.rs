@@ -1,10 +1,11 @@
 //! Our mDNS responder and browser on real sockets against real third-party stacks: Avahi
 //! (with `avahi-publish` and `avahi-browse`) and python-zeroconf, each on its own host.
 //!
-//! The hosts are network namespaces this test makes itself, joined by a bridge (INTEROP.md's
-//! topology): `a` runs our node (this test binary again, role `our_node`), `b` runs a
-//! private D-Bus, avahi-daemon and the avahi tools, `c` runs python-zeroconf. It needs root,
-//! iproute2, avahi-daemon, avahi-utils, dbus and python3-zeroconf; CI installs them.
+//! The hosts are network namespaces this test makes itself, joined by a bridge (the
+//! topology of xtask/src/netlab.rs): `a` runs our node (this test binary again, role
+//! `our_node`), `b` runs a private D-Bus, avahi-daemon and the avahi tools, `c` runs
+//! python-zeroconf. It needs root, iproute2, avahi-daemon, avahi-utils, dbus and
+//! python3-zeroconf; CI installs them.
 //!
 //! Shown: we resolve a service published by `avahi-publish -s` under the instance name
 //! `x #2` (a space and `#`), with a boolean key and an empty value, and one published by

@@ -1,5 +1,5 @@
-//! The XEP-0174 stream state machine against real peers' bytes and every header quirk of
-//! PROTOCOL.md §6.
+//! The XEP-0174 stream state machine against real peers' bytes and every header quirk in
+//! docs/PEERS.md.
 
 use std::time::{Duration, Instant};
 

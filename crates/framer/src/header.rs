@@ -17,7 +17,7 @@ pub struct NamespaceDecl {
 /// The attributes of a peer's `<stream:stream>` (RFC 6120 §4.7, XEP-0174 §5).
 ///
 /// Link-local peers differ: iChat sends neither `to` nor `from`, libpurple and Adium send
-/// no `version`, Adium may send an IP address as `to` (PROTOCOL.md §6.2). Every attribute
+/// no `version`, Adium may send an IP address as `to` (docs/PEERS.md). Every attribute
 /// is therefore optional, and values are reported decoded but otherwise as sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StreamHeader {

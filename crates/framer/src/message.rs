@@ -1,4 +1,4 @@
-//! The typed message view (RFC 6120 §8, XEP-0174 §6, PROTOCOL.md §7).
+//! The typed message view (RFC 6120 §8, XEP-0174 §6; the peers' habits in docs/PEERS.md).
 //!
 //! Two readers give the same [`Message`]: a fast one over the framer's token table, for
 //! the common message without namespace prefixes, and one over a roxmltree element for
@@ -35,7 +35,7 @@ pub struct Message {
 }
 
 impl Message {
-    /// A chat message as link-local peers expect one (PROTOCOL.md §12 item 16): `type`
+    /// A chat message as link-local peers expect one (docs/PEERS.md): `type`
     /// chat, the body, the same text as an XHTML part, and a XEP-0022 composing request.
     pub fn chat(from: &str, to: &str, body: &str) -> Message {
         Message {

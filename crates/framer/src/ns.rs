@@ -8,7 +8,7 @@ pub const JABBER_CLIENT: &str = "jabber:client";
 pub const STREAM_ERRORS: &str = "urn:ietf:params:xml:ns:xmpp-streams";
 /// Stanza error conditions (RFC 6120 §8.3.3).
 pub const STANZA_ERRORS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
-/// XHTML, the namespace of iChat's, Adium's and libpurple's `<html>` part (PROTOCOL.md §7).
+/// XHTML, the namespace of iChat's, Adium's and libpurple's `<html>` part (docs/PEERS.md).
 pub const XHTML: &str = "http://www.w3.org/1999/xhtml";
 /// The XEP-0071 XHTML-IM wrapper, used by telepathy-salut.
 pub const XHTML_IM: &str = "http://jabber.org/protocol/xhtml-im";

@@ -1,6 +1,6 @@
 //! Writing XMPP: stream header, messages, stream close and errors, and escaping.
 //!
-//! Output follows what the oldest link-local peers parse (PROTOCOL.md §6.2): the literal
+//! Output follows what the oldest link-local peers parse (docs/PEERS.md): the literal
 //! `stream:` prefix with `xmlns:stream` declared on the root, and `xmlns='…'` written on
 //! every extension element itself, because Adium's parser matches names and `xmlns`
 //! attributes literally. Attributes are single-quoted, as libpurple writes them.
@@ -48,7 +48,7 @@ fn escape(out: &mut String, text: &str, attribute: bool) {
     out.push_str(&text[from..]);
 }
 
-/// Appends the XML declaration and our stream header (XEP-0174 §5, PROTOCOL.md §6.2):
+/// Appends the XML declaration and our stream header (XEP-0174 §5; docs/PEERS.md):
 /// `<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'`
 /// then `from`, `to`, `version`, `id` and `xml:lang` where set. The header's `name` and
 /// `namespaces` are not consulted: we always write the standard ones.

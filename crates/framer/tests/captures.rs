@@ -1,4 +1,4 @@
-//! Real streams captured from libpurple and python peers (shared/captures) frame and parse
+//! Real streams captured from libpurple and python peers (tests/data) frame and parse
 //! into the stanzas they carried.
 
 mod common;

@@ -1,5 +1,5 @@
 //! The typed views other than messages, the stream error writer, and the quirks of real
-//! peers' messages (PROTOCOL.md §7 and checklist item 17).
+//! peers' messages (docs/PEERS.md).
 
 mod common;
 

@@ -1,11 +1,11 @@
 //! XEP-0174 presence as carried in the TXT record (XEP-0174 §3.3, the link-local
-//! registry; PROTOCOL.md §2).
+//! registry; the peers' habits are in docs/PEERS.md).
 
 use llxmpp_dnssd::{TxtError, TxtRecord};
 
 /// A peer's availability, as the `status` TXT key carries it.
 ///
-/// Two conventions meet on the link (PROTOCOL.md §2). Apple's iChat, Adium and libpurple
+/// Two conventions meet on the link (docs/PEERS.md). Apple's iChat, Adium and libpurple
 /// publish `avail` when online, `away` when the user is *idle* (auto-away) and `dnd` for
 /// an Away the *user set*; they show `dnd` as Away and libpurple even shows `away` as
 /// Available. telepathy-salut and Gajim take the words literally (away → `away`, busy →
@@ -43,7 +43,7 @@ impl Status {
 
     /// What a user means by the words of the client contract (`avail`, `away`, `dnd`),
     /// mapped for publishing: a user's "away" is published as `dnd`, which every Apple-era
-    /// peer shows as Away (PROTOCOL.md §12 item 19).
+    /// peer shows as Away (docs/PEERS.md, libpurple).
     pub fn from_user(word: &str) -> Option<Status> {
         match word {
             "avail" | "available" | "online" => Some(Status::Available),
@@ -124,7 +124,7 @@ impl Presence {
         }
     }
 
-    /// Renders our TXT record (PROTOCOL.md §12 items 1–2): `txtvers=1` first, `status` and
+    /// Renders our TXT record (XEP-0174 §3.3; docs/PEERS.md): `txtvers=1` first, `status` and
     /// `port.p2pj` always, every other key only when set, with the registry's exact
     /// spellings. Values too long for one TXT string are cut at a character boundary.
     pub fn to_txt(&self, port: u16) -> Result<TxtRecord, TxtError> {

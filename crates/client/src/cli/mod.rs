@@ -1,0 +1,31 @@
+//! What the `llxmpp` binary promises to scripts, kept in the library so that tests can
+//! hold it against `docs/CONTRACT.md`.
+//!
+//! - [`json`]: the JSON-lines protocol of `llxmpp chat --json` and `llxmpp peers --json`,
+//!   both ways: events out, commands in.
+//!
+//! The flags themselves and the human mode live in the binary (`src/main.rs`).
+
+pub mod json;
+
+/// Ids for the sends that name none: `m1`, `m2`, … in the order the commands arrive.
+///
+/// The `sent` or `send_failed` event of such a send carries the id given here, so a
+/// script that counts its sends can tell which one an outcome is about.
+#[derive(Clone, Debug, Default)]
+pub struct SendIds {
+    last: u64,
+}
+
+impl SendIds {
+    /// A counter whose first id is `m1`.
+    pub fn new() -> SendIds {
+        SendIds::default()
+    }
+
+    /// The next id.
+    pub fn next_id(&mut self) -> String {
+        self.last += 1;
+        format!("m{}", self.last)
+    }
+}
