@@ -83,7 +83,11 @@ fn main() -> io::Result<()> {
         match socket.recv_from(&mut buf) {
             // One socket for all: the interface index is unknown (0).
             Ok((n, from)) => browser.handle_input(Instant::now(), from, 0, &buf[..n]),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
             Err(e) => return Err(e),
         }
         let now = Instant::now();
@@ -136,11 +140,7 @@ fn print_event(at: Duration, event: &ServiceEvent) {
 
 /// `name at host:port [addresses] status=… msg=…`
 fn describe(service: &ServiceInstance) -> String {
-    let addresses: Vec<String> = service
-        .addresses
-        .iter()
-        .map(|a| a.ip.to_string())
-        .collect();
+    let addresses: Vec<String> = service.addresses.iter().map(|a| a.ip.to_string()).collect();
     let mut line = format!(
         "{} at {}:{} [{}]",
         service.instance,

@@ -55,7 +55,9 @@ fn main() -> io::Result<()> {
 fn demo(print: &mut impl FnMut(String)) -> io::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
-    print(format!("listening on {addr}; a sender thread writes in 7-byte chunks"));
+    print(format!(
+        "listening on {addr}; a sender thread writes in 7-byte chunks"
+    ));
     let sender = thread::spawn(move || -> io::Result<()> {
         let mut stream = TcpStream::connect(addr)?;
         for chunk in demo_stream().as_bytes().chunks(7) {
@@ -81,7 +83,11 @@ fn demo_stream() -> String {
     header.version = Some("1.0".to_owned());
     let mut out = String::new();
     write_stream_header(&mut out, &header);
-    let message = Message::chat("juliet@pronto", "romeo@montague", "Wherefore art thou? <3 ☺");
+    let message = Message::chat(
+        "juliet@pronto",
+        "romeo@montague",
+        "Wherefore art thou? <3 ☺",
+    );
     write_message(&mut out, &message);
     out.push_str("\n  ");
     out.push_str("<iq type='get' id='v1'><query xmlns='jabber:iq:version'/></iq>");
