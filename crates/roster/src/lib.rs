@@ -1,9 +1,4 @@
-//! The link-local presence and roster model of XEP-0174.
-//!
-//! [`Presence`] reads and renders the TXT record (status, message, names, caps…), with
-//! the peers' two conventions for `status` documented on [`Status`]. [`Roster`] turns the
-//! DNS-SD browser's service events into a roster of [`Peer`]s and [`RosterEvent`]s. Sans-IO:
-//! it depends on `llxmpp-dnssd` for its record types only.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
