@@ -1,6 +1,6 @@
 //! Deterministic workloads shared by llxmpp's benchmarks.
 //!
-//! The chat corpus imitates what link-local peers send on one stream (PROTOCOL.md §7):
+//! The chat corpus imitates what link-local peers send on one stream (docs/PEERS.md):
 //! libpurple-style chat messages with XHTML parts and XEP-0022 requests, bodies of 10 to
 //! 400 characters mixing ASCII, accented and CJK text, emoji and escaped markup; typing
 //! notifications and XEP-0085 chat states; disco#info results; pings; whitespace

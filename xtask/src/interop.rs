@@ -1,6 +1,6 @@
 //! `cargo xtask interop`: llxmpp against real third-party peers, in network namespaces.
 //!
-//! Topology (INTEROP.md): hosts `a`, `b`, `c` joined by a bridge in a fourth namespace
+//! Topology: hosts `a`, `b`, `c` joined by a bridge in a fourth namespace
 //! (multicast flooded), 10.83.0.1–3. `b` runs a private D-Bus and avahi-daemon (host name
 //! `hostb`), the libpurple driver (`echobot@hostb`, protocol `prpl-bonjour`) and the avahi
 //! tools; `a` and `c` run llxmpp nodes (`alice@hosta`, `carol@hostc`). Everything this

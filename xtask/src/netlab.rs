@@ -1,4 +1,4 @@
-//! The test network of INTEROP.md: hosts in network namespaces joined by a bridge that
+//! The test network: hosts in network namespaces joined by a bridge that
 //! floods multicast, and Avahi with a private D-Bus on one of them.
 //!
 //! Shared by `cargo xtask interop` and the client's real-socket tests, which include this

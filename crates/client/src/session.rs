@@ -1,4 +1,4 @@
-//! One XEP-0174 XML stream over one TCP connection, sans-IO (XEP-0174 §5, PROTOCOL.md §6–7).
+//! One XEP-0174 XML stream over one TCP connection, sans-IO (XEP-0174 §5; docs/PEERS.md).
 //!
 //! Feed it the connection's bytes ([`Session::handle_input`]), its end
 //! ([`Session::handle_eof`]) and time ([`Session::handle_timeout`] when
@@ -434,7 +434,7 @@ impl Session {
         if let Some(event) = &message.event {
             if event.id.is_some() {
                 // A XEP-0022 notification, never a message: iChat puts the partial text
-                // in its body (PROTOCOL.md §7).
+                // in its body (docs/PEERS.md, iChat).
                 let state = if event.composing {
                     "composing"
                 } else {
@@ -464,7 +464,8 @@ impl Session {
     }
 
     /// Answers IQs: disco#info and ping as XEP-0030/0199 say; any other get or set with
-    /// `service-unavailable` (PROTOCOL.md §12 item 20). Results and errors are not answered.
+    /// `service-unavailable` (RFC 6120 §8.4: peers send IQs we do not serve). Results and
+    /// errors are not answered.
     fn on_iq(&mut self, iq: llxmpp_framer::Iq) {
         if !matches!(iq.kind, IqType::Get | IqType::Set) {
             return;

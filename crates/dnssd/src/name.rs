@@ -12,7 +12,7 @@ pub const SERVICE_TYPE: [&str; 3] = ["_presence", "_tcp", "local"];
 pub const SERVICES_ENUMERATION: [&str; 4] = ["_services", "_dns-sd", "_udp", "local"];
 
 /// A DNS name as a list of labels. A label is opaque bytes: an instance label may hold
-/// dots, spaces, `@`, `#`, `(` or `\` (PROTOCOL.md §1), so names are never split on dots.
+/// dots, spaces, `@`, `#`, `(` or `\` (docs/PEERS.md), so names are never split on dots.
 #[derive(Clone, Default)]
 pub struct DnsName {
     labels: Vec<Vec<u8>>,

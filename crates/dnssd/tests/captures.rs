@@ -1,5 +1,5 @@
 //! Every mDNS packet of a real session (Avahi, python-zeroconf, libpurple through Avahi;
-//! shared/captures/session.pcapng, copied to tests/data) decodes into the records seen on
+//! a capture of a real session, kept in tests/data) decodes into the records seen on
 //! the wire, and survives our encoder.
 
 use std::net::Ipv4Addr;
