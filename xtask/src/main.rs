@@ -9,8 +9,10 @@
 //!   interop.rs), and prints every figure with its goal.
 //! - `interop`: llxmpp against real third-party peers (libpurple, Avahi) in network
 //!   namespaces; prints `N passed, N failed` (see interop.rs).
+//! - `package`: `cargo package` of the five library crates, each built from its packaged
+//!   files alone; fails on any warning (see [`package`]).
 //! - `ci`: what `.ci/run` checks, from a developer's checkout: format, clippy, docs, the
-//!   tests, interop, every fuzz target for 60 s. It installs nothing.
+//!   packages, the tests, interop, every fuzz target for 60 s. It installs nothing.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("interop") => interop::interop(&workspace_root(), &args[1..]),
+        Some("package") => package(),
         Some("ci") => ci(&args[1..]),
         _ => Err(usage()),
     };
@@ -40,7 +43,7 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> String {
-    "usage: cargo xtask fuzz [--seconds N] [TARGET...] | cargo xtask bench [--quick] | cargo xtask interop [--capture DIR] | cargo xtask ci".to_owned()
+    "usage: cargo xtask fuzz [--seconds N] [TARGET...] | cargo xtask bench [--quick] | cargo xtask interop [--capture DIR] | cargo xtask package | cargo xtask ci".to_owned()
 }
 
 fn workspace_root() -> PathBuf {
@@ -163,8 +166,78 @@ fn ci(args: &[String]) -> Result<(), String> {
             return Err(format!("{name} failed"));
         }
     }
+    package()?;
     interop::interop(&root, &[])?;
     fuzz(&["--seconds".to_owned(), "60".to_owned()])
+}
+
+/// Packs the five library crates and builds each from its packaged files alone, as a
+/// user of crates.io would get them (benches and xtask are `publish = false`, which
+/// `--workspace` does not skip). Any warning fails the task.
+///
+/// Cargo unpacks the crates of its temporary registry into `CARGO_HOME` once, and builds
+/// them once, as if a version's content could never change: a second run after an edit
+/// would verify the old code. So our unpacked copies and their build fingerprints go
+/// first, and the verification has a target dir of its own.
+fn package() -> Result<(), String> {
+    let root = workspace_root();
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")))
+        .ok_or("neither CARGO_HOME nor HOME is set")?;
+    let target = root.join("target").join("package-check");
+    let stale = [
+        (cargo_home.join("registry").join("src"), true),
+        (target.join("debug").join(".fingerprint"), false),
+    ];
+    for (dir, registries) in stale {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if registries && name.starts_with('-') {
+                // A temporary registry's sources (a local registry's folder has no host
+                // name before the hash): ours alone are removed.
+                remove_ours(&entry.path())?;
+            } else if !registries && name.starts_with("llxmpp") {
+                std::fs::remove_dir_all(entry.path())
+                    .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+            }
+        }
+    }
+    println!("xtask: package");
+    let output = Command::new("cargo")
+        .current_dir(&root)
+        .args(["package", "--workspace", "--exclude", "llxmpp-benches"])
+        .args(["--exclude", "xtask", "--target-dir"])
+        .arg(&target)
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let log = String::from_utf8_lossy(&output.stderr);
+    eprint!("{log}");
+    if !output.status.success() {
+        return Err("cargo package failed".into());
+    }
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains("warning")).collect();
+    if !warnings.is_empty() {
+        return Err(format!("cargo package warned: {warnings:?}"));
+    }
+    Ok(())
+}
+
+/// Removes the unpacked `llxmpp*` crates from one registry's source folder.
+fn remove_ours(registry: &Path) -> Result<(), String> {
+    let entries =
+        std::fs::read_dir(registry).map_err(|e| format!("{}: {e}", registry.display()))?;
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with("llxmpp") {
+            std::fs::remove_dir_all(entry.path())
+                .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+        }
+    }
+    Ok(())
 }
 
 fn bench(args: &[String]) -> Result<(), String> {
