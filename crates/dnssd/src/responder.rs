@@ -153,6 +153,9 @@ struct PendingResponse {
     /// It answers a probe (a query with proposed records in its authority section): our
     /// defence, which may repeat a record after a quarter second, not a whole one.
     defends: bool,
+    /// It answers a query whose known answers did not fit one packet (TC bit): the rest
+    /// of them, in the next packets from this asker, still suppress answers (§7.2).
+    known_answers_from: Option<SocketAddr>,
 }
 
 /// The responder of one service: probing, announcing, answering, defending, goodbye.
@@ -244,6 +247,7 @@ impl Responder {
         } else {
             self.check_probe(now, message);
             if matches!(self.phase, Phase::Announcing { .. } | Phase::Established) {
+                self.take_known_answers(from, message);
                 self.answer(now, from, interface, message);
             }
         }
@@ -718,6 +722,27 @@ impl Responder {
         };
     }
 
+    /// Known answers in a packet that continues a truncated query (RFC 6762 §7.2;
+    /// mDNSResponder sends them as queries without questions) suppress what we were about
+    /// to answer that asker.
+    fn take_known_answers(&mut self, from: SocketAddr, message: &Message) {
+        if message.answers.is_empty() {
+            return;
+        }
+        for pending in &mut self.pending {
+            if pending.known_answers_from != Some(from) {
+                continue;
+            }
+            pending.answers.retain(|record| {
+                !message.answers.iter().any(|known| {
+                    known.name == record.name
+                        && known.data == record.data
+                        && known.ttl >= record.ttl / 2
+                })
+            });
+        }
+    }
+
     /// Answers a query (RFC 6762 §6): unique answers at once, shared ones after 20–120 ms;
     /// known answers suppress ours (§7.1); QU and legacy questions get unicast replies.
     fn answer(&mut self, now: Instant, from: SocketAddr, interface: u32, message: &Message) {
@@ -784,6 +809,23 @@ impl Responder {
             self.queue(Destination::Unicast(from), Some(interface), &reply);
             return;
         }
+        let defends = !message.authority.is_empty();
+        if message.truncated {
+            // More known answers follow in the asker's next packets (RFC 6762 §7.2):
+            // wait 400–500 ms for them, in a response of this asker's own.
+            let at = now
+                + self
+                    .rng
+                    .between(Duration::from_millis(400), Duration::from_millis(500));
+            self.pending.push(PendingResponse {
+                at,
+                interface: Some(interface),
+                answers,
+                defends,
+                known_answers_from: Some(from),
+            });
+            return;
+        }
         let at = if shared {
             now + self
                 .rng
@@ -791,11 +833,10 @@ impl Responder {
         } else {
             now
         };
-        let defends = !message.authority.is_empty();
         match self
             .pending
             .iter_mut()
-            .find(|p| p.interface == Some(interface))
+            .find(|p| p.interface == Some(interface) && p.known_answers_from.is_none())
         {
             Some(pending) => {
                 for answer in answers {
@@ -811,6 +852,7 @@ impl Responder {
                 interface: Some(interface),
                 answers,
                 defends,
+                known_answers_from: None,
             }),
         }
         if !shared {

@@ -361,3 +361,50 @@ fn bad_services_are_refused() {
     }
     assert!(Responder::new(big, ResponderConfig::default(), start, 0).is_err());
 }
+
+/// A query whose known answers fill more than one packet has the TC bit (RFC 6762 §7.2):
+/// the answer waits 400–500 ms, and the known answers that come in the following packets
+/// (queries without questions, as mDNSResponder sends them) suppress ours too.
+#[test]
+fn known_answers_spread_over_several_packets_suppress_ours() {
+    let (mut responder, now) = established();
+    let later = now + Duration::from_secs(3);
+    let mut first = query(DnsName::service_type(), rtype::PTR);
+    first.truncated = true;
+    responder.handle_input(later, PEER, 2, &first.encode().unwrap());
+    responder.handle_timeout(later + Duration::from_millis(130));
+    assert!(
+        responder.poll_transmit().is_none(),
+        "a truncated query's answer waits for the rest of the known answers"
+    );
+    assert!(responder.poll_timeout().unwrap() >= later + Duration::from_millis(400));
+    let rest = Message {
+        answers: vec![Record {
+            name: DnsName::service_type(),
+            ttl: OTHER_TTL,
+            cache_flush: false,
+            data: RecordData::Ptr(DnsName::instance("juliet@pronto")),
+        }],
+        ..Message::default()
+    };
+    responder.handle_input(
+        later + Duration::from_millis(200),
+        PEER,
+        2,
+        &rest.encode().unwrap(),
+    );
+    responder.handle_timeout(later + Duration::from_millis(600));
+    assert!(responder.poll_transmit().is_none(), "the asker knew it");
+
+    // Without the continuation, the answer goes out after 400–500 ms.
+    let later = later + Duration::from_secs(5);
+    responder.handle_input(later, PEER, 2, &first.encode().unwrap());
+    responder.handle_timeout(later + Duration::from_millis(399));
+    assert!(responder.poll_transmit().is_none());
+    responder.handle_timeout(later + Duration::from_millis(500));
+    let answer = decode(&responder.poll_transmit().unwrap());
+    assert!(answer
+        .answers
+        .iter()
+        .any(|r| r.name == DnsName::service_type()));
+}
