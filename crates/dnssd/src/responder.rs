@@ -722,6 +722,17 @@ impl Responder {
         };
     }
 
+    /// Whether `record` was multicast on `interface` (or on every link) within a quarter
+    /// of its TTL.
+    fn multicast_recently(&self, now: Instant, record: &Record, interface: u32) -> bool {
+        self.last_multicast
+            .get(&multicast_key(record, Some(interface)))
+            .or_else(|| self.last_multicast.get(&multicast_key(record, None)))
+            .is_some_and(|&t| {
+                now.duration_since(t) < Duration::from_secs(u64::from(record.ttl / 4))
+            })
+    }
+
     /// Known answers in a packet that continues a truncated query (RFC 6762 §7.2;
     /// mDNSResponder sends them as queries without questions) suppress what we were about
     /// to answer that asker.
@@ -798,18 +809,34 @@ impl Responder {
             self.queue(Destination::Unicast(from), Some(interface), &reply);
             return;
         }
-        if unicast {
-            let additional = self.additional_for(&answers, interface);
-            let reply = Message {
-                is_response: true,
-                answers,
-                additional,
-                ..Message::default()
-            };
-            self.queue(Destination::Unicast(from), Some(interface), &reply);
-            return;
-        }
         let defends = !message.authority.is_empty();
+        if unicast {
+            // RFC 6762 §5.4: a QU question gets a unicast reply, but a record not multicast
+            // on this link within a quarter of its TTL is multicast, so that every cache
+            // hears it. A probe's answer is our defence: multicast too, since a unicast
+            // reply to a port several sockets share (Avahi beside us) reaches one of them.
+            let (heard, unheard): (Vec<Record>, Vec<Record>) = answers
+                .into_iter()
+                .partition(|r| self.multicast_recently(now, r, interface));
+            if !heard.is_empty() {
+                let additional = self.additional_for(&heard, interface);
+                let reply = Message {
+                    is_response: true,
+                    answers: heard.clone(),
+                    additional,
+                    ..Message::default()
+                };
+                self.queue(Destination::Unicast(from), Some(interface), &reply);
+            }
+            answers = if defends {
+                unheard.into_iter().chain(heard).collect()
+            } else {
+                unheard
+            };
+            if answers.is_empty() {
+                return;
+            }
+        }
         if message.truncated {
             // More known answers follow in the asker's next packets (RFC 6762 §7.2):
             // wait 400–500 ms for them, in a response of this asker's own.

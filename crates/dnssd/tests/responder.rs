@@ -408,3 +408,35 @@ fn known_answers_spread_over_several_packets_suppress_ours() {
         .iter()
         .any(|r| r.name == DnsName::service_type()));
 }
+
+/// RFC 6762 §5.4: a QU question is answered by multicast when the link has not heard the
+/// record within a quarter of its TTL; a QU probe (mDNSResponder's) for a name we hold is
+/// answered both ways, since a unicast reply to a shared port 5353 reaches one socket.
+#[test]
+fn qu_questions_are_multicast_when_unheard_lately_and_probes_both_ways() {
+    let (mut responder, now) = established();
+    let mut probe = query(DnsName::instance("juliet@pronto"), rtype::ANY);
+    probe.questions[0].unicast_response = true;
+    probe.authority.push(Record {
+        name: DnsName::instance("juliet@pronto"),
+        ttl: HOST_TTL,
+        cache_flush: false,
+        data: RecordData::Srv {
+            priority: 0,
+            weight: 0,
+            port: 9,
+            target: DnsName::host("rival"),
+        },
+    });
+    let out = ask(&mut responder, now, PEER, &probe);
+    assert!(out.iter().any(|t| t.destination == Destination::Unicast(PEER)));
+    assert!(out.iter().any(|t| t.destination == Destination::Multicast));
+
+    // HOST_TTL / 4 = 30 s after the last announcement, the link has not heard our A record.
+    let later = now + Duration::from_secs(31);
+    let mut question = query(DnsName::host("pronto-xmpp"), rtype::A);
+    question.questions[0].unicast_response = true;
+    let out = ask(&mut responder, later, PEER, &question);
+    assert!(!out.is_empty());
+    assert!(out.iter().all(|t| t.destination == Destination::Multicast));
+}
