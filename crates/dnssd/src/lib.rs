@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 mod browser;
+mod decode;
 mod name;
 mod record;
 mod responder;
