@@ -1,9 +1,10 @@
 //! Reading mDNS messages off the wire, record by record.
 //!
-//! simple-dns parses a packet whole or not at all, and reads an EDNS0 OPT record's TTL as
-//! part of the RCODE; real responders defeat both. Apple's mDNSResponder puts an OPT
-//! record (the Owner option, RFC 6891) in every packet it sends, and python-zeroconf 0.47
-//! sends NSEC records with a malformed type bitmap. So this reader walks the sections
+//! simple-dns 0.13 parses a packet whole or not at all, and takes the extended RCODE from
+//! the low byte of an EDNS0 OPT record's TTL (RFC 6891 §6.1.3 puts it in the high byte);
+//! real responders defeat both. Apple's mDNSResponder puts an OPT record (the Owner
+//! option, TTL 4500) in nearly every packet it sends, and python-zeroconf 0.47 sends NSEC
+//! records with a malformed type bitmap (tests/vectors). So this reader walks the sections
 //! itself:
 //!
 //! - only the header's OPCODE and 4-bit RCODE decide whether a message is taken (RFC 6762
@@ -329,17 +330,18 @@ mod tests {
         out.extend(b"\x00\x06\x03a@b\xc0\x0c");
     }
 
-    /// An OPT record whose TTL carries extended-RCODE bits (as mDNSResponder's Owner
-    /// option does not, but as any EDNS0 peer may).
-    fn opt_record(out: &mut Vec<u8>) {
+    /// An OPT record whose TTL has its extended-RCODE byte set, beside mDNSResponder's
+    /// (TTL 4500, which simple-dns 0.13 misread as an extended RCODE).
+    fn opt_records(out: &mut Vec<u8>) {
         out.extend(b"\x00\x00\x29\x05\xa0\xff\x00\x00\x00\x00\x00");
+        out.extend(b"\x00\x00\x29\x05\xa0\x00\x00\x11\x94\x00\x00");
     }
 
     #[test]
     fn an_opt_record_with_extended_rcode_bits_is_left_out_and_the_rest_kept() {
-        let mut bytes = header(0x8400, [0, 1, 0, 1]);
+        let mut bytes = header(0x8400, [0, 1, 0, 2]);
         ptr_record(&mut bytes);
-        opt_record(&mut bytes);
+        opt_records(&mut bytes);
         let message = message(&bytes).unwrap();
         assert_eq!(message.answers.len(), 1);
         assert!(message.additional.is_empty());
