@@ -1,7 +1,13 @@
-"""Registers one _presence._tcp service through Apple's libdns_sd (ctypes), then follows
-stdin: `txt k=v ...` updates the TXT record in place (DNSServiceUpdateRecord),
-`quit` deallocates the registration (mDNSResponder sends its goodbyes).
-Prints `REGISTERED <name>` once mDNSResponder confirms (after probing), `UPDATED`."""
+"""Registers one _presence._tcp service through Apple's dns_sd API (libdns_sd.so, by
+ctypes), as a Mac's iChat or Adium does; used by `cargo xtask interop` and to capture the
+test vectors in crates/dnssd/tests/vectors.
+
+usage: dnssd_register.py LIBDNS_SD INSTANCE PORT [TXT-STRING...]
+
+Prints `REGISTERED <name>` once mDNSResponder confirms (after probing; the name may have
+been renamed). Then follows stdin: `txt k=v ...` updates the TXT record in place
+(DNSServiceUpdateRecord) and prints `UPDATED`; `quit` or end of input deallocates the
+registration (mDNSResponder sends its goodbye) and prints `GONE`."""
 import ctypes, select, sys
 
 lib = ctypes.CDLL(sys.argv[1])
