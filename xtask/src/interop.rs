@@ -113,6 +113,13 @@ impl Peer {
         ))
     }
 
+    /// Takes every line that has arrived into `seen`, without waiting.
+    fn forget_into_seen(&mut self) {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+    }
+
     fn forget(&mut self) {
         while let Ok(line) = self.lines.try_recv() {
             self.seen.push(line);
