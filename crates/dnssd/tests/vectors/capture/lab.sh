@@ -1,7 +1,6 @@
 #!/bin/bash
 # usage: lab.sh up | down
 set -e
-P=/work/shared/peers/mdnsresponder
 case "$1" in
 up)
   ip netns add capbr
