@@ -46,9 +46,13 @@ pub fn check_mdns(data: &[u8]) {
         responder.handle_input(now, from, 1, datagram);
         browser.handle_input(now, from, 1, datagram);
         if let Ok(message) = Message::decode(datagram) {
-            // What decodes must encode and decode to itself.
+            // What decodes must encode and decode to itself, less what was skipped.
             if let Ok(bytes) = message.encode() {
-                assert_eq!(Message::decode(&bytes).as_ref(), Ok(&message));
+                let kept = Message {
+                    skipped_records: 0,
+                    ..message
+                };
+                assert_eq!(Message::decode(&bytes).as_ref(), Ok(&kept));
             }
         }
         now += Duration::from_millis(u64::from(*flags >> 1) * 10);

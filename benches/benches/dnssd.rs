@@ -76,6 +76,13 @@ fn bench(c: &mut Criterion) {
     group.bench_function("decode_response", |b| {
         b.iter(|| Message::decode(black_box(&bytes)).unwrap())
     });
+    // A real announcement of Apple's mDNSResponder: PTR, SRV, TXT, A, AAAA and the
+    // reverse-mapping PTRs, with NSEC and OPT records (416 bytes).
+    let apple =
+        include_bytes!("../../crates/dnssd/tests/vectors/mdnsresponder-announce-with-reverse.bin");
+    group.bench_function("decode_mdnsresponder_announcement", |b| {
+        b.iter(|| Message::decode(black_box(apple)))
+    });
     // A browser that already knows 100 peers takes in one more peer's announcement;
     // each iteration is a fresh peer, so the work includes resolving it.
     let packets: Vec<Vec<u8>> = (0..20_000)

@@ -1,10 +1,12 @@
 //! `cargo xtask interop`: llxmpp against real third-party peers, in network namespaces.
 //!
-//! Topology: hosts `a`, `b`, `c` joined by a bridge in a fourth namespace
-//! (multicast flooded), 10.83.0.1–3. `b` runs a private D-Bus and avahi-daemon (host name
+//! Topology: hosts `a`, `b`, `c`, `d` joined by a bridge in a fifth namespace
+//! (multicast flooded), 10.83.0.1–4. `b` runs a private D-Bus and avahi-daemon (host name
 //! `hostb`), the libpurple driver (`echobot@hostb`, protocol `prpl-bonjour`) and the avahi
-//! tools; `a` and `c` run llxmpp nodes (`alice@hosta`, `carol@hostc`). Everything this
-//! task starts is ended, and the namespaces removed, at the end, failures included.
+//! tools; `a` and `c` run llxmpp nodes (`alice@hosta`, `carol@hostc`); `d` is a "Mac"
+//! running Apple's mDNSResponder for the last scenarios (interop/apple.rs, which says
+//! where its binaries come from and what happens without them). Everything this task
+//! starts is ended, and the namespaces removed, at the end, failures included.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -14,6 +16,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::netlab::{self, Avahi, Hosts};
+
+mod apple;
 
 const PACKAGES: [&str; 9] = [
     "avahi-daemon",
@@ -109,6 +113,13 @@ impl Peer {
         ))
     }
 
+    /// Takes every line that has arrived into `seen`, without waiting.
+    fn forget_into_seen(&mut self) {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+    }
+
     fn forget(&mut self) {
         while let Ok(line) = self.lines.try_recv() {
             self.seen.push(line);
@@ -171,7 +182,7 @@ impl Lab {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("purple")).map_err(|e| e.to_string())?;
         let prefix = format!("xi{}", std::process::id() % 100_000);
-        let hosts = Hosts::bridged(&prefix, &["a", "b", "c"], "10.83.0")?;
+        let hosts = Hosts::bridged(&prefix, &["a", "b", "c", "d"], "10.83.0")?;
         Ok(Lab {
             daemons: Vec::new(),
             avahi: None,
@@ -335,16 +346,24 @@ fn prepare(root: &Path, release: bool) -> Result<(PathBuf, PathBuf), String> {
 
 /// Checks, installs what is missing, builds, and runs every scenario.
 pub fn interop(root: &Path, args: &[String]) -> Result<(), String> {
-    let capture = match args {
-        [] => None,
-        [flag, dir] if flag == "--capture" => Some(PathBuf::from(dir)),
-        _ => {
-            return Err(format!(
-                "usage: cargo xtask interop [--capture DIR] (got {args:?})"
+    let mut capture = None;
+    let mut mdnsresponder = None;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let value = rest.next();
+        match (arg.as_str(), value) {
+            ("--capture", Some(dir)) => capture = Some(PathBuf::from(dir)),
+            ("--mdnsresponder", Some(dir)) => mdnsresponder = Some(PathBuf::from(dir)),
+            _ => {
+                return Err(format!(
+                "usage: cargo xtask interop [--capture DIR] [--mdnsresponder DIR] (got {args:?})"
             ))
+            }
         }
-    };
+    }
     let (llxmpp, driver) = prepare(root, false)?;
+    let apple = apple::locate(root, mdnsresponder.as_deref())
+        .and_then(|dir| apple::prepare(&dir).map(|()| dir));
     let mut lab = Lab::new(target_dir(root).join("interop"), llxmpp, driver)?;
     if let Some(dir) = &capture {
         // A pcap of the bridge, for debugging: every frame of every host crosses it.
@@ -376,7 +395,16 @@ pub fn interop(root: &Path, args: &[String]) -> Result<(), String> {
         println!("xtask: capturing the bridge to {}", file.display());
     }
     lab.start_avahi()?;
-    let results = scenarios(&mut lab);
+    let mut results = scenarios(&mut lab);
+    let mut skipped = Vec::new();
+    match &apple {
+        Ok(dir) => results.extend(apple::scenarios(&mut lab, dir, root)),
+        // CI must run every peer: there a missing one fails.
+        Err(reason) if std::env::var_os("CI").is_some() => {
+            results.extend(apple::SCENARIOS.map(|s| (s, Err(reason.clone()))))
+        }
+        Err(reason) => skipped.extend(apple::SCENARIOS.map(|s| (s, reason.clone()))),
+    }
     drop(lab);
     let mut failed = 0;
     for (name, result) in &results {
@@ -388,7 +416,14 @@ pub fn interop(root: &Path, args: &[String]) -> Result<(), String> {
             }
         }
     }
-    println!("{} passed, {failed} failed", results.len() - failed);
+    for (name, reason) in &skipped {
+        println!("SKIP {name}: {reason}");
+    }
+    println!(
+        "{} passed, {failed} failed, {} skipped",
+        results.len() - failed,
+        skipped.len()
+    );
     if failed == 0 {
         Ok(())
     } else {

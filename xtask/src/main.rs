@@ -7,8 +7,9 @@
 //!   `target/bench-summary.json`), then, as root, the figures against real peers
 //!   (libpurple's throughput, discovery and goodbye times with Avahi and libpurple; see
 //!   interop.rs), and prints every figure with its goal.
-//! - `interop`: llxmpp against real third-party peers (libpurple, Avahi) in network
-//!   namespaces; prints `N passed, N failed` (see interop.rs).
+//! - `interop`: llxmpp against real third-party peers (libpurple, Avahi, python-zeroconf,
+//!   Apple's mDNSResponder) in network namespaces; prints `N passed, N failed, N skipped`
+//!   (see interop.rs).
 //! - `package`: `cargo package` of the five library crates, each built from its packaged
 //!   files alone; fails on any warning (see [`package`]).
 //! - `ci`: what `.ci/run` checks, from a developer's checkout: format, clippy, docs, the
@@ -43,7 +44,7 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> String {
-    "usage: cargo xtask fuzz [--seconds N] [TARGET...] | cargo xtask bench [--quick] | cargo xtask interop [--capture DIR] | cargo xtask package | cargo xtask ci".to_owned()
+    "usage: cargo xtask fuzz [--seconds N] [TARGET...] | cargo xtask bench [--quick] | cargo xtask interop [--capture DIR] [--mdnsresponder DIR] | cargo xtask package | cargo xtask ci".to_owned()
 }
 
 fn workspace_root() -> PathBuf {

@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 mod browser;
+mod decode;
 mod name;
 mod record;
 mod responder;

@@ -92,17 +92,6 @@ impl DnsName {
         Name::new_with_labels(&labels)
     }
 
-    /// Our name for a simple-dns name.
-    pub(crate) fn from_simple(name: &Name<'_>) -> DnsName {
-        DnsName {
-            labels: name
-                .get_labels()
-                .iter()
-                .map(|l| l.as_ref().to_vec())
-                .collect(),
-        }
-    }
-
     /// The name with ASCII letters lowered, for maps keyed by name.
     pub(crate) fn canonical(&self) -> DnsName {
         DnsName {

@@ -1,15 +1,16 @@
-//! DNS messages as plain values, decoded from and encoded to the wire with simple-dns.
+//! DNS messages as plain values, decoded from the wire by our own reader (decode.rs) and
+//! encoded to it with simple-dns.
 //!
-//! simple-dns is the view level (it borrows the packet); these are the owned values the
-//! responder, the browser and their users work with (the smoltcp `Packet`/`Repr` split).
+//! simple-dns is the view level when encoding; these are the owned values the responder,
+//! the browser and their users work with (the smoltcp `Packet`/`Repr` split). Decoding
+//! walks the sections itself, because simple-dns refuses a whole packet for one record it
+//! does not like, and every packet of Apple's mDNSResponder for its OPT record.
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use simple_dns::rdata::{RData, A, AAAA, NULL, PTR, SRV, TXT};
-use simple_dns::{
-    CharacterString, Packet, PacketFlag, ResourceRecord, CLASS, OPCODE, QCLASS, QTYPE, RCODE, TYPE,
-};
+use simple_dns::{CharacterString, Packet, PacketFlag, ResourceRecord, CLASS, QCLASS, QTYPE};
 
 use crate::name::DnsName;
 use crate::txt::TxtRecord;
@@ -169,6 +170,11 @@ pub struct Message {
     pub authority: Vec<Record>,
     /// Additional records.
     pub additional: Vec<Record>,
+    /// Records of a received message that were left out because they could not be
+    /// decoded: data malformed for its type (python-zeroconf 0.47's NSEC records, say), or
+    /// announced by the header but cut off or unreadable. Always 0 in a message we build;
+    /// [`Message::encode`] ignores it.
+    pub skipped_records: usize,
 }
 
 /// Why bytes were not accepted as an mDNS message. Such packets are dropped and counted,
@@ -177,7 +183,7 @@ pub struct Message {
 pub enum DecodeError {
     /// Larger than [`MAX_PACKET`].
     TooLarge,
-    /// Not a DNS message (simple-dns's reason).
+    /// Not a DNS message: the header or a question cannot be read.
     Malformed(String),
     /// A non-zero OPCODE or RCODE, which mDNS ignores (RFC 6762 §18.3, §18.11).
     Unsupported,
@@ -209,33 +215,14 @@ impl std::error::Error for EncodeError {}
 
 impl Message {
     /// Decodes an mDNS message. Never panics, whatever the bytes.
+    ///
+    /// Only a short header, a non-zero OPCODE or RCODE in the header, or an unreadable
+    /// question section refuse the whole datagram. An EDNS0 OPT record (which Apple's
+    /// mDNSResponder sends in every packet) and records of classes other than IN are left
+    /// out; a record whose data is not what its type requires is left out and counted in
+    /// [`Message::skipped_records`], and the rest of the packet is kept (RFC 6762 §18).
     pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
-        if bytes.len() > MAX_PACKET {
-            return Err(DecodeError::TooLarge);
-        }
-        let packet = Packet::parse(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
-        if packet.opcode() != OPCODE::StandardQuery || packet.rcode() != RCODE::NoError {
-            return Err(DecodeError::Unsupported);
-        }
-        let records = |rrs: &[ResourceRecord<'_>]| rrs.iter().filter_map(decode_record).collect();
-        Ok(Message {
-            id: packet.id(),
-            is_response: packet.has_flags(PacketFlag::RESPONSE),
-            truncated: packet.has_flags(PacketFlag::TRUNCATION),
-            questions: packet
-                .questions
-                .iter()
-                .filter(|q| matches!(q.qclass, QCLASS::CLASS(CLASS::IN) | QCLASS::ANY))
-                .map(|q| Question {
-                    name: DnsName::from_simple(&q.qname),
-                    qtype: q.qtype.into(),
-                    unicast_response: q.unicast_response,
-                })
-                .collect(),
-            answers: records(&packet.answers),
-            authority: records(&packet.name_servers),
-            additional: records(&packet.additional_records),
-        })
+        crate::decode::message(bytes)
     }
 
     /// Encodes the message with name compression. Responses get the AA bit (RFC 6762 §18.4).
@@ -286,45 +273,6 @@ impl Message {
             .build_bytes_vec_compressed()
             .map_err(|e| EncodeError(e.to_string()))
     }
-}
-
-fn decode_record(rr: &ResourceRecord<'_>) -> Option<Record> {
-    if rr.class != CLASS::IN {
-        return None;
-    }
-    let data = match &rr.rdata {
-        RData::PTR(ptr) => RecordData::Ptr(DnsName::from_simple(&ptr.0)),
-        RData::SRV(srv) => RecordData::Srv {
-            priority: srv.priority,
-            weight: srv.weight,
-            port: srv.port,
-            target: DnsName::from_simple(&srv.target),
-        },
-        RData::TXT(txt) => RecordData::Txt(TxtRecord::from_strings(txt.iter_raw().map(
-            |(key, value)| {
-                let mut string = key.to_vec();
-                if let Some(value) = value {
-                    string.push(b'=');
-                    string.extend_from_slice(value);
-                }
-                string
-            },
-        ))),
-        RData::A(a) => RecordData::A(Ipv4Addr::from(a.address)),
-        RData::AAAA(aaaa) => RecordData::Aaaa(Ipv6Addr::from(aaaa.address)),
-        RData::NULL(code, null) if *code == rtype::NULL => {
-            RecordData::Null(null.get_data().to_vec())
-        }
-        RData::Empty(TYPE::TXT) => RecordData::Txt(TxtRecord::new()),
-        RData::Empty(TYPE::NULL) => RecordData::Null(Vec::new()),
-        other => RecordData::Other(other.type_code().into()),
-    };
-    Some(Record {
-        name: DnsName::from_simple(&rr.name),
-        ttl: rr.ttl,
-        cache_flush: rr.cache_flush,
-        data,
-    })
 }
 
 /// Builds a simple-dns record; `txt_strings` are the record's TXT strings when it is TXT

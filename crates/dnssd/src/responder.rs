@@ -54,8 +54,13 @@ pub struct ServiceInfo {
 /// Settings of a responder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ResponderConfig {
-    /// Set the QU bit on probes (RFC 6762 §8.1 recommends it). Off by default: next to
-    /// Avahi on port 5353, a unicast answer reaches only one of the sockets.
+    /// Set the QU bit on every probe. Off by default: next to Avahi on port 5353, a
+    /// unicast answer reaches only one of the sockets. The first probe of each round has
+    /// it whatever this says (RFC 6762 §8.1, and what mDNSResponder does): an established
+    /// Mac does not multicast a record again within a second of multicasting it, not even
+    /// to defend it against a probe, so three multicast probes sent in the second after
+    /// its announcement go unanswered, and the newcomer would take its name; its unicast
+    /// answer to a QU probe is not held back.
     pub unicast_probes: bool,
     /// Announcements after probing, 2 to 8, one second apart then doubling (§8.3).
     pub announcements: u8,
@@ -531,7 +536,8 @@ impl Responder {
     }
 
     fn send_probe(&mut self) {
-        let qu = self.config.unicast_probes;
+        let first = matches!(self.phase, Phase::Probing { sent: 0, .. });
+        let qu = self.config.unicast_probes || first;
         let message = Message {
             questions: vec![
                 Question {

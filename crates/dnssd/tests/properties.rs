@@ -82,7 +82,7 @@ proptest! {
 
     #[test]
     fn records_round_trip(answers in prop::collection::vec(record(), 0..6), additional in prop::collection::vec(record(), 0..3), is_response in any::<bool>()) {
-        let message = Message { id: 0, is_response, truncated: false, questions: vec![Question { name: DnsName::service_type(), qtype: 12, unicast_response: true }], answers, authority: Vec::new(), additional };
+        let message = Message { id: 0, is_response, truncated: false, questions: vec![Question { name: DnsName::service_type(), qtype: 12, unicast_response: true }], answers, authority: Vec::new(), additional, skipped_records: 0 };
         let decoded = Message::decode(&message.encode().unwrap()).unwrap();
         prop_assert_eq!(decoded, message);
     }

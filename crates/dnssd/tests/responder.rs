@@ -429,7 +429,9 @@ fn qu_questions_are_multicast_when_unheard_lately_and_probes_both_ways() {
         },
     });
     let out = ask(&mut responder, now, PEER, &probe);
-    assert!(out.iter().any(|t| t.destination == Destination::Unicast(PEER)));
+    assert!(out
+        .iter()
+        .any(|t| t.destination == Destination::Unicast(PEER)));
     assert!(out.iter().any(|t| t.destination == Destination::Multicast));
 
     // HOST_TTL / 4 = 30 s after the last announcement, the link has not heard our A record.
@@ -439,4 +441,92 @@ fn qu_questions_are_multicast_when_unheard_lately_and_probes_both_ways() {
     let out = ask(&mut responder, later, PEER, &question);
     assert!(!out.is_empty());
     assert!(out.iter().all(|t| t.destination == Destination::Multicast));
+}
+
+#[test]
+fn a_newcomer_loses_its_probe_to_an_established_mac_and_never_announces_the_name() {
+    // The Mac (mDNSResponder, 10.84.0.4) owns bob@hostd; we start as bob@hostd too. Its
+    // defence is the real answer it gave to such a probe (tests/vectors), 54 ms after it.
+    let defence = include_bytes!("vectors/mdnsresponder-probe-defence.bin");
+    let mac = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 84, 0, 4)), 5353);
+    let start = Instant::now();
+    let mut ours = service();
+    ours.instance = "bob@hostd".into();
+    ours.host = "hostd-llxmpp".into();
+    let mut responder = Responder::new(ours, ResponderConfig::default(), start, 11).unwrap();
+    let mut sent = Vec::new();
+    let mut first_probe = None;
+    while first_probe.is_none() {
+        let at = responder.poll_timeout().unwrap();
+        responder.handle_timeout(at);
+        while let Some(t) = responder.poll_transmit() {
+            first_probe.get_or_insert(at);
+            sent.push(t);
+        }
+    }
+    let answered = first_probe.unwrap() + Duration::from_millis(54);
+    responder.handle_input(answered, mac, 2, defence);
+    assert_eq!(responder.instance(), "bob@hostd (2)");
+    assert_eq!(
+        responder.poll_event(),
+        Some(ResponderEvent::InstanceRenamed {
+            from: "bob@hostd".into(),
+            to: "bob@hostd (2)".into()
+        })
+    );
+    sent.extend(
+        run(&mut responder, answered, Duration::from_secs(5))
+            .into_iter()
+            .map(|(_, t)| t),
+    );
+    assert!(responder.is_established());
+    let taken = DnsName::instance("bob@hostd");
+    for message in sent.iter().map(decode).filter(|m| m.is_response) {
+        assert!(
+            message
+                .answers
+                .iter()
+                .chain(&message.additional)
+                .all(|r| r.name != taken),
+            "announced the Mac's name: {message:?}"
+        );
+    }
+}
+
+#[test]
+fn the_first_probe_of_each_round_asks_for_a_unicast_answer_and_the_others_do_not() {
+    // RFC 6762 §8.1, and mDNSResponder's own probes (tests/vectors): a Mac that announced
+    // its name less than a second ago answers a QU probe by unicast at once, while it
+    // holds back multicast answers to QM ones.
+    let start = Instant::now();
+    let mut responder = Responder::new(service(), ResponderConfig::default(), start, 1).unwrap();
+    let qu_bits = |sent: &[(Duration, Transmit)]| -> Vec<bool> {
+        sent.iter()
+            .map(|(_, t)| decode(t))
+            .filter(|m| !m.is_response)
+            .map(|m| m.questions.iter().all(|q| q.unicast_response))
+            .collect()
+    };
+    let sent = run(&mut responder, start, Duration::from_secs(5));
+    assert_eq!(qu_bits(&sent), [true, false, false]);
+    // A conflict starts a new round, with a new first probe.
+    let now = start + Duration::from_secs(5);
+    let taken = Message {
+        is_response: true,
+        answers: vec![Record {
+            name: DnsName::instance("juliet@pronto"),
+            ttl: 120,
+            cache_flush: true,
+            data: RecordData::Srv {
+                priority: 0,
+                weight: 0,
+                port: 1,
+                target: DnsName::host("elsewhere"),
+            },
+        }],
+        ..Message::default()
+    };
+    responder.handle_input(now, PEER, 2, &taken.encode().unwrap());
+    let sent = run(&mut responder, now, Duration::from_secs(5));
+    assert_eq!(qu_bits(&sent), [true, false, false]);
 }
