@@ -18,12 +18,13 @@ use crate::netlab;
 pub const RUNTIME_PACKAGES: [&str; 3] = ["libmbedtls14", "libmbedcrypto7", "libmbedx509-1"];
 
 /// The scenarios' names, also reported when they cannot run.
-pub const SCENARIOS: [&str; 5] = [
+pub const SCENARIOS: [&str; 6] = [
     "10 mDNSResponder: a service registered with Apple's dns-sd -R appears in llxmpp (chat roster and `llxmpp peers --json`) with its TXT status and address",
     "11 mDNSResponder: a TXT record updated in place (DNSServiceUpdateRecord) is a status change in llxmpp",
     "12 mDNSResponder: its goodbyes (dns-sd -R killed, a registration deallocated) take the peers offline in llxmpp",
     "13 mDNSResponder: Apple's dns-sd -B finds llxmpp, -L resolves its SRV and TXT, -G v4 its host's address",
     "14 mDNSResponder: a newcomer loses the probe to an established Mac: llxmpp started twice as bob@hostd, which the Mac holds and has announced, renames itself; the Mac keeps its name",
+    "15 mDNSResponder: chat both ways with an iChat-style peer on the Mac (writes its header first, names itself nowhere); with a second service on its address, its unattributable stream is refused aloud",
 ];
 
 /// The folder holding mDNSResponder's binaries: `given`, else the shared one beside the
@@ -404,9 +405,139 @@ pub fn scenarios(lab: &mut Lab, dir: &Path, root: &Path) -> Vec<(&'static str, O
         })(),
     ));
 
+    results.push((
+        SCENARIOS[5],
+        (|| {
+            let library = dir.join("libdns_sd.so").display().to_string();
+            let register = helper.display().to_string();
+            let driver = root
+                .join("xtask/driver/ichat_peer.py")
+                .display()
+                .to_string();
+            let mut ichat = mac.spawn(
+                lab,
+                "iChat-style peer",
+                "/usr/bin/python3",
+                &[&driver, "5400"],
+            )?;
+            ichat.expect(5.0, "the peer listening", |l| l == "LISTENING")?;
+            let mut presence = mac.spawn(
+                lab,
+                "dns_sd mac",
+                "/usr/bin/python3",
+                &[
+                    &register,
+                    &library,
+                    "mac@hostd",
+                    "5400",
+                    "txtvers=1",
+                    "status=avail",
+                ],
+            )?;
+            presence.expect(10.0, "the registration", |l| l.starts_with("REGISTERED"))?;
+            ivy.expect(
+                10.0,
+                "mac@hostd online",
+                peer_event("peer_online", "mac@hostd"),
+            )?;
+            // The earlier scenarios' services on the Mac must be gone: the next stream
+            // is attributed by its address alone.
+            alone_at_the_macs_address(&mut ivy, "mac@hostd")?;
+
+            ivy.say(r#"{"cmd":"send","to":"mac@hostd","body":"hello Mac","id":"m1"}"#)?;
+            ivy.expect(10.0, "sent m1", |l| {
+                json(l)["event"] == "sent" && json(l)["id"] == "m1"
+            })?;
+            ichat.expect(10.0, "our message at the Mac", |l| l == "GOT hello Mac")?;
+
+            let port = json(&ivy.expect(10.0, "ready", event("ready"))?)["port"].clone();
+            ichat.say(&format!("send 10.83.0.1 {port} hello from iChat"))?;
+            let message = json(&ivy.expect(10.0, "the Mac's message", |l| {
+                json(l)["event"] == "message" && json(l)["body"] == "hello from iChat"
+            })?);
+            if message["from"] != "mac@hostd" {
+                return Err(format!("attributed to {}", message["from"]));
+            }
+            // Its stream stays open: the answer is our header alone, once the peer tires.
+            ichat.expect(5.0, "the first answer", |l| l.starts_with("ANSWER"))?;
+            ichat.seen.retain(|(_, l)| !l.starts_with("ANSWER"));
+
+            // A second service on the same address (Adium beside iChat): nothing names
+            // the sender any more, and silence is the one wrong answer.
+            let mut adium = mac.spawn(
+                lab,
+                "dns_sd adium",
+                "/usr/bin/python3",
+                &[
+                    &register,
+                    &library,
+                    "adium@hostd",
+                    "5401",
+                    "txtvers=1",
+                    "status=avail",
+                ],
+            )?;
+            adium.expect(10.0, "the registration", |l| l.starts_with("REGISTERED"))?;
+            ivy.expect(
+                10.0,
+                "adium@hostd online",
+                peer_event("peer_online", "adium@hostd"),
+            )?;
+            ichat.say(&format!("send 10.83.0.1 {port} who am I"))?;
+            let answer = ichat.expect(10.0, "ivy's answer", |l| l.starts_with("ANSWER"))?;
+            if !answer.contains("<improper-addressing") {
+                return Err(format!("the peer was answered {answer:?}"));
+            }
+            ivy.expect(10.0, "an error event naming the address", |l| {
+                json(l)["event"] == "error"
+                    && json(l)["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("10.83.0.4"))
+            })?;
+            if ivy.seen.iter().any(|(_, l)| json(l)["body"] == "who am I") {
+                return Err("an unattributable message was reported as someone's".into());
+            }
+            for registration in [&mut presence, &mut adium] {
+                registration.say("quit")?;
+                registration.expect(5.0, "the deallocation", |l| l == "GONE")?;
+            }
+            let _ = ichat.say("quit");
+            Ok(())
+        })(),
+    ));
+
     let _ = ivy.say(&serde_json::json!({"cmd": "quit"}).to_string());
     let _ = ivy.child.wait();
     results
+}
+
+/// Waits (up to 10 s) until `peer` is the only peer at the Mac's address in the roster of
+/// `node` (an `llxmpp chat --json`), as earlier scenarios' services say goodbye.
+fn alone_at_the_macs_address(node: &mut Peer, peer: &str) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        node.say(r#"{"cmd":"peers"}"#)?;
+        node.seen.retain(|(_, l)| json(l)["event"] != "peers");
+        let roster = json(&node.expect(5.0, "the roster", event("peers"))?);
+        let at_the_mac: Vec<String> = roster["peers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| {
+                p["addresses"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|a| a == "10.83.0.4"))
+            })
+            .map(|p| p["peer"].to_string())
+            .collect();
+        if at_the_mac == [format!("\"{peer}\"")] {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!("still at the Mac's address: {at_the_mac:?}"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
 }
 
 /// Ends a process with SIGTERM, as a user's `kill` would.
