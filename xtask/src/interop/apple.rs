@@ -18,13 +18,14 @@ use crate::netlab;
 pub const RUNTIME_PACKAGES: [&str; 3] = ["libmbedtls14", "libmbedcrypto7", "libmbedx509-1"];
 
 /// The scenarios' names, also reported when they cannot run.
-pub const SCENARIOS: [&str; 6] = [
+pub const SCENARIOS: [&str; 7] = [
     "10 mDNSResponder: a service registered with Apple's dns-sd -R appears in llxmpp (chat roster and `llxmpp peers --json`) with its TXT status and address",
     "11 mDNSResponder: a TXT record updated in place (DNSServiceUpdateRecord) is a status change in llxmpp",
     "12 mDNSResponder: its goodbyes (dns-sd -R killed, a registration deallocated) take the peers offline in llxmpp",
     "13 mDNSResponder: Apple's dns-sd -B finds llxmpp, -L resolves its SRV and TXT, -G v4 its host's address",
     "14 mDNSResponder: a newcomer loses the probe to an established Mac: llxmpp started twice as bob@hostd, which the Mac holds and has announced, renames itself; the Mac keeps its name",
     "15 mDNSResponder: chat both ways with an iChat-style peer on the Mac (writes its header first, names itself nowhere); with a second service on its address, its unattributable stream is refused aloud",
+    "16 mDNSResponder: a Mac that registers the name llxmpp holds renames itself (`name (2)`), llxmpp keeps it; llxmpp's goodbye is a removal in Apple's dns-sd -B within 2 s",
 ];
 
 /// The folder holding mDNSResponder's binaries: `given`, else the shared one beside the
@@ -502,6 +503,61 @@ pub fn scenarios(lab: &mut Lab, dir: &Path, root: &Path) -> Vec<(&'static str, O
                 registration.expect(5.0, "the deallocation", |l| l == "GONE")?;
             }
             let _ = ichat.say("quit");
+            Ok(())
+        })(),
+    ));
+
+    results.push((
+        SCENARIOS[6],
+        (|| {
+            let mut browse = mac.spawn(
+                lab,
+                "dns-sd -B again",
+                "dns-sd",
+                &["-B", "_presence._tcp", "local"],
+            )?;
+            browse.expect(10.0, "ivy@hosta in dns-sd -B", |l| {
+                l.contains(" Add ") && l.ends_with("ivy@hosta")
+            })?;
+            let mut newcomer = mac.spawn(
+                lab,
+                "dns-sd -R ivy",
+                "dns-sd",
+                &[
+                    "-R",
+                    "ivy@hosta",
+                    "_presence._tcp",
+                    "local",
+                    "5999",
+                    "txtvers=1",
+                ],
+            )?;
+            let registered = newcomer.expect(10.0, "the Mac's registration", |l| {
+                l.contains("Name now registered and active")
+            })?;
+            if !registered.contains("ivy@hosta (2)") {
+                return Err(format!("the Mac registered {registered:?}"));
+            }
+            ivy.forget_into_seen();
+            if ivy
+                .seen
+                .iter()
+                .filter(|(_, l)| json(l)["event"] == "ready")
+                .count()
+                != 1
+            {
+                return Err("llxmpp renamed itself".into());
+            }
+            drop(newcomer);
+            ivy.say(&serde_json::json!({"cmd": "quit"}).to_string())?;
+            let quit = std::time::Instant::now();
+            let (at, _) = browse.expect_at(3.0, "ivy@hosta removed in dns-sd -B", |l| {
+                l.contains(" Rmv ") && l.ends_with("ivy@hosta")
+            })?;
+            let took = at.saturating_duration_since(quit);
+            if took > std::time::Duration::from_secs(2) {
+                return Err(format!("dns-sd -B saw the goodbye after {took:?}"));
+            }
             Ok(())
         })(),
     ));
