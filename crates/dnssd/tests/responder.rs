@@ -75,6 +75,25 @@ fn query(name: DnsName, qtype: u16) -> Message {
     }
 }
 
+/// A response saying another host holds `instance` (an SRV to elsewhere).
+fn taken_elsewhere(instance: &str) -> Message {
+    Message {
+        is_response: true,
+        answers: vec![Record {
+            name: DnsName::instance(instance),
+            ttl: 120,
+            cache_flush: true,
+            data: RecordData::Srv {
+                priority: 0,
+                weight: 0,
+                port: 1,
+                target: DnsName::host("elsewhere"),
+            },
+        }],
+        ..Message::default()
+    }
+}
+
 fn decode(t: &Transmit) -> Message {
     Message::decode(&t.payload).unwrap()
 }
@@ -321,24 +340,8 @@ fn renames_take_apples_forms_within_the_label_limit() {
 fn a_conflicting_response_while_probing_renames_deterministically() {
     let start = Instant::now();
     let mut responder = Responder::new(service(), ResponderConfig::default(), start, 3).unwrap();
-    let taken = Message {
-        is_response: true,
-        answers: vec![Record {
-            name: DnsName::instance("juliet@pronto"),
-            ttl: 120,
-            cache_flush: true,
-            data: RecordData::Srv {
-                priority: 0,
-                weight: 0,
-                port: 1,
-                target: DnsName::host("elsewhere"),
-            },
-        }],
-        ..Message::default()
-    };
     for expected in ["juliet@pronto (2)", "juliet@pronto (3)"] {
-        let mut taken = taken.clone();
-        taken.answers[0].name = DnsName::instance(responder.instance());
+        let taken = taken_elsewhere(responder.instance());
         responder.handle_input(start, PEER, 2, &taken.encode().unwrap());
         assert_eq!(responder.instance(), expected);
     }
@@ -511,21 +514,7 @@ fn the_first_probe_of_each_round_asks_for_a_unicast_answer_and_the_others_do_not
     assert_eq!(qu_bits(&sent), [true, false, false]);
     // A conflict starts a new round, with a new first probe.
     let now = start + Duration::from_secs(5);
-    let taken = Message {
-        is_response: true,
-        answers: vec![Record {
-            name: DnsName::instance("juliet@pronto"),
-            ttl: 120,
-            cache_flush: true,
-            data: RecordData::Srv {
-                priority: 0,
-                weight: 0,
-                port: 1,
-                target: DnsName::host("elsewhere"),
-            },
-        }],
-        ..Message::default()
-    };
+    let taken = taken_elsewhere("juliet@pronto");
     responder.handle_input(now, PEER, 2, &taken.encode().unwrap());
     let sent = run(&mut responder, now, Duration::from_secs(5));
     assert_eq!(qu_bits(&sent), [true, false, false]);

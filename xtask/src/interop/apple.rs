@@ -138,6 +138,15 @@ impl Mac {
         command
     }
 
+    /// Apple's `dns-sd -B _presence._tcp` on the Mac, once it has listed `instance`.
+    fn browse_until(&self, lab: &Lab, name: &str, instance: &str) -> Result<Peer, String> {
+        let mut browse = self.spawn(lab, name, "dns-sd", &["-B", "_presence._tcp", "local"])?;
+        browse.expect(10.0, &format!("{instance} in dns-sd -B"), |l| {
+            l.contains(" Add ") && l.ends_with(instance)
+        })?;
+        Ok(browse)
+    }
+
     fn spawn(&self, lab: &Lab, name: &str, program: &str, args: &[&str]) -> Result<Peer, String> {
         let log = lab.dir.join(format!("{}.log", name.replace(' ', "-")));
         Peer::spawn(name, self.command(program, args), &log)
@@ -302,15 +311,7 @@ pub fn scenarios(lab: &mut Lab, dir: &Path, root: &Path) -> Vec<(&'static str, O
     results.push((
         SCENARIOS[3],
         (|| {
-            let mut browse = mac.spawn(
-                lab,
-                "dns-sd -B",
-                "dns-sd",
-                &["-B", "_presence._tcp", "local"],
-            )?;
-            browse.expect(10.0, "ivy@hosta in dns-sd -B", |l| {
-                l.contains(" Add ") && l.ends_with("ivy@hosta")
-            })?;
+            let _browse = mac.browse_until(lab, "dns-sd -B", "ivy@hosta")?;
             let mut resolve = mac.spawn(
                 lab,
                 "dns-sd -L",
@@ -510,15 +511,7 @@ pub fn scenarios(lab: &mut Lab, dir: &Path, root: &Path) -> Vec<(&'static str, O
     results.push((
         SCENARIOS[6],
         (|| {
-            let mut browse = mac.spawn(
-                lab,
-                "dns-sd -B again",
-                "dns-sd",
-                &["-B", "_presence._tcp", "local"],
-            )?;
-            browse.expect(10.0, "ivy@hosta in dns-sd -B", |l| {
-                l.contains(" Add ") && l.ends_with("ivy@hosta")
-            })?;
+            let mut browse = mac.browse_until(lab, "dns-sd -B again", "ivy@hosta")?;
             let mut newcomer = mac.spawn(
                 lab,
                 "dns-sd -R ivy",
