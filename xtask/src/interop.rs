@@ -200,6 +200,14 @@ impl Lab {
         Ok(())
     }
 
+    /// Ends the bus and avahi-daemon of host b, if running, and starts them again, with
+    /// an empty cache.
+    fn restart_avahi(&mut self) -> Result<(), String> {
+        self.avahi = None;
+        let _ = std::fs::remove_file(self.dir.join("bus"));
+        self.start_avahi()
+    }
+
     fn llxmpp_chat(&self, host: &str, name: &str, extra: &[&str]) -> Result<Peer, String> {
         let host_name = format!("host{host}");
         let mut args = netlab::chat_args(name, host);
@@ -730,6 +738,26 @@ fn millis(from: Instant, to: Instant) -> f64 {
     to.saturating_duration_since(from).as_secs_f64() * 1000.0
 }
 
+/// `cargo xtask discovery [--runs N]`: only the discovery of 100 services held by a Mac
+/// (see [`apple::discovery_at_scale`]), printed as JSON; `cargo xtask bench` measures it
+/// too, beside its other figures.
+pub fn discovery(root: &Path, args: &[String]) -> Result<(), String> {
+    let runs = match args {
+        [] => 3,
+        [flag, n] if flag == "--runs" => n.parse().map_err(|_| format!("--runs {n}?"))?,
+        other => return Err(format!("discovery takes --runs N (got {other:?})")),
+    };
+    let dir = apple::locate(root, None)?;
+    apple::prepare(&dir)?;
+    let (llxmpp, driver) = prepare(root, true)?;
+    let mut lab = Lab::new(target_dir(root).join("discovery-bench"), llxmpp, driver)?;
+    lab.log_level = "info";
+    lab.start_avahi()?;
+    let figures = apple::discovery_at_scale(&mut lab, &dir, root, runs)?;
+    println!("{}", serde_json::Value::Object(figures));
+    Ok(())
+}
+
 /// `cargo xtask bench`'s figures against real peers, in interop's topology (Avahi and
 /// the libpurple driver, echoing, on host b; the release `llxmpp` binary on host a):
 /// - `discovery_ms`: from llxmpp's start (full RFC 6762 probing) until Avahi on host b
@@ -829,6 +857,20 @@ pub fn peer_figures(
         figures.insert(key.into(), median(values).into());
     }
     figures.insert("peer_runs".into(), runs.into());
+    drop(watch);
+    drop(purple);
+    match apple::locate(root, None) {
+        Ok(dir) => {
+            apple::prepare(&dir)?;
+            figures.extend(apple::discovery_at_scale(
+                &mut lab,
+                &dir,
+                root,
+                runs.min(5),
+            )?);
+        }
+        Err(reason) => println!("xtask: discovery of 100 services not measured: {reason}"),
+    }
     Ok(figures)
 }
 

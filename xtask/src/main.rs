@@ -10,6 +10,8 @@
 //! - `interop`: llxmpp against real third-party peers (libpurple, Avahi, python-zeroconf,
 //!   Apple's mDNSResponder) in network namespaces; prints `N passed, N failed, N skipped`
 //!   (see interop.rs).
+//! - `discovery [--runs N]`: as root, how long llxmpp, Apple's `dns-sd` and Avahi take to
+//!   find 100 services held by mDNSResponder (also part of `bench`).
 //! - `package`: `cargo package` of the five library crates, each built from its packaged
 //!   files alone; fails on any warning (see [`package`]).
 //! - `ci`: what `.ci/run` checks, from a developer's checkout: format, clippy, docs, the
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         Some("interop") => interop::interop(&workspace_root(), &args[1..]),
         Some("package") => package(),
+        Some("discovery") => interop::discovery(&workspace_root(), &args[1..]),
         Some("ci") => ci(&args[1..]),
         _ => Err(usage()),
     };
@@ -44,7 +47,7 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> String {
-    "usage: cargo xtask fuzz [--seconds N] [TARGET...] | cargo xtask bench [--quick] | cargo xtask interop [--capture DIR] [--mdnsresponder DIR] | cargo xtask package | cargo xtask ci".to_owned()
+    "usage: cargo xtask fuzz [--seconds N] [TARGET...] | cargo xtask bench [--quick] | cargo xtask interop [--capture DIR] [--mdnsresponder DIR] | cargo xtask package | cargo xtask discovery [--runs N] | cargo xtask ci".to_owned()
 }
 
 fn workspace_root() -> PathBuf {

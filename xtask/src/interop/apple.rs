@@ -91,12 +91,18 @@ impl Mac {
     /// mount namespace: the daemon's socket and pid file are fixed paths there) and its
     /// own host name, `hostd`; waits until it answers `dns-sd -V`.
     pub fn start(lab: &mut Lab, dir: &Path) -> Result<Mac, String> {
+        Mac::start_on(lab, dir, "d")
+    }
+
+    /// As [`Mac::start`], on `host` of `lab`, with the host name `host<host>`.
+    fn start_on(lab: &mut Lab, dir: &Path, host: &str) -> Result<Mac, String> {
         let script = format!(
-            "mount -t tmpfs tmpfs /var/run && hostname hostd && exec {} -debug",
+            "mount -t tmpfs tmpfs /var/run && hostname host{host} && exec {} -debug",
             dir.join("mdnsd").display()
         );
-        let log = std::fs::File::create(lab.dir.join("mdnsd.log")).map_err(|e| e.to_string())?;
-        let child = netlab::in_namespace(&lab.ns("d"), "unshare")
+        let log = std::fs::File::create(lab.dir.join(format!("mdnsd-{host}.log")))
+            .map_err(|e| e.to_string())?;
+        let child = netlab::in_namespace(&lab.ns(host), "unshare")
             .args(["-m", "-u", "--propagation", "private", "sh", "-c", &script])
             .env("LD_LIBRARY_PATH", dir)
             .stdin(Stdio::null())
@@ -136,6 +142,24 @@ impl Mac {
             .args(args)
             .env("LD_LIBRARY_PATH", &self.dir);
         command
+    }
+
+    /// Ends the daemon (SIGTERM: it says its goodbyes) and waits until it
+    /// has exited (a zombie until the lab reaps it), so that another can take its host;
+    /// 10 s at most.
+    fn stop(self) {
+        let _ = run_kill(self.pid);
+        let stat = format!("/proc/{}/stat", self.pid);
+        let _ = netlab::wait_for(
+            || {
+                std::fs::read_to_string(&stat).map_or(true, |s| {
+                    s.rsplit(')')
+                        .next()
+                        .is_some_and(|r| r.trim_start().starts_with('Z'))
+                })
+            },
+            "mdnsd's exit",
+        );
     }
 
     /// Apple's `dns-sd -B _presence._tcp` on the Mac, once it has listed `instance`.
@@ -592,4 +616,195 @@ fn alone_at_the_macs_address(node: &mut Peer, peer: &str) -> Result<(), String> 
 /// Ends a process with SIGTERM, as a user's `kill` would.
 fn run_kill(pid: u32) -> Result<(), String> {
     super::run("kill", &["-TERM", &pid.to_string()])
+}
+
+/// How many services the Mac holds in the discovery benchmark.
+pub const AT_SCALE: usize = 100;
+
+/// `cargo xtask bench`'s discovery at scale (issue 14): a Mac (mDNSResponder on host d)
+/// holds [`AT_SCALE`] `_presence._tcp` services; each run, three browsers start cold, one
+/// after the other, and each is timed from its start until it has every service with its
+/// TXT (and, for llxmpp and Avahi, an address):
+/// - `discovery_100_ms`: `llxmpp chat --json` on host a, to its hundredth `peer_online`;
+/// - `discovery_100_dnssd_ms`: Apple's `dns-sd -Z _presence._tcp` (browse, then SRV and
+///   TXT of each) on a second mDNSResponder on host c, from the daemon's start;
+/// - `discovery_100_avahi_ms`: `avahi-browse -r -p` on host b, from the start of its
+///   daemon, started afresh.
+///
+/// `discovery_100_complete_runs` counts the runs in which llxmpp saw all of them.
+pub fn discovery_at_scale(
+    lab: &mut Lab,
+    dir: &Path,
+    root: &Path,
+    runs: usize,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    use std::collections::BTreeSet;
+    use std::time::{Duration, Instant};
+
+    let mac = Mac::start(lab, dir)?;
+    let helper = root.join("xtask/driver/dnssd_register.py");
+    let mut command = mac.command(
+        "/usr/bin/python3",
+        &[
+            &helper.display().to_string(),
+            &dir.join("libdns_sd.so").display().to_string(),
+            "user{i}@hostd",
+            "6000",
+            "txtvers=1",
+            "status=avail",
+        ],
+    );
+    command.env("COUNT", AT_SCALE.to_string());
+    let mut services = Peer::spawn(
+        "dns_sd 100 services",
+        command,
+        &lab.dir.join("dns_sd-100.log"),
+    )?;
+    for _ in 0..AT_SCALE {
+        services.expect(30.0, "a registration", |l| l.starts_with("REGISTERED"))?;
+        services.seen.clear();
+    }
+    let wanted = |name: &str| name.starts_with("user") && name.ends_with("@hostd");
+    let (mut ours, mut apple, mut avahi) = (Vec::new(), Vec::new(), Vec::new());
+    let mut complete = 0;
+    for run in 0..runs {
+        // llxmpp, cold.
+        let start = Instant::now();
+        let mut node = lab.llxmpp_chat("a", &format!("bench{run}"), &[])?;
+        let mut seen = BTreeSet::new();
+        let mut last = start;
+        while seen.len() < AT_SCALE {
+            let Ok((at, line)) = node.expect_at(20.0, "the hundredth peer", |l| {
+                let e = json(l);
+                e["event"] == "peer_online"
+                    && e["peer"].as_str().is_some_and(wanted)
+                    && e["status"] == "avail"
+                    && e["addresses"].as_array().is_some_and(|a| !a.is_empty())
+            }) else {
+                break;
+            };
+            node.seen.retain(|(_, l)| *l != line);
+            if seen.insert(json(&line)["peer"].to_string()) {
+                last = at;
+            }
+        }
+        if seen.len() == AT_SCALE {
+            complete += 1;
+            ours.push(super::millis(start, last));
+        }
+        let _ = node.say(&serde_json::json!({"cmd": "quit"}).to_string());
+        let _ = node.child.wait();
+
+        // Apple's browser on a second Mac, cold.
+        let start = Instant::now();
+        let browser = Mac::start_on(lab, dir, "c")?;
+        let dns_sd = dir.join("dns-sd").display().to_string();
+        // Its -Z output is block-buffered into a pipe: line by line, it is timed.
+        let zone_of = |browser: &Mac| {
+            browser.spawn(
+                lab,
+                "dns-sd -Z",
+                "stdbuf",
+                &["-oL", &dns_sd, "-Z", "_presence._tcp", "local"],
+            )
+        };
+        let mut zone = zone_of(&browser)?;
+        let (mut srv, mut txt) = (BTreeSet::new(), BTreeSet::new());
+        let mut last = start;
+        while srv.len() < AT_SCALE || txt.len() < AT_SCALE {
+            // `user1@hostd._presence._tcp  SRV  0 0 6000 hostd.local. ; …`, in columns.
+            let record = |l: &str| {
+                let fields: Vec<&str> = l.split_whitespace().collect();
+                match fields.as_slice() {
+                    [name, kind, ..] if *kind == "SRV" || *kind == "TXT" => {
+                        let instance = name.split("._presence._tcp").next()?.replace('\\', "");
+                        wanted(&instance).then(|| (instance, *kind == "SRV"))
+                    }
+                    _ => None,
+                }
+            };
+            let Ok((at, line)) = zone.expect_at(1.0, "every SRV and TXT", |l| record(l).is_some())
+            else {
+                // A daemon just started may still refuse clients (ServiceNotRunning, and
+                // dns-sd exits): ask again, the clock running.
+                if zone.child.try_wait().is_ok_and(|s| s.is_some()) {
+                    zone = zone_of(&browser)?;
+                }
+                if start.elapsed() > Duration::from_secs(20) {
+                    break;
+                }
+                continue;
+            };
+            zone.seen.retain(|(_, l)| *l != line);
+            let Some((instance, is_srv)) = record(&line) else {
+                continue;
+            };
+            let set = if is_srv { &mut srv } else { &mut txt };
+            if set.insert(instance) {
+                last = at;
+            }
+        }
+        if srv.len() == AT_SCALE && txt.len() == AT_SCALE {
+            apple.push(super::millis(start, last));
+        }
+        drop(zone);
+        browser.stop();
+
+        // Avahi, timed from its daemon's start (which browses every type, ours included,
+        // to see that it is up).
+        let start = Instant::now();
+        lab.restart_avahi()?;
+        let mut browse = Peer::spawn(
+            "avahi-browse -r",
+            lab.in_host(
+                "b",
+                Path::new("avahi-browse"),
+                &["-r", "-p", "_presence._tcp"],
+            ),
+            &lab.dir.join("avahi-browse-100.log"),
+        )?;
+        let mut resolved = BTreeSet::new();
+        let mut last = start;
+        while resolved.len() < AT_SCALE {
+            let Ok((at, line)) = browse.expect_at(20.0, "every service resolved", |l| {
+                l.starts_with("=;") && l.contains("IPv4")
+            }) else {
+                break;
+            };
+            browse.seen.retain(|(_, l)| *l != line);
+            let name = line
+                .split(';')
+                .nth(3)
+                .unwrap_or_default()
+                .replace("\\064", "@");
+            if wanted(&name) && resolved.insert(name) {
+                last = at;
+            }
+        }
+        if resolved.len() == AT_SCALE {
+            avahi.push(super::millis(start, last));
+        }
+        println!(
+            "xtask: run {}: 100 services: llxmpp {} in {:.0} ms; dns-sd -Z {}+{}; avahi-browse -r {}",
+            run + 1,
+            seen.len(),
+            ours.last().copied().unwrap_or(f64::NAN),
+            srv.len(),
+            txt.len(),
+            resolved.len(),
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let _ = services.say("quit");
+    let mut figures = serde_json::Map::new();
+    for (key, values) in [
+        ("discovery_100_ms", &mut ours),
+        ("discovery_100_dnssd_ms", &mut apple),
+        ("discovery_100_avahi_ms", &mut avahi),
+    ] {
+        figures.insert(key.into(), super::median(values).into());
+    }
+    figures.insert("discovery_100_complete_runs".into(), complete.into());
+    figures.insert("discovery_100_runs".into(), runs.into());
+    Ok(figures)
 }
