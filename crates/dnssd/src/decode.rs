@@ -27,8 +27,6 @@ use crate::txt::TxtRecord;
 
 /// OPT, the EDNS0 pseudo-record (RFC 6891 §6.1).
 const OPT: u16 = 41;
-/// NSEC (RFC 4034 §4), which mDNS uses for negative answers (RFC 6762 §6.1).
-const NSEC: u16 = 47;
 /// Class IN; ANY is allowed in questions.
 const CLASS_IN: u16 = 1;
 const CLASS_ANY: u16 = 255;
@@ -246,9 +244,7 @@ impl Reader<'_> {
             rtype::SRV => self.srv().filter(|_| self.at == header.data_end),
             rtype::TXT => txt(data).map(RecordData::Txt),
             rtype::NULL => Some(RecordData::Null(data.to_vec())),
-            NSEC => self
-                .nsec(header.data_end)
-                .then_some(RecordData::Other(NSEC)),
+            rtype::NSEC => self.nsec(header.data_end),
             other => Some(RecordData::Other(other)),
         };
         match decoded {
@@ -275,26 +271,28 @@ impl Reader<'_> {
         })
     }
 
-    /// Whether NSEC data up to `end` is well formed (RFC 4034 §4.1): a next name, then
-    /// window blocks in increasing order, each with 1 to 32 bitmap bytes, filling the data.
-    fn nsec(&mut self, end: usize) -> bool {
-        if self.name().is_none() || self.at > end {
-            return false;
-        }
+    /// NSEC data up to `end`, if well formed (RFC 4034 §4.1): a next name, then window
+    /// blocks in increasing order, each with 1 to 32 bitmap bytes, filling the data.
+    fn nsec(&mut self, end: usize) -> Option<RecordData> {
+        let next = self.name().filter(|_| self.at <= end)?;
+        let mut types = Vec::new();
         let mut previous = None;
         while self.at < end {
-            let (Some(window), Some(len)) = (self.u8(), self.u8()) else {
-                return false;
-            };
-            if previous.is_some_and(|p| window <= p)
-                || !(1..=32).contains(&len)
-                || self.take(usize::from(len)).is_none()
-            {
-                return false;
+            let (window, len) = (self.u8()?, self.u8()?);
+            if previous.is_some_and(|p| window <= p) || !(1..=32).contains(&len) {
+                return None;
+            }
+            let bitmap = self.take(usize::from(len))?;
+            for (byte, bits) in bitmap.iter().enumerate() {
+                for bit in 0..8 {
+                    if bits & (0x80 >> bit) != 0 {
+                        types.push(u16::from_be_bytes([window, (byte * 8 + bit) as u8]));
+                    }
+                }
             }
             previous = Some(window);
         }
-        self.at == end
+        (self.at == end).then_some(RecordData::Nsec { next, types })
     }
 }
 
@@ -407,7 +405,7 @@ mod tests {
         };
         // mDNSResponder's: next name by pointer, window 0 with TXT and SRV.
         let good = nsec(b"\xc0\x0c\x00\x05\x00\x00\x80\x00\x40");
-        assert_eq!(good.answers[0].data, RecordData::Other(NSEC));
+        assert!(matches!(good.answers[0].data, RecordData::Nsec { .. }));
         assert_eq!(good.skipped_records, 0);
         // python-zeroconf 0.47's: an empty window 0, then window 0 again.
         let bad = nsec(b"\xc0\x0c\x00\x00\x00\x04\x00\x00\x00\x08");

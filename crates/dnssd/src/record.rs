@@ -9,7 +9,7 @@
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use simple_dns::rdata::{RData, A, AAAA, NULL, PTR, SRV, TXT};
+use simple_dns::rdata::{NsecTypeBitMap, RData, A, AAAA, NSEC, NULL, PTR, SRV, TXT};
 use simple_dns::{CharacterString, Packet, PacketFlag, ResourceRecord, CLASS, QCLASS, QTYPE};
 
 use crate::name::DnsName;
@@ -32,6 +32,8 @@ pub mod rtype {
     pub const AAAA: u16 = 28;
     /// SRV, a service's host and port.
     pub const SRV: u16 = 33;
+    /// NSEC, the types a name has (RFC 6762 §6.1: and so which it has not).
+    pub const NSEC: u16 = 47;
     /// ANY, in questions only.
     pub const ANY: u16 = 255;
 }
@@ -60,6 +62,14 @@ pub enum RecordData {
     Aaaa(Ipv6Addr),
     /// NULL: opaque bytes.
     Null(Vec<u8>),
+    /// NSEC (RFC 4034 §4): every type that exists at the owner name, so that a querier
+    /// knows the others do not (RFC 6762 §6.1). In mDNS `next` is the owner name itself.
+    Nsec {
+        /// The next name; in mDNS, the owner name.
+        next: DnsName,
+        /// The types present, in ascending order.
+        types: Vec<u16>,
+    },
     /// Any other type, kept only by its code.
     Other(u16),
 }
@@ -74,6 +84,7 @@ impl RecordData {
             RecordData::A(_) => rtype::A,
             RecordData::Aaaa(_) => rtype::AAAA,
             RecordData::Null(_) => rtype::NULL,
+            RecordData::Nsec { .. } => rtype::NSEC,
             RecordData::Other(code) => *code,
         }
     }
@@ -115,10 +126,38 @@ impl RecordData {
             RecordData::A(ip) => out.extend_from_slice(&ip.octets()),
             RecordData::Aaaa(ip) => out.extend_from_slice(&ip.octets()),
             RecordData::Null(bytes) => out.extend_from_slice(bytes),
+            RecordData::Nsec { next, types } => {
+                name(&mut out, next);
+                for (window, bitmap) in type_bitmaps(types) {
+                    out.push(window);
+                    out.push(bitmap.len() as u8);
+                    out.extend_from_slice(&bitmap);
+                }
+            }
             RecordData::Other(_) => {}
         }
         out
     }
+}
+
+/// The type bit maps of NSEC data (RFC 4034 §4.1.2): a window per 256 types, each with
+/// the bytes up to its last type present.
+fn type_bitmaps(types: &[u16]) -> Vec<(u8, Vec<u8>)> {
+    let mut windows: Vec<(u8, Vec<u8>)> = Vec::new();
+    for &rtype in types {
+        let [window, low] = rtype.to_be_bytes();
+        if windows.last().is_none_or(|(w, _)| *w != window) {
+            windows.push((window, Vec::new()));
+        }
+        if let Some((_, bitmap)) = windows.last_mut() {
+            let byte = usize::from(low / 8);
+            if bitmap.len() <= byte {
+                bitmap.resize(byte + 1, 0);
+            }
+            bitmap[byte] |= 0x80 >> (low % 8);
+        }
+    }
+    windows
 }
 
 /// A resource record.
@@ -309,6 +348,16 @@ fn encode_record<'a>(
             address: u128::from(*ip),
         }),
         RecordData::Null(bytes) => RData::NULL(rtype::NULL, NULL::new(bytes).map_err(error)?),
+        RecordData::Nsec { next, types } => RData::NSEC(NSEC {
+            next_name: next.to_simple(),
+            type_bit_maps: type_bitmaps(types)
+                .into_iter()
+                .map(|(window_block, bitmap)| NsecTypeBitMap {
+                    window_block,
+                    bitmap: bitmap.into(),
+                })
+                .collect(),
+        }),
         RecordData::Other(code) => {
             return Err(EncodeError(format!("record type {code} cannot be encoded")))
         }

@@ -779,7 +779,9 @@ impl Responder {
         let mut unicast = false;
         let mut shared = false;
         for question in &message.questions {
+            let mut exists = false;
             for record in records.iter().filter(|r| question.is_answered_by(r)) {
+                exists = true;
                 let known = message.answers.iter().any(|k| {
                     k.name == record.name && k.data == record.data && k.ttl >= record.ttl / 2
                 });
@@ -789,6 +791,17 @@ impl Responder {
                 unicast |= question.unicast_response;
                 shared |= !record.cache_flush;
                 answers.push(record.clone());
+            }
+            // RFC 6762 §6.1: a name we own, asked for a type it does not have (AAAA of a
+            // host with IPv4 only, NULL of a service without avatar), gets an NSEC saying
+            // so, as mDNSResponder gives: the asker stops asking.
+            let ours = question.name == instance || question.name == host;
+            if ours && !exists && question.qtype != rtype::ANY {
+                let nsec = negative_answer(&question.name, &records);
+                if !answers.contains(&nsec) {
+                    unicast |= question.unicast_response;
+                    answers.push(nsec);
+                }
             }
         }
         if answers.is_empty() {
@@ -1012,6 +1025,27 @@ fn multicast_key(record: &Record, interface: Option<u32>) -> (DnsName, u16, Vec<
         record.data.canonical_bytes(),
         interface,
     )
+}
+
+/// The NSEC record of `name` among `records` (RFC 6762 §6.1): the types it has; its next
+/// name is itself.
+fn negative_answer(name: &DnsName, records: &[Record]) -> Record {
+    let mut types: Vec<u16> = records
+        .iter()
+        .filter(|r| r.name == *name)
+        .map(|r| r.data.rtype())
+        .collect();
+    types.sort_unstable();
+    types.dedup();
+    Record {
+        name: name.clone(),
+        ttl: HOST_TTL,
+        cache_flush: true,
+        data: RecordData::Nsec {
+            next: name.clone(),
+            types,
+        },
+    }
 }
 
 /// `base` with `suffix` after it, cut at a character boundary so that the label stays

@@ -519,3 +519,50 @@ fn the_first_probe_of_each_round_asks_for_a_unicast_answer_and_the_others_do_not
     let sent = run(&mut responder, now, Duration::from_secs(5));
     assert_eq!(qu_bits(&sent), [true, false, false]);
 }
+
+/// RFC 6762 §6.1: a type our names do not have is denied with an NSEC listing the types
+/// they have (AAAA of an IPv4-only host, NULL of a service without avatar); it decodes
+/// back as sent, and a type that exists gets no NSEC.
+#[test]
+fn a_type_our_names_lack_is_denied_with_nsec() {
+    let (mut responder, now) = established();
+    let nsec = |out: &[Transmit]| -> Vec<Record> {
+        out.iter()
+            .flat_map(|t| decode(t).answers)
+            .filter(|r| r.data.rtype() == rtype::NSEC)
+            .collect()
+    };
+    let host = DnsName::host("pronto-xmpp");
+    let out = ask(&mut responder, now, PEER, &query(host.clone(), rtype::AAAA));
+    assert_eq!(
+        nsec(&out),
+        [Record {
+            name: host.clone(),
+            ttl: HOST_TTL,
+            cache_flush: true,
+            data: RecordData::Nsec {
+                next: host.clone(),
+                types: vec![rtype::A],
+            },
+        }]
+    );
+    let instance = DnsName::instance("juliet@pronto");
+    let later = now + Duration::from_secs(2);
+    let out = ask(
+        &mut responder,
+        later,
+        PEER,
+        &query(instance.clone(), rtype::NULL),
+    );
+    let denied = nsec(&out);
+    assert_eq!(denied.len(), 1);
+    assert_eq!(
+        denied[0].data,
+        RecordData::Nsec {
+            next: instance,
+            types: vec![rtype::TXT, rtype::SRV],
+        }
+    );
+    let later = later + Duration::from_secs(2);
+    assert!(nsec(&ask(&mut responder, later, PEER, &query(host, rtype::A))).is_empty());
+}
