@@ -7,6 +7,7 @@
 //! The flags themselves and the human mode live in the binary (`src/main.rs`).
 
 pub mod json;
+pub mod plain;
 
 /// Ids for the sends that name none: `m1`, `m2`, … in the order the commands arrive.
 ///
