@@ -5,7 +5,7 @@
 //! scripts rely on them. The JSON lines are written and read by [`llxmpp::cli::json`].
 //! Events go to stdout; logs go to stderr (`RUST_LOG`).
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::net::IpAddr;
 use std::process::ExitCode;
 use std::sync::mpsc;
@@ -258,6 +258,11 @@ fn parse_command(line: &str, json: bool, ids: &mut SendIds) -> Result<Option<Nod
 fn chat(identity: Identity, json: bool) -> Result<ExitCode, String> {
     let config = node_config(&identity)?;
     let (handle, events, thread) = start(config, Some(identity.port), &identity.interfaces)?;
+    // A person at a terminal gets the line editor; pipes and scripts get lines as before.
+    if !json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        cli::terminal::run(handle, events, thread)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     // Commands from stdin; end of input quits.
     let commands = handle.clone();
     let (errors_tx, errors) = mpsc::channel::<String>();

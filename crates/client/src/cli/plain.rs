@@ -1,7 +1,7 @@
 //! The human mode of `llxmpp chat` when standard input or output is not a terminal: one
 //! command a line in, one line an event out, as scripts and pipes have always seen it.
 //! Its wording is for people (docs/CONTRACT.md), but it stays as it is so that existing
-//! pipes keep working.
+//! pipes keep working; the interactive mode is [`super::terminal`].
 
 use llxmpp_dnssd::avatar_phsh;
 use llxmpp_framer::ChatState;

@@ -1,0 +1,796 @@
+//! The human mode of `llxmpp chat` at a terminal (standard input and output both
+//! terminals): a line editor whose prompt stays whole while events print above it,
+//! history kept in the user's data folder, peers named by a prefix or a nickname with Tab
+//! completion, and a current conversation (`/query`) to which a plain line goes.
+//!
+//! The editor is rustyline: its `ExternalPrinter` writes a line above the prompt and
+//! redraws the line being typed, so a message that arrives mid-sentence breaks nothing.
+//! What this mode prints is for people and may change (docs/CONTRACT.md); scripts use
+//! `--json`, and pipes get [`super::plain`], unchanged.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use llxmpp_dnssd::avatar_phsh;
+use llxmpp_event_loop::LoopHandle;
+use llxmpp_framer::ChatState;
+use llxmpp_roster::{Peer, Status};
+use rustyline::completion::{Completer, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::history::FileHistory;
+use rustyline::validate::Validator;
+use rustyline::{CompletionType, Config, Context, Editor, ExternalPrinter};
+
+use super::names::{self, NameError};
+use super::plain::status_text;
+use super::SendIds;
+use crate::node::{Events, NodeCommand, NodeEvent};
+
+/// The commands, each with the one line `/help` prints for it.
+const COMMANDS: &[(&str, &str)] = &[
+    (
+        "/query",
+        "/query PEER   talk to PEER: plain lines go there (also /q; alone: no one)",
+    ),
+    ("/msg", "/msg PEER TEXT   send one message to PEER"),
+    (
+        "/peers",
+        "/peers   the peers on the link, with unread messages (also /who)",
+    ),
+    (
+        "/status",
+        "/status avail|away|dnd [TEXT]   set our status and its message",
+    ),
+    (
+        "/avatar",
+        "/avatar PEER   the size and SHA-1 of PEER's avatar",
+    ),
+    ("/typing", "/typing PEER   tell PEER we are typing"),
+    ("/help", "/help   this list"),
+    ("/quit", "/quit   say goodbye and exit (also Ctrl-D)"),
+];
+
+/// Command names Tab offers, aliases included.
+const COMMAND_WORDS: &[&str] = &[
+    "/avatar", "/help", "/msg", "/peers", "/q", "/query", "/quit", "/status", "/typing", "/who",
+];
+
+/// Commands whose first argument is a peer, completed with peer names.
+const PEER_COMMANDS: &[&str] = &["/msg", "/q", "/query", "/typing", "/avatar"];
+
+/// How long after the last keystroke a conversation's "composing" becomes "paused"
+/// (XEP-0085 §5.2 suggests a few seconds).
+const PAUSED_AFTER: Duration = Duration::from_secs(5);
+
+/// Where the history is kept: `$XDG_DATA_HOME/llxmpp/history`, else
+/// `~/.local/share/llxmpp/history` (XDG Base Directory); `None` without either.
+pub fn history_path() -> Option<PathBuf> {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .map(|home| home.join(".local/share"))
+        })?;
+    Some(data.join("llxmpp").join("history"))
+}
+
+/// Whether to colour what we print: only on a terminal that is not `dumb`, and never
+/// when `NO_COLOR` is set to anything but the empty string (no-color.org).
+pub fn colour_wanted() -> bool {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+    std::io::stdout().is_terminal() && !no_color && !dumb
+}
+
+/// Runs the terminal chat until `/quit`, Ctrl-D, Ctrl-C or the node's own stop; the
+/// node's thread is joined before it returns.
+pub fn run(
+    handle: LoopHandle<NodeCommand>,
+    events: Events,
+    node: thread::JoinHandle<()>,
+) -> Result<(), String> {
+    let style = Style {
+        colour: colour_wanted(),
+    };
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    let typing = Arc::new(Mutex::new(Typing::default()));
+    let config = Config::builder()
+        .completion_type(CompletionType::List)
+        .max_history_size(1000)
+        .map_err(|e| e.to_string())?
+        .auto_add_history(false)
+        .build();
+    let mut editor: Editor<ChatHelper, FileHistory> =
+        Editor::with_config(config).map_err(|e| format!("cannot start the line editor: {e}"))?;
+    editor.set_helper(Some(ChatHelper {
+        shared: shared.clone(),
+        typing: typing.clone(),
+        handle: handle.clone(),
+    }));
+    let history = history_path();
+    if let Some(path) = &history {
+        if path.exists() {
+            if let Err(e) = editor.load_history(path) {
+                eprintln!(
+                    "llxmpp: warning: cannot read the history {}: {e}",
+                    path.display()
+                );
+            }
+        }
+    }
+    let printer = editor
+        .create_external_printer()
+        .map_err(|e| format!("cannot print above the prompt: {e}"))?;
+    // The modes to put back if the node stops while the editor holds the terminal raw.
+    let saved_modes = nix::sys::termios::tcgetattr(std::io::stdin()).ok();
+    let quitting = Arc::new(AtomicBool::new(false));
+    let (done_tx, done) = mpsc::channel();
+    let printing = {
+        let shared = shared.clone();
+        let typing = typing.clone();
+        let handle = handle.clone();
+        let quitting = quitting.clone();
+        thread::spawn(move || {
+            show_events(
+                events,
+                printer,
+                shared,
+                typing,
+                handle,
+                style,
+                quitting,
+                saved_modes,
+            );
+            let _ = done_tx.send(());
+        })
+    };
+
+    let mut ids = SendIds::new();
+    loop {
+        let prompt = prompt(&lock(&shared));
+        let line = match editor.readline(&prompt) {
+            Ok(line) => line,
+            Err(ReadlineError::Interrupted | ReadlineError::Eof) => break,
+            Err(e) => {
+                eprintln!("llxmpp: the terminal failed: {e}");
+                break;
+            }
+        };
+        if !line.trim().is_empty() {
+            let _ = editor.add_history_entry(line.as_str());
+        }
+        lock(&typing).composing = None;
+        let action = interpret(&line, &mut lock(&shared), &mut ids);
+        match action {
+            Action::Nothing => {}
+            Action::Quit => break,
+            Action::Say(text) => say(&style, &text),
+            Action::Node(command, confirm) => {
+                if handle.send(command).is_err() {
+                    break;
+                }
+                if let Some(text) = confirm {
+                    say(&style, &text);
+                }
+            }
+        }
+    }
+    quitting.store(true, Ordering::SeqCst);
+    let _ = handle.send(NodeCommand::Quit);
+    if let Some(path) = &history {
+        let saved = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .map_err(|e| e.to_string())
+            .and_then(|()| editor.save_history(path).map_err(|e| e.to_string()));
+        if let Err(e) = saved {
+            eprintln!(
+                "llxmpp: warning: cannot save the history to {}: {e}",
+                path.display()
+            );
+        }
+    }
+    // Goodbyes take a moment; the events printed meanwhile still reach the screen.
+    let _ = done.recv_timeout(Duration::from_secs(5));
+    let _ = printing.join();
+    let _ = node.join();
+    Ok(())
+}
+
+/// What the terminal knows of the link, shared by the editor (completion, names) and the
+/// thread that prints events.
+#[derive(Default)]
+struct Shared {
+    /// The peers online, by instance name.
+    peers: BTreeMap<String, Peer>,
+    /// Messages from each peer not read in its conversation.
+    unread: HashMap<String, usize>,
+    /// The peer plain lines go to.
+    current: Option<String>,
+}
+
+/// Our own typing, as last told to the peer of the conversation.
+#[derive(Default)]
+struct Typing {
+    /// The peer told "composing", and when the last key was pressed.
+    composing: Option<(String, Instant)>,
+}
+
+/// What a line typed at the prompt asks for.
+#[derive(Debug)]
+enum Action {
+    /// An empty line.
+    Nothing,
+    /// A command for the node, and the line that confirms it, if the node will not.
+    Node(NodeCommand, Option<String>),
+    /// A line to print (a confirmation, the help, or why the line was refused).
+    Say(String),
+    /// Leave.
+    Quit,
+}
+
+/// Reads one line typed at the prompt.
+fn interpret(line: &str, shared: &mut Shared, ids: &mut SendIds) -> Action {
+    let trimmed = line.trim();
+    if trimmed.is_empty() {
+        return Action::Nothing;
+    }
+    if !trimmed.starts_with('/') || trimmed.starts_with("//") {
+        // `//text` sends `/text`, as in irssi.
+        let body = line.strip_prefix('/').filter(|_| trimmed.starts_with("//"));
+        let body = body.unwrap_or(line);
+        return match &shared.current {
+            Some(to) => Action::Node(
+                NodeCommand::Send {
+                    to: to.clone(),
+                    body: body.to_owned(),
+                    id: ids.next_id(),
+                },
+                None,
+            ),
+            None => Action::Say(
+                "! nobody to send to: /query PEER starts a conversation, /msg PEER TEXT \
+                 sends one message, /help lists the commands"
+                    .into(),
+            ),
+        };
+    }
+    let (word, rest) = trimmed.split_once(' ').unwrap_or((trimmed, ""));
+    let rest = rest.trim();
+    match word {
+        "/msg" => {
+            let Some((name, body)) = rest.split_once(' ') else {
+                return Action::Say("! usage: /msg PEER TEXT".into());
+            };
+            match name_peer(name, shared) {
+                Ok(to) => Action::Node(
+                    NodeCommand::Send {
+                        to,
+                        body: body.trim_start().to_owned(),
+                        id: ids.next_id(),
+                    },
+                    None,
+                ),
+                Err(why) => Action::Say(why),
+            }
+        }
+        "/query" | "/q" if rest.is_empty() => match shared.current.take() {
+            Some(peer) => Action::Say(format!(
+                "* no longer talking to {peer}: plain lines go nowhere"
+            )),
+            None => Action::Say("* talking to no one; /query PEER to start".into()),
+        },
+        "/query" | "/q" => match name_peer(rest, shared) {
+            Ok(peer) => {
+                let unread = shared.unread.remove(&peer).unwrap_or(0);
+                let text = format!(
+                    "* talking to {peer}: plain lines go there{}",
+                    match unread {
+                        0 => String::new(),
+                        1 => " (1 message was unread, above)".into(),
+                        n => format!(" ({n} messages were unread, above)"),
+                    }
+                );
+                shared.current = Some(peer);
+                Action::Say(text)
+            }
+            Err(why) => Action::Say(why),
+        },
+        "/status" => {
+            let (word, msg) = rest
+                .split_once(' ')
+                .map_or((rest, None), |(w, m)| (w, Some(m.trim().to_owned())));
+            let Some(status) = Status::from_user(word) else {
+                return Action::Say("! usage: /status avail|away|dnd [TEXT]".into());
+            };
+            let shown = match &msg {
+                Some(msg) => format!("{word} — {msg}"),
+                None => word.to_owned(),
+            };
+            Action::Node(
+                NodeCommand::Status { status, msg },
+                Some(format!(
+                    "* status set: {shown} (published as {})",
+                    status.txt_value()
+                )),
+            )
+        }
+        "/typing" => match name_peer(rest, shared) {
+            Ok(to) => Action::Node(
+                NodeCommand::Typing {
+                    to: to.clone(),
+                    state: ChatState::Composing,
+                },
+                Some(format!("* told {to} we are typing, if it listens")),
+            ),
+            Err(why) => Action::Say(why),
+        },
+        "/avatar" => match name_peer(rest, shared) {
+            Ok(peer) => Action::Node(NodeCommand::Avatar { peer }, None),
+            Err(why) => Action::Say(why),
+        },
+        "/peers" | "/who" => Action::Node(NodeCommand::Peers, None),
+        "/help" => Action::Say(
+            COMMANDS
+                .iter()
+                .map(|(_, help)| format!("* {help}"))
+                .chain(std::iter::once(
+                    "* a line without / goes to the peer of /query; Tab completes names".into(),
+                ))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        "/quit" => Action::Quit,
+        _ => Action::Say(format!("! unknown command {word}: /help lists them")),
+    }
+}
+
+/// The instance of the peer a typed name names, or the line saying why there is none.
+fn name_peer(name: &str, shared: &Shared) -> Result<String, String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("! which peer? Tab completes names, /peers lists them".into());
+    }
+    match names::resolve(name, shared.peers.values()) {
+        Ok(instance) => Ok(instance),
+        // A full name of someone not (yet) seen: the node says whether it can reach them.
+        Err(NameError::Unknown) if name.contains('@') => Ok(name.to_owned()),
+        Err(NameError::Unknown) => Err(format!(
+            "! nobody on the link is called {name}: /peers lists them"
+        )),
+        Err(NameError::Ambiguous(candidates)) => Err(format!(
+            "! {name} could be {}: type more of the name",
+            candidates.join(", ")
+        )),
+    }
+}
+
+/// The prompt: whom a plain line goes to.
+fn prompt(shared: &Shared) -> String {
+    match &shared.current {
+        Some(peer) => format!("[{peer}] "),
+        None => "> ".into(),
+    }
+}
+
+/// Prints events above the prompt until the node stops; tells the conversation's peer
+/// "paused" when our typing stops.
+#[allow(clippy::too_many_arguments)]
+fn show_events(
+    events: Events,
+    mut printer: impl ExternalPrinter,
+    shared: Arc<Mutex<Shared>>,
+    typing: Arc<Mutex<Typing>>,
+    handle: LoopHandle<NodeCommand>,
+    style: Style,
+    quitting: Arc<AtomicBool>,
+    saved_modes: Option<nix::sys::termios::Termios>,
+) {
+    loop {
+        match events.recv_timeout(Duration::from_millis(250)) {
+            Ok(NodeEvent::Stopped) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Ok(event) => {
+                let text = event_lines(&event, &mut lock(&shared), &style);
+                if let Some(text) = text {
+                    let _ = printer.print(format!("{text}\n"));
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        let mut typing = lock(&typing);
+        if let Some((to, last)) = &typing.composing {
+            if last.elapsed() >= PAUSED_AFTER {
+                let _ = handle.send(NodeCommand::Typing {
+                    to: to.clone(),
+                    state: ChatState::Paused,
+                });
+                typing.composing = None;
+            }
+        }
+    }
+    if quitting.load(Ordering::SeqCst) {
+        let _ = printer.print("* bye\n".into());
+        return;
+    }
+    // The node stopped on its own (SIGTERM, a failure) while the editor may hold the
+    // terminal: put the terminal back as we found it, then leave.
+    if let Some(modes) = saved_modes {
+        let _ = nix::sys::termios::tcsetattr(
+            std::io::stdin(),
+            nix::sys::termios::SetArg::TCSANOW,
+            &modes,
+        );
+    }
+    let mut out = std::io::stdout();
+    let _ = write!(out, "\r\n* bye\r\n");
+    let _ = out.flush();
+    std::process::exit(0);
+}
+
+/// What the terminal shows for an event, if anything; keeps `shared` up to date.
+fn event_lines(event: &NodeEvent, shared: &mut Shared, style: &Style) -> Option<String> {
+    let now = style.dim(&chrono::Local::now().format("%H:%M").to_string());
+    let text = match event {
+        NodeEvent::Ready { instance, port } => {
+            format!("* online as {instance} (port {port}); /help lists the commands, Tab completes")
+        }
+        NodeEvent::PeerOnline(peer) => {
+            shared.peers.insert(peer.instance.clone(), peer.clone());
+            style.dim(&format!(
+                "{now} * {} ({}) is online: {}",
+                peer.instance,
+                peer.display_name(),
+                status_text(peer)
+            ))
+        }
+        NodeEvent::PeerChanged(peer) => {
+            let before = shared.peers.insert(peer.instance.clone(), peer.clone());
+            // An avatar or an address changing is no news to a person.
+            if before.is_some_and(|b| status_text(&b) == status_text(peer)) {
+                return None;
+            }
+            style.dim(&format!(
+                "{now} * {} is now {}",
+                peer.instance,
+                status_text(peer)
+            ))
+        }
+        NodeEvent::PeerOffline { peer } => {
+            shared.peers.remove(peer);
+            let yours = if shared.current.as_deref() == Some(peer) {
+                " (your lines to them will fail until they return)"
+            } else {
+                ""
+            };
+            style.dim(&format!("{now} * {peer} went offline{yours}"))
+        }
+        NodeEvent::Message { from, body, .. } => {
+            if shared.current.as_deref() == Some(from) {
+                format!("{now} {} {body}", style.bold(&format!("<{from}>")))
+            } else {
+                *shared.unread.entry(from.clone()).or_default() += 1;
+                let short = short_name(from, shared);
+                format!(
+                    "{now} {} {body}  {}",
+                    style.cyan(&format!("<{from}>")),
+                    style.dim(&format!("(answer: /q {short})"))
+                )
+            }
+        }
+        // Typing is news for the prompt, not for the scrollback.
+        NodeEvent::Typing { .. } | NodeEvent::Sent { .. } => return None,
+        NodeEvent::SendFailed { to, id, reason } => {
+            style.red(&format!("{now} ! {id} not delivered to {to}: {reason}"))
+        }
+        NodeEvent::Peers(peers) if peers.is_empty() => "* nobody on the link".into(),
+        NodeEvent::Peers(peers) => {
+            for peer in peers {
+                shared.peers.insert(peer.instance.clone(), peer.clone());
+            }
+            let mut peers: Vec<&Peer> = peers.iter().collect();
+            peers.sort_by(|a, b| a.instance.cmp(&b.instance));
+            peers
+                .iter()
+                .map(|p| {
+                    let unread = match shared.unread.get(&p.instance).copied().unwrap_or(0) {
+                        0 => String::new(),
+                        n => style.cyan(&format!(", {n} unread")),
+                    };
+                    let mark = if shared.current.as_deref() == Some(&p.instance) {
+                        ">"
+                    } else {
+                        "*"
+                    };
+                    format!(
+                        "{mark} {} ({}) {}{unread}",
+                        p.instance,
+                        p.display_name(),
+                        status_text(p)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        NodeEvent::Avatar { peer, image: None } => format!("* {peer} has no avatar"),
+        NodeEvent::Avatar {
+            peer,
+            image: Some(image),
+        } => format!(
+            "* {peer}'s avatar: {} bytes, SHA-1 {}",
+            image.len(),
+            avatar_phsh(image)
+        ),
+        NodeEvent::Error(message) => style.red(&format!("{now} ! {message}")),
+        NodeEvent::Stopped => return None,
+    };
+    Some(text)
+}
+
+/// The shortest name that still names `instance` alone, for "answer with" hints.
+fn short_name(instance: &str, shared: &Shared) -> String {
+    let user = instance.split('@').next().unwrap_or(instance);
+    for end in (1..=user.len()).filter(|&i| user.is_char_boundary(i)) {
+        let prefix = &user[..end];
+        if names::resolve(prefix, shared.peers.values()).as_deref() == Ok(instance) {
+            return prefix.to_owned();
+        }
+    }
+    instance.to_owned()
+}
+
+/// Prints a line of our own while the editor is not reading.
+fn say(style: &Style, text: &str) {
+    let text = if text.starts_with('!') {
+        style.red(text)
+    } else {
+        text.to_owned()
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// SGR colours, or nothing when colours are off.
+#[derive(Clone, Copy)]
+struct Style {
+    colour: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.colour {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn dim(&self, text: &str) -> String {
+        self.paint("2", text)
+    }
+
+    fn bold(&self, text: &str) -> String {
+        self.paint("1", text)
+    }
+
+    fn cyan(&self, text: &str) -> String {
+        self.paint("1;36", text)
+    }
+
+    fn red(&self, text: &str) -> String {
+        self.paint("31", text)
+    }
+}
+
+/// The editor's helper: completes command and peer names, and watches keystrokes to tell
+/// the conversation's peer that we are typing.
+struct ChatHelper {
+    shared: Arc<Mutex<Shared>>,
+    typing: Arc<Mutex<Typing>>,
+    handle: LoopHandle<NodeCommand>,
+}
+
+impl Completer for ChatHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let before = &line[..pos];
+        let start = before.rfind(' ').map_or(0, |i| i + 1);
+        let word = &before[start..];
+        if start == 0 && word.starts_with('/') {
+            let found = COMMAND_WORDS
+                .iter()
+                .filter(|c| c.starts_with(word))
+                .map(|c| Pair {
+                    display: (*c).to_owned(),
+                    replacement: format!("{c} "),
+                })
+                .collect();
+            return Ok((0, found));
+        }
+        let command = before.split(' ').next().unwrap_or("");
+        let second_word = before[..start].trim_end() == command;
+        if !(second_word && PEER_COMMANDS.contains(&command)) {
+            return Ok((pos, Vec::new()));
+        }
+        let shared = lock(&self.shared);
+        let found = names::completions(word, shared.peers.values())
+            .into_iter()
+            .map(|(instance, shown)| Pair {
+                display: match shown {
+                    Some(shown) => format!("{instance} ({shown})"),
+                    None => instance.clone(),
+                },
+                replacement: format!("{instance} "),
+            })
+            .collect();
+        Ok((start, found))
+    }
+}
+
+impl Hinter for ChatHelper {
+    type Hint = String;
+
+    /// Called as the line changes: the cheap place to see someone typing to the peer of
+    /// the conversation (XEP-0085 §5.1: "composing" when they start).
+    fn hint(&self, line: &str, _pos: usize, _ctx: &Context<'_>) -> Option<String> {
+        let current = lock(&self.shared).current.clone();
+        let mut typing = lock(&self.typing);
+        let writing = !line.is_empty() && !line.starts_with('/');
+        match (current, writing) {
+            (Some(peer), true) => {
+                let fresh = typing.composing.as_ref().is_none_or(|(to, _)| *to != peer);
+                if fresh {
+                    let _ = self.handle.send(NodeCommand::Typing {
+                        to: peer.clone(),
+                        state: ChatState::Composing,
+                    });
+                }
+                typing.composing = Some((peer, Instant::now()));
+            }
+            (_, false) => {
+                if let Some((to, _)) = typing.composing.take() {
+                    let _ = self.handle.send(NodeCommand::Typing {
+                        to,
+                        state: ChatState::Paused,
+                    });
+                }
+            }
+            (None, true) => {}
+        }
+        None
+    }
+}
+
+impl Highlighter for ChatHelper {
+    fn highlight_prompt<'b, 's: 'b, 'p: 'b>(
+        &'s self,
+        prompt: &'p str,
+        default: bool,
+    ) -> Cow<'b, str> {
+        let _ = default;
+        Cow::Borrowed(prompt)
+    }
+}
+
+impl Validator for ChatHelper {}
+
+impl rustyline::Helper for ChatHelper {}
+
+#[cfg(test)]
+mod tests {
+    use llxmpp_roster::Presence;
+
+    use super::*;
+
+    fn shared_with(instances: &[&str]) -> Shared {
+        let mut shared = Shared::default();
+        for instance in instances {
+            shared.peers.insert(
+                (*instance).to_owned(),
+                Peer {
+                    instance: (*instance).to_owned(),
+                    host: "h".into(),
+                    port: 5298,
+                    addresses: Vec::new(),
+                    presence: Presence::default(),
+                    avatar: None,
+                },
+            );
+        }
+        shared
+    }
+
+    #[test]
+    fn a_plain_line_goes_to_the_peer_of_the_query() {
+        let mut shared = shared_with(&["bob@hostb", "carol@hostc"]);
+        let mut ids = SendIds::new();
+        assert!(matches!(
+            interpret("hello", &mut shared, &mut ids),
+            Action::Say(text) if text.contains("/query")
+        ));
+        assert!(matches!(
+            interpret("/q ca", &mut shared, &mut ids),
+            Action::Say(text) if text.contains("talking to carol@hostc")
+        ));
+        assert!(matches!(
+            interpret("hello there", &mut shared, &mut ids),
+            Action::Node(NodeCommand::Send { to, body, .. }, None)
+                if to == "carol@hostc" && body == "hello there"
+        ));
+        assert!(matches!(
+            interpret("//me", &mut shared, &mut ids),
+            Action::Node(NodeCommand::Send { body, .. }, None) if body == "/me"
+        ));
+    }
+
+    #[test]
+    fn an_ambiguous_name_lists_the_candidates_and_sends_nothing() {
+        let mut shared = shared_with(&["bob@hostb", "bobby@hostd"]);
+        let action = interpret("/msg bo hi", &mut shared, &mut SendIds::new());
+        assert!(matches!(
+            action,
+            Action::Say(text) if text.contains("bob@hostb, bobby@hostd")
+        ));
+    }
+
+    #[test]
+    fn every_command_is_confirmed_or_answered() {
+        let mut shared = shared_with(&["bob@hostb"]);
+        let mut ids = SendIds::new();
+        assert!(matches!(
+            interpret("/status away Lunch", &mut shared, &mut ids),
+            Action::Node(NodeCommand::Status { .. }, Some(text)) if text.contains("away — Lunch")
+        ));
+        assert!(matches!(
+            interpret("/help", &mut shared, &mut ids),
+            Action::Say(text) if text.lines().count() == COMMANDS.len() + 1
+        ));
+        assert!(matches!(
+            interpret("/nonsense", &mut shared, &mut ids),
+            Action::Say(text) if text.starts_with('!')
+        ));
+    }
+
+    #[test]
+    fn unread_messages_count_until_their_conversation_is_opened() {
+        let mut shared = shared_with(&["bob@hostb", "bea@hostc"]);
+        let style = Style { colour: false };
+        let message = NodeEvent::Message {
+            from: "bob@hostb".into(),
+            body: "hi".into(),
+            id: None,
+            thread: None,
+        };
+        let line = event_lines(&message, &mut shared, &style).unwrap();
+        assert!(line.ends_with("<bob@hostb> hi  (answer: /q bo)"), "{line}");
+        assert_eq!(shared.unread.get("bob@hostb"), Some(&1));
+        interpret("/q bob", &mut shared, &mut SendIds::new());
+        assert_eq!(shared.unread.get("bob@hostb"), None);
+        let line = event_lines(&message, &mut shared, &style).unwrap();
+        assert!(line.ends_with("<bob@hostb> hi"), "{line}");
+    }
+}
