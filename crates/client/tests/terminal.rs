@@ -252,13 +252,13 @@ fn a_message_arriving_mid_line_leaves_both_lines_whole_and_query_sends_plain_lin
     // A prefix names bob; the prompt then says where plain lines go.
     alice.type_keys("/query bo\r");
     alice.wait_for(5, "the conversation", |t| {
-        t.shows("* talking to bob@hostb") && t.cursor_row() == "[bob@hostb]"
+        t.shows("* talking to bob@hostb") && t.cursor_row() == "bob@hostb>"
     });
 
     // Half a line typed, then bob's message arrives.
     alice.type_keys("half a li");
     alice.wait_for(5, "the half line", |t| {
-        t.cursor_row() == "[bob@hostb] half a li"
+        t.cursor_row() == "bob@hostb> half a li"
     });
     let text = "are you there? <b>bold</b> & stuff";
     bob.command(json!({"cmd": "send", "to": "alice@hosta", "body": text, "id": "b1"}));
@@ -267,8 +267,10 @@ fn a_message_arriving_mid_line_leaves_both_lines_whole_and_query_sends_plain_lin
             .iter()
             .any(|row| row.ends_with(&format!("<bob@hostb> {text}")))
     });
+    alice.wait_for(5, "the half line redrawn below it", |t| {
+        t.cursor_row() == "bob@hostb> half a li"
+    });
     let rows = alice.rows();
-    assert_eq!(alice.cursor_row(), "[bob@hostb] half a li", "{rows:#?}");
     assert!(
         !rows
             .iter()
@@ -325,11 +327,27 @@ fn a_message_arriving_mid_line_leaves_both_lines_whole_and_query_sends_plain_lin
     );
     alice.type_keys("\x15");
 
+    // Bob's typing shows in the prompt, in place of its `>`, and goes when he pauses;
+    // what alice is typing stays.
+    alice.type_keys("so");
+    bob.command(json!({"cmd": "typing", "to": "alice@hosta", "state": "composing"}));
+    alice.wait_for(10, "bob composing in the prompt", |t| {
+        t.cursor_row() == "bob@hostb✎ so"
+    });
+    bob.command(json!({"cmd": "typing", "to": "alice@hosta", "state": "paused"}));
+    alice.wait_for(10, "bob paused", |t| t.cursor_row() == "bob@hostb> so");
+    assert!(
+        !alice.rows().iter().any(|row| row.contains("typing")),
+        "typing is not a line in the scrollback: {:#?}",
+        alice.rows()
+    );
+    alice.type_keys("\x15");
+
     // History: the lines typed are kept in the data folder.
     let history = alice.data_home.join("llxmpp/history");
     alice.type_keys("\x1b[A");
     alice.wait_for(5, "the last line again (arrow up)", |t| {
-        t.cursor_row() == "[bob@hostb] /status away Lunch"
+        t.cursor_row() == "bob@hostb> /status away Lunch"
     });
     alice.type_keys("\x15");
     alice.quit();
@@ -371,7 +389,9 @@ fn tab_completes_a_unique_prefix_and_lists_the_candidates_of_an_ambiguous_one() 
             .iter()
             .any(|row| row.contains("bea@hostc") && row.contains("bob@hostb"))
     });
-    assert_eq!(alice.cursor_row(), "> /msg b");
+    alice.wait_for(5, "the line under the list", |t| {
+        t.cursor_row() == "> /msg b"
+    });
     // A name left ambiguous is refused with the candidates, and nothing is sent.
     alice.type_keys(" hello?\r");
     alice.wait_for(5, "the candidates", |t| {

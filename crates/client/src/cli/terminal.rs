@@ -9,7 +9,7 @@
 //! `--json`, and pipes get [`super::plain`], unchanged.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -171,7 +171,12 @@ pub fn run(
         if !line.trim().is_empty() {
             let _ = editor.add_history_entry(line.as_str());
         }
-        lock(&typing).composing = None;
+        {
+            // The line went (a message is itself the end of composing, XEP-0085 §5.1).
+            let mut typing = lock(&typing);
+            typing.composing = None;
+            typing.line.clear();
+        }
         let action = interpret(&line, &mut lock(&shared), &mut ids);
         match action {
             Action::Nothing => {}
@@ -219,6 +224,8 @@ struct Shared {
     unread: HashMap<String, usize>,
     /// The peer plain lines go to.
     current: Option<String>,
+    /// The peers composing a message to us, as their last notification said.
+    composing: HashSet<String>,
 }
 
 /// Our own typing, as last told to the peer of the conversation.
@@ -226,6 +233,8 @@ struct Shared {
 struct Typing {
     /// The peer told "composing", and when the last key was pressed.
     composing: Option<(String, Instant)>,
+    /// The line as the last keystroke left it: a redraw that changes nothing is no typing.
+    line: String,
 }
 
 /// What a line typed at the prompt asks for.
@@ -377,13 +386,23 @@ fn name_peer(name: &str, shared: &Shared) -> Result<String, String> {
     }
 }
 
-/// The prompt: whom a plain line goes to.
+/// The prompt: whom a plain line goes to (`bob@hostb> `), or `> ` outside a
+/// conversation. While that peer composes, [`ChatHelper`] shows `✎` in place of `>`.
 fn prompt(shared: &Shared) -> String {
     match &shared.current {
-        Some(peer) => format!("[{peer}] "),
+        Some(peer) => format!("{peer}> "),
         None => "> ".into(),
     }
 }
+
+/// The prompt while the conversation's peer is composing: as wide as [`prompt`]'s, since
+/// the editor measured that one.
+fn composing_prompt(peer: &str) -> String {
+    format!("{peer}{COMPOSING} ")
+}
+
+/// What stands for "is typing" in the prompt, one column wide like the `>` it replaces.
+const COMPOSING: char = '✎';
 
 /// Prints events above the prompt until the node stops; tells the conversation's peer
 /// "paused" when our typing stops.
@@ -405,6 +424,10 @@ fn show_events(
                 let text = event_lines(&event, &mut lock(&shared), &style);
                 if let Some(text) = text {
                     let _ = printer.print(format!("{text}\n"));
+                } else if matches!(event, NodeEvent::Typing { .. }) {
+                    // A redraw of the prompt, printing nothing: up a row, then the line
+                    // feed the printer ends with, back down to where the prompt goes.
+                    let _ = printer.print("\x1b[A\n".into());
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -477,6 +500,8 @@ fn event_lines(event: &NodeEvent, shared: &mut Shared, style: &Style) -> Option<
             style.dim(&format!("{now} * {peer} went offline{yours}"))
         }
         NodeEvent::Message { from, body, .. } => {
+            // A message ends the composing that led to it (XEP-0085 §5.1).
+            shared.composing.remove(from);
             if shared.current.as_deref() == Some(from) {
                 format!("{now} {} {body}", style.bold(&format!("<{from}>")))
             } else {
@@ -489,8 +514,16 @@ fn event_lines(event: &NodeEvent, shared: &mut Shared, style: &Style) -> Option<
                 )
             }
         }
-        // Typing is news for the prompt, not for the scrollback.
-        NodeEvent::Typing { .. } | NodeEvent::Sent { .. } => return None,
+        NodeEvent::Typing { from, state } => {
+            // News for the prompt, not for the scrollback: the caller redraws it.
+            if state == "composing" {
+                shared.composing.insert(from.clone());
+            } else {
+                shared.composing.remove(from);
+            }
+            return None;
+        }
+        NodeEvent::Sent { .. } => return None,
         NodeEvent::SendFailed { to, id, reason } => {
             style.red(&format!("{now} ! {id} not delivered to {to}: {reason}"))
         }
@@ -659,6 +692,10 @@ impl Hinter for ChatHelper {
     fn hint(&self, line: &str, _pos: usize, _ctx: &Context<'_>) -> Option<String> {
         let current = lock(&self.shared).current.clone();
         let mut typing = lock(&self.typing);
+        if typing.line == line {
+            return None;
+        }
+        typing.line = line.to_owned();
         let writing = !line.is_empty() && !line.starts_with('/');
         match (current, writing) {
             (Some(peer), true) => {
@@ -686,13 +723,21 @@ impl Hinter for ChatHelper {
 }
 
 impl Highlighter for ChatHelper {
+    /// Called at every redraw: the place to show the peer's typing in the prompt.
     fn highlight_prompt<'b, 's: 'b, 'p: 'b>(
         &'s self,
         prompt: &'p str,
         default: bool,
     ) -> Cow<'b, str> {
-        let _ = default;
-        Cow::Borrowed(prompt)
+        let shared = lock(&self.shared);
+        match &shared.current {
+            Some(peer)
+                if default && shared.composing.contains(peer) && prompt == format!("{peer}> ") =>
+            {
+                Cow::Owned(composing_prompt(peer))
+            }
+            _ => Cow::Borrowed(prompt),
+        }
     }
 }
 
