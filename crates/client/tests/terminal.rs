@@ -109,7 +109,9 @@ struct Terminal {
 }
 
 impl Terminal {
-    fn start(hosts: &netlab::Hosts, host: &str, name: &str) -> Terminal {
+    /// Starts it with `env` added to the environment (TERM is xterm-256color, NO_COLOR
+    /// unset, the data folder a fresh one).
+    fn start(hosts: &netlab::Hosts, host: &str, name: &str, env: &[(&str, &str)]) -> Terminal {
         let size = nix::pty::Winsize {
             ws_row: ROWS,
             ws_col: COLS,
@@ -133,6 +135,7 @@ impl Terminal {
             .env("TERM", "xterm-256color")
             .env("XDG_DATA_HOME", &data_home)
             .env_remove("NO_COLOR")
+            .envs(env.iter().copied())
             .stdin(stdio(&pty.slave))
             .stdout(stdio(&pty.slave))
             .stderr(stdio(&pty.slave))
@@ -204,6 +207,19 @@ impl Terminal {
         );
     }
 
+    /// Whether any cell on the screen is bold, dim or coloured.
+    fn any_styled(&self) -> bool {
+        let parser = self.screen.lock().unwrap();
+        let screen = parser.screen();
+        (0..ROWS).any(|row| {
+            (0..COLS).any(|col| {
+                screen.cell(row, col).is_some_and(|cell| {
+                    cell.bold() || cell.dim() || cell.fgcolor() != vt100::Color::Default
+                })
+            })
+        })
+    }
+
     fn shows(&self, text: &str) -> bool {
         self.rows().iter().any(|row| row.contains(text))
     }
@@ -241,7 +257,7 @@ fn is(event: &Value, kind: &str) -> bool {
 fn a_message_arriving_mid_line_leaves_both_lines_whole_and_query_sends_plain_lines() {
     let Some(hosts) = lab("q") else { return };
     let mut bob = JsonPeer::start(&hosts, "b", "bob");
-    let mut alice = Terminal::start(&hosts, "a", "alice");
+    let mut alice = Terminal::start(&hosts, "a", "alice", &[]);
     alice.wait_for(15, "bob online", |t| {
         t.shows("bob@hostb (bob@hostb) is online")
     });
@@ -280,6 +296,7 @@ fn a_message_arriving_mid_line_leaves_both_lines_whole_and_query_sends_plain_lin
     let message_row = rows.iter().position(|r| r.contains(text)).unwrap();
     let prompt_row = rows.iter().rposition(|r| r.contains("half a li")).unwrap();
     assert!(message_row < prompt_row, "{rows:#?}");
+    assert!(alice.any_styled(), "colours on a terminal without NO_COLOR");
     // A timestamp (HH:MM) before the sender.
     let message = &rows[message_row];
     let stamp = &message[..5];
@@ -364,7 +381,7 @@ fn tab_completes_a_unique_prefix_and_lists_the_candidates_of_an_ambiguous_one() 
     let Some(hosts) = lab("c") else { return };
     let bob = JsonPeer::start(&hosts, "b", "bob");
     let mut bea = JsonPeer::start(&hosts, "c", "bea");
-    let mut alice = Terminal::start(&hosts, "a", "alice");
+    let mut alice = Terminal::start(&hosts, "a", "alice", &[("NO_COLOR", "1")]);
     alice.wait_for(15, "bob and bea online", |t| {
         t.shows("bob@hostb (bob@hostb) is online") && t.shows("bea@hostc (bea@hostc) is online")
     });
@@ -402,7 +419,55 @@ fn tab_completes_a_unique_prefix_and_lists_the_candidates_of_an_ambiguous_one() 
     let got = bea.expect(10, "alice's message", |e| is(e, "message"));
     assert_eq!(got["body"], "hi bea");
     assert!(!bob.seen.iter().any(|e| is(e, "message")));
-    alice.quit();
+
+    // Outside any conversation, a message says who it is from and how to answer it, and
+    // counts as unread in /who until its conversation is opened.
+    bea.command(json!({"cmd": "send", "to": "alice@hosta", "body": "hi alice", "id": "e1"}));
+    alice.wait_for(10, "bea's message", |t| {
+        t.shows("<bea@hostc> hi alice  (answer: /q be)")
+    });
+    alice.type_keys("/who\r");
+    alice.wait_for(10, "the unread count", |t| {
+        t.shows("* bea@hostc (bea@hostc) avail, 1 unread")
+    });
+    alice.type_keys("/q be\r");
+    alice.wait_for(5, "the conversation", |t| {
+        t.shows("* talking to bea@hostc: plain lines go there (1 message was unread, above)")
+    });
+    alice.type_keys("/help\r");
+    alice.wait_for(5, "the help", |t| t.shows("* /quit   say goodbye and exit"));
+    assert!(
+        !alice.any_styled(),
+        "no colour with NO_COLOR: {:#?}",
+        alice.rows()
+    );
+
+    // SIGTERM while the editor holds the terminal: goodbyes, the terminal's modes back
+    // as they were (line editing and echo), exit status 0.
+    alice.type_keys("half");
+    alice.wait_for(5, "the half line", |t| t.cursor_row() == "bea@hostc> half");
+    let raw = nix::sys::termios::tcgetattr(&alice.keys).unwrap();
+    assert!(!raw
+        .local_flags
+        .contains(nix::sys::termios::LocalFlags::ICANON));
+    let pid = alice.child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    bea.expect(10, "alice offline", |e| {
+        is(e, "peer_offline") && e["peer"] == "alice@hosta"
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alice.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(alice.child.try_wait().unwrap().is_some_and(|s| s.success()));
+    let modes = nix::sys::termios::tcgetattr(&alice.keys).unwrap();
+    assert!(modes
+        .local_flags
+        .contains(nix::sys::termios::LocalFlags::ICANON | nix::sys::termios::LocalFlags::ECHO));
     bob.quit();
     bea.quit();
 }
