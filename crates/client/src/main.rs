@@ -109,8 +109,12 @@ struct Identity {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(cli::terminal::LogLine::default)
+        // The line editor logs every keystroke at debug level: private text, never logged.
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::from_default_env()
+                .add_directive("rustyline=off".parse().expect("a valid directive")),
+        )
         .init();
     let cli = Cli::parse();
     let result = match cli.command {

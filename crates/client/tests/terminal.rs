@@ -318,6 +318,9 @@ fn a_message_arriving_mid_line_leaves_both_lines_whole_and_query_sends_plain_lin
     bob.expect(10, "the one-off", |e| {
         is(e, "message") && e["body"] == "one-off"
     });
+    alice.wait_for(5, "the one-off confirmed", |t| {
+        t.shows("* sent to bob@hostb")
+    });
     alice.type_keys("/status away Lunch\r");
     alice.wait_for(5, "the confirmation", |t| {
         t.shows("* status set: away — Lunch")
@@ -470,6 +473,40 @@ fn tab_completes_a_unique_prefix_and_lists_the_candidates_of_an_ambiguous_one() 
         .contains(nix::sys::termios::LocalFlags::ICANON | nix::sys::termios::LocalFlags::ECHO));
     bob.quit();
     bea.quit();
+}
+
+#[test]
+fn log_lines_print_above_the_prompt_too() {
+    let Some(hosts) = lab("l") else { return };
+    let mut alice = Terminal::start(&hosts, "a", "alice", &[("RUST_LOG", "info")]);
+    alice.wait_for(15, "online", |t| t.shows("* online as alice@hosta"));
+    alice.type_keys("half a li");
+    alice.wait_for(5, "the half line", |t| t.cursor_row() == "> half a li");
+    // A connection from an address no peer has: alice closes it, and logs that.
+    let knock = netlab::in_namespace(&hosts.ns("c"), "/usr/bin/python3")
+        .args([
+            "-c",
+            "import socket; s = socket.create_connection(('10.81.0.1', 5298), timeout=5); \
+             s.recv(1)",
+        ])
+        .output()
+        .unwrap();
+    assert!(knock.status.success(), "{knock:?}");
+    alice.wait_for(10, "the log line", |t| {
+        t.shows("closing a connection from an unknown address")
+    });
+    alice.wait_for(5, "the half line, whole", |t| {
+        t.cursor_row() == "> half a li"
+    });
+    let rows = alice.rows();
+    assert!(
+        !rows
+            .iter()
+            .any(|row| row.contains("half a li") && row.contains("unknown address")),
+        "{rows:#?}"
+    );
+    alice.type_keys("\x15");
+    alice.quit();
 }
 
 /// With stdin piped (not a terminal), `llxmpp chat` writes exactly the lines it always

@@ -94,6 +94,45 @@ pub fn colour_wanted() -> bool {
     std::io::stdout().is_terminal() && !no_color && !dumb
 }
 
+/// Where log lines go while the editor runs: to the thread that prints events above the
+/// prompt, so that `RUST_LOG=debug` does not break the line being typed. A channel, not
+/// the printer itself: a log line written by the editor's own thread must not wait for
+/// that thread to print it.
+static LOG_LINES: Mutex<Option<mpsc::Sender<String>>> = Mutex::new(None);
+
+/// A log writer (for `tracing_subscriber`'s `with_writer(LogLine::default)`): each log
+/// line goes to standard error, or above the prompt while the terminal chat runs.
+#[derive(Default)]
+pub struct LogLine {
+    text: Vec<u8>,
+}
+
+impl Write for LogLine {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.text.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LogLine {
+    /// The subscriber takes one writer per event: the whole line is here.
+    fn drop(&mut self) {
+        if let Some(lines) = lock(&LOG_LINES).as_ref() {
+            if lines
+                .send(String::from_utf8_lossy(&self.text).into_owned())
+                .is_ok()
+            {
+                return;
+            }
+        }
+        let _ = std::io::stderr().write_all(&self.text);
+    }
+}
+
 /// Runs the terminal chat until `/quit`, Ctrl-D, Ctrl-C or the node's own stop; the
 /// node's thread is joined before it returns.
 pub fn run(
@@ -133,6 +172,8 @@ pub fn run(
     let printer = editor
         .create_external_printer()
         .map_err(|e| format!("cannot print above the prompt: {e}"))?;
+    let (logs_tx, logs) = mpsc::channel();
+    *lock(&LOG_LINES) = Some(logs_tx);
     // The modes to put back if the node stops while the editor holds the terminal raw.
     let saved_modes = nix::sys::termios::tcgetattr(std::io::stdin()).ok();
     let quitting = Arc::new(AtomicBool::new(false));
@@ -145,6 +186,7 @@ pub fn run(
         thread::spawn(move || {
             show_events(
                 events,
+                logs,
                 printer,
                 shared,
                 typing,
@@ -193,6 +235,7 @@ pub fn run(
         }
     }
     quitting.store(true, Ordering::SeqCst);
+    *lock(&LOG_LINES) = None;
     let _ = handle.send(NodeCommand::Quit);
     if let Some(path) = &history {
         let saved = path
@@ -226,6 +269,9 @@ struct Shared {
     current: Option<String>,
     /// The peers composing a message to us, as their last notification said.
     composing: HashSet<String>,
+    /// The ids of `/msg` sends, whose delivery is confirmed: the line typed named the
+    /// peer only by a prefix, and it is not the conversation's.
+    one_offs: HashSet<String>,
 }
 
 /// Our own typing, as last told to the peer of the conversation.
@@ -284,14 +330,18 @@ fn interpret(line: &str, shared: &mut Shared, ids: &mut SendIds) -> Action {
                 return Action::Say("! usage: /msg PEER TEXT".into());
             };
             match name_peer(name, shared) {
-                Ok(to) => Action::Node(
-                    NodeCommand::Send {
-                        to,
-                        body: body.trim_start().to_owned(),
-                        id: ids.next_id(),
-                    },
-                    None,
-                ),
+                Ok(to) => {
+                    let id = ids.next_id();
+                    shared.one_offs.insert(id.clone());
+                    Action::Node(
+                        NodeCommand::Send {
+                            to,
+                            body: body.trim_start().to_owned(),
+                            id,
+                        },
+                        None,
+                    )
+                }
                 Err(why) => Action::Say(why),
             }
         }
@@ -409,6 +459,7 @@ const COMPOSING: char = '✎';
 #[allow(clippy::too_many_arguments)]
 fn show_events(
     events: Events,
+    logs: mpsc::Receiver<String>,
     mut printer: impl ExternalPrinter,
     shared: Arc<Mutex<Shared>>,
     typing: Arc<Mutex<Typing>>,
@@ -431,6 +482,9 @@ fn show_events(
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        while let Ok(line) = logs.try_recv() {
+            let _ = printer.print(line);
         }
         let mut typing = lock(&typing);
         if let Some((to, last)) = &typing.composing {
@@ -523,8 +577,15 @@ fn event_lines(event: &NodeEvent, shared: &mut Shared, style: &Style) -> Option<
             }
             return None;
         }
-        NodeEvent::Sent { .. } => return None,
+        // A conversation's lines stay on screen after the prompt; silence is their success.
+        NodeEvent::Sent { to, id } => {
+            if !shared.one_offs.remove(id) {
+                return None;
+            }
+            style.dim(&format!("{now} * sent to {to}"))
+        }
         NodeEvent::SendFailed { to, id, reason } => {
+            shared.one_offs.remove(id);
             style.red(&format!("{now} ! {id} not delivered to {to}: {reason}"))
         }
         NodeEvent::Peers(peers) if peers.is_empty() => "* nobody on the link".into(),
