@@ -347,7 +347,8 @@ fn interpret(line: &str, shared: &mut Shared, ids: &mut SendIds) -> Action {
         }
         "/query" | "/q" if rest.is_empty() => match shared.current.take() {
             Some(peer) => Action::Say(format!(
-                "* no longer talking to {peer}: plain lines go nowhere"
+                "* no longer talking to {}: plain lines go nowhere",
+                safe(&peer)
             )),
             None => Action::Say("* talking to no one; /query PEER to start".into()),
         },
@@ -355,7 +356,8 @@ fn interpret(line: &str, shared: &mut Shared, ids: &mut SendIds) -> Action {
             Ok(peer) => {
                 let unread = shared.unread.remove(&peer).unwrap_or(0);
                 let text = format!(
-                    "* talking to {peer}: plain lines go there{}",
+                    "* talking to {}: plain lines go there{}",
+                    safe(&peer),
                     match unread {
                         0 => String::new(),
                         1 => " (1 message was unread, above)".into(),
@@ -392,7 +394,7 @@ fn interpret(line: &str, shared: &mut Shared, ids: &mut SendIds) -> Action {
                     to: to.clone(),
                     state: ChatState::Composing,
                 },
-                Some(format!("* told {to} we are typing, if it listens")),
+                Some(format!("* told {} we are typing, if it listens", safe(&to))),
             ),
             Err(why) => Action::Say(why),
         },
@@ -427,11 +429,13 @@ fn name_peer(name: &str, shared: &Shared) -> Result<String, String> {
         // A full name of someone not (yet) seen: the node says whether it can reach them.
         Err(NameError::Unknown) if name.contains('@') => Ok(name.to_owned()),
         Err(NameError::Unknown) => Err(format!(
-            "! nobody on the link is called {name}: /peers lists them"
+            "! nobody on the link is called {}: /peers lists them",
+            safe(name)
         )),
         Err(NameError::Ambiguous(candidates)) => Err(format!(
-            "! {name} could be {}: type more of the name",
-            candidates.join(", ")
+            "! {} could be {}: type more of the name",
+            safe(name),
+            safe(&candidates.join(", "))
         )),
     }
 }
@@ -440,7 +444,7 @@ fn name_peer(name: &str, shared: &Shared) -> Result<String, String> {
 /// conversation. While that peer composes, [`ChatHelper`] shows `✎` in place of `>`.
 fn prompt(shared: &Shared) -> String {
     match &shared.current {
-        Some(peer) => format!("{peer}> "),
+        Some(peer) => format!("{}> ", safe(peer)),
         None => "> ".into(),
     }
 }
@@ -448,7 +452,7 @@ fn prompt(shared: &Shared) -> String {
 /// The prompt while the conversation's peer is composing: as wide as [`prompt`]'s, since
 /// the editor measured that one.
 fn composing_prompt(peer: &str) -> String {
-    format!("{peer}{COMPOSING} ")
+    format!("{}{COMPOSING} ", safe(peer))
 }
 
 /// What stands for "is typing" in the prompt, one column wide like the `>` it replaces.
@@ -527,9 +531,9 @@ fn event_lines(event: &NodeEvent, shared: &mut Shared, style: &Style) -> Option<
             shared.peers.insert(peer.instance.clone(), peer.clone());
             style.dim(&format!(
                 "{now} * {} ({}) is online: {}",
-                peer.instance,
-                peer.display_name(),
-                status_text(peer)
+                safe(&peer.instance),
+                safe(&peer.display_name()),
+                safe(&status_text(peer))
             ))
         }
         NodeEvent::PeerChanged(peer) => {
@@ -540,8 +544,8 @@ fn event_lines(event: &NodeEvent, shared: &mut Shared, style: &Style) -> Option<
             }
             style.dim(&format!(
                 "{now} * {} is now {}",
-                peer.instance,
-                status_text(peer)
+                safe(&peer.instance),
+                safe(&status_text(peer))
             ))
         }
         NodeEvent::PeerOffline { peer } => {
@@ -551,19 +555,21 @@ fn event_lines(event: &NodeEvent, shared: &mut Shared, style: &Style) -> Option<
             } else {
                 ""
             };
-            style.dim(&format!("{now} * {peer} went offline{yours}"))
+            style.dim(&format!("{now} * {} went offline{yours}", safe(peer)))
         }
         NodeEvent::Message { from, body, .. } => {
             // A message ends the composing that led to it (XEP-0085 §5.1).
             shared.composing.remove(from);
+            let body = safe_body(body);
+            let sender = format!("<{}>", safe(from));
             if shared.current.as_deref() == Some(from) {
-                format!("{now} {} {body}", style.bold(&format!("<{from}>")))
+                format!("{now} {} {body}", style.bold(&sender))
             } else {
                 *shared.unread.entry(from.clone()).or_default() += 1;
-                let short = short_name(from, shared);
+                let short = safe(&short_name(from, shared));
                 format!(
                     "{now} {} {body}  {}",
-                    style.cyan(&format!("<{from}>")),
+                    style.cyan(&sender),
                     style.dim(&format!("(answer: /q {short})"))
                 )
             }
@@ -582,11 +588,16 @@ fn event_lines(event: &NodeEvent, shared: &mut Shared, style: &Style) -> Option<
             if !shared.one_offs.remove(id) {
                 return None;
             }
-            style.dim(&format!("{now} * sent to {to}"))
+            style.dim(&format!("{now} * sent to {}", safe(to)))
         }
         NodeEvent::SendFailed { to, id, reason } => {
             shared.one_offs.remove(id);
-            style.red(&format!("{now} ! {id} not delivered to {to}: {reason}"))
+            style.red(&format!(
+                "{now} ! {} not delivered to {}: {}",
+                safe(id),
+                safe(to),
+                safe(reason)
+            ))
         }
         NodeEvent::Peers(peers) if peers.is_empty() => "* nobody on the link".into(),
         NodeEvent::Peers(peers) => {
@@ -609,27 +620,47 @@ fn event_lines(event: &NodeEvent, shared: &mut Shared, style: &Style) -> Option<
                     };
                     format!(
                         "{mark} {} ({}) {}{unread}",
-                        p.instance,
-                        p.display_name(),
-                        status_text(p)
+                        safe(&p.instance),
+                        safe(&p.display_name()),
+                        safe(&status_text(p))
                     )
                 })
                 .collect::<Vec<_>>()
                 .join("\n")
         }
-        NodeEvent::Avatar { peer, image: None } => format!("* {peer} has no avatar"),
+        NodeEvent::Avatar { peer, image: None } => format!("* {} has no avatar", safe(peer)),
         NodeEvent::Avatar {
             peer,
             image: Some(image),
         } => format!(
-            "* {peer}'s avatar: {} bytes, SHA-1 {}",
+            "* {}'s avatar: {} bytes, SHA-1 {}",
+            safe(peer),
             image.len(),
             avatar_phsh(image)
         ),
-        NodeEvent::Error(message) => style.red(&format!("{now} ! {message}")),
+        NodeEvent::Error(message) => style.red(&format!("{now} ! {}", safe(message))),
         NodeEvent::Stopped => return None,
     };
     Some(text)
+}
+
+/// A name or a line from the network as the terminal may show it: control characters
+/// (escape sequences that would retitle the window, move the cursor or forge a line) as
+/// U+FFFD.
+fn safe(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
+}
+
+/// A message body as the terminal may show it: as [`safe`], but its lines kept, each
+/// after the first indented under the timestamp so that no line can pass for another
+/// message.
+fn safe_body(body: &str) -> String {
+    body.split('\n')
+        .map(|line| safe(line.strip_suffix('\r').unwrap_or(line)))
+        .collect::<Vec<_>>()
+        .join("\n      ")
 }
 
 /// The shortest name that still names `instance` alone, for "answer with" hints.
@@ -735,8 +766,8 @@ impl Completer for ChatHelper {
             .into_iter()
             .map(|(instance, shown)| Pair {
                 display: match shown {
-                    Some(shown) => format!("{instance} ({shown})"),
-                    None => instance.clone(),
+                    Some(shown) => format!("{} ({})", safe(&instance), safe(&shown)),
+                    None => safe(&instance),
                 },
                 replacement: format!("{instance} "),
             })
@@ -793,7 +824,9 @@ impl Highlighter for ChatHelper {
         let shared = lock(&self.shared);
         match &shared.current {
             Some(peer)
-                if default && shared.composing.contains(peer) && prompt == format!("{peer}> ") =>
+                if default
+                    && shared.composing.contains(peer)
+                    && prompt == self::prompt(&shared) =>
             {
                 Cow::Owned(composing_prompt(peer))
             }
@@ -879,6 +912,33 @@ mod tests {
             interpret("/nonsense", &mut shared, &mut ids),
             Action::Say(text) if text.starts_with('!')
         ));
+    }
+
+    #[test]
+    fn what_a_peer_sends_cannot_drive_the_terminal_or_forge_a_line() {
+        let mut shared = shared_with(&["bob@hostb"]);
+        let style = Style { colour: false };
+        let message = NodeEvent::Message {
+            from: "bob@hostb".into(),
+            body: "hi\x1b]0;pwned\x07\n12:00 <carol@hostc> trust me\x1b[2J".into(),
+            id: None,
+            thread: None,
+        };
+        let text = event_lines(&message, &mut shared, &style).unwrap();
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text:?}");
+        assert!(
+            lines[0].ends_with("<bob@hostb> hi\u{FFFD}]0;pwned\u{FFFD}"),
+            "{text:?}"
+        );
+        assert!(
+            lines[1].starts_with("      12:00 <carol@hostc>"),
+            "{text:?}"
+        );
     }
 
     #[test]
