@@ -135,6 +135,7 @@ impl Terminal {
             .env("TERM", "xterm-256color")
             .env("XDG_DATA_HOME", &data_home)
             .env_remove("NO_COLOR")
+            // After the defaults, so that `env` may replace them.
             .envs(env.iter().copied())
             .stdin(stdio(&pty.slave))
             .stdout(stdio(&pty.slave))
@@ -478,7 +479,13 @@ fn tab_completes_a_unique_prefix_and_lists_the_candidates_of_an_ambiguous_one() 
 #[test]
 fn log_lines_print_above_the_prompt_too() {
     let Some(hosts) = lab("l") else { return };
-    let mut alice = Terminal::start(&hosts, "a", "alice", &[("RUST_LOG", "info")]);
+    // A data folder that cannot be made: the history is not saved, and that is a warning.
+    let mut alice = Terminal::start(
+        &hosts,
+        "a",
+        "alice",
+        &[("RUST_LOG", "info"), ("XDG_DATA_HOME", "/dev/null/nowhere")],
+    );
     alice.wait_for(15, "online", |t| t.shows("* online as alice@hosta"));
     alice.type_keys("half a li");
     alice.wait_for(5, "the half line", |t| t.cursor_row() == "> half a li");
@@ -507,6 +514,9 @@ fn log_lines_print_above_the_prompt_too() {
     );
     alice.type_keys("\x15");
     alice.quit();
+    alice.wait_for(5, "the warning", |t| {
+        t.shows("llxmpp: warning: cannot save the history to /dev/null/nowhere")
+    });
 }
 
 /// With stdin piped (not a terminal), `llxmpp chat` writes exactly the lines it always
