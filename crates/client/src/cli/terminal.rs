@@ -34,28 +34,16 @@ use super::plain::status_text;
 use super::SendIds;
 use crate::node::{Events, NodeCommand, NodeEvent};
 
-/// The commands, each with the one line `/help` prints for it.
-const COMMANDS: &[(&str, &str)] = &[
-    (
-        "/query",
-        "/query PEER   talk to PEER: plain lines go there (also /q; alone: no one)",
-    ),
-    ("/msg", "/msg PEER TEXT   send one message to PEER"),
-    (
-        "/peers",
-        "/peers   the peers on the link, with unread messages (also /who)",
-    ),
-    (
-        "/status",
-        "/status avail|away|dnd [TEXT]   set our status and its message",
-    ),
-    (
-        "/avatar",
-        "/avatar PEER   the size and SHA-1 of PEER's avatar",
-    ),
-    ("/typing", "/typing PEER   tell PEER we are typing"),
-    ("/help", "/help   this list"),
-    ("/quit", "/quit   say goodbye and exit (also Ctrl-D)"),
+/// The one line `/help` prints for each command.
+const HELP: &[&str] = &[
+    "/query PEER   talk to PEER: plain lines go there (also /q; alone: no one)",
+    "/msg PEER TEXT   send one message to PEER",
+    "/peers   the peers on the link, with unread messages (also /who)",
+    "/status avail|away|dnd [TEXT]   set our status and its message",
+    "/avatar PEER   the size and SHA-1 of PEER's avatar",
+    "/typing PEER   tell PEER we are typing",
+    "/help   this list",
+    "/quit   say goodbye and exit (also Ctrl-D)",
 ];
 
 /// Command names Tab offers, aliases included.
@@ -67,7 +55,8 @@ const COMMAND_WORDS: &[&str] = &[
 const PEER_COMMANDS: &[&str] = &["/msg", "/q", "/query", "/typing", "/avatar"];
 
 /// How long after the last keystroke a conversation's "composing" becomes "paused"
-/// (XEP-0085 §5.2 suggests a few seconds).
+/// (XEP-0085 §2 defines paused as no input "for a short period of time"; a few seconds is
+/// what people see in iChat and libpurple).
 const PAUSED_AFTER: Duration = Duration::from_secs(5);
 
 /// Where the history is kept: `$XDG_DATA_HOME/llxmpp/history`, else
@@ -214,7 +203,7 @@ pub fn run(
             let _ = editor.add_history_entry(line.as_str());
         }
         {
-            // The line went (a message is itself the end of composing, XEP-0085 §5.1).
+            // The line went (a message ends composing: XEP-0085 §3, the state chart).
             let mut typing = lock(&typing);
             typing.composing = None;
             typing.line.clear();
@@ -404,9 +393,8 @@ fn interpret(line: &str, shared: &mut Shared, ids: &mut SendIds) -> Action {
         },
         "/peers" | "/who" => Action::Node(NodeCommand::Peers, None),
         "/help" => Action::Say(
-            COMMANDS
-                .iter()
-                .map(|(_, help)| format!("* {help}"))
+            HELP.iter()
+                .map(|help| format!("* {help}"))
                 .chain(std::iter::once(
                     "* a line without / goes to the peer of /query; Tab completes names".into(),
                 ))
@@ -558,7 +546,7 @@ fn event_lines(event: &NodeEvent, shared: &mut Shared, style: &Style) -> Option<
             style.dim(&format!("{now} * {} went offline{yours}", safe(peer)))
         }
         NodeEvent::Message { from, body, .. } => {
-            // A message ends the composing that led to it (XEP-0085 §5.1).
+            // A message ends the composing that led to it (XEP-0085 §3, the state chart).
             shared.composing.remove(from);
             let body = safe_body(body);
             let sender = format!("<{}>", safe(from));
@@ -780,7 +768,7 @@ impl Hinter for ChatHelper {
     type Hint = String;
 
     /// Called as the line changes: the cheap place to see someone typing to the peer of
-    /// the conversation (XEP-0085 §5.1: "composing" when they start).
+    /// the conversation (XEP-0085 §2: "composing" while they interact with the input).
     fn hint(&self, line: &str, _pos: usize, _ctx: &Context<'_>) -> Option<String> {
         let current = lock(&self.shared).current.clone();
         let mut typing = lock(&self.typing);
@@ -906,7 +894,7 @@ mod tests {
         ));
         assert!(matches!(
             interpret("/help", &mut shared, &mut ids),
-            Action::Say(text) if text.lines().count() == COMMANDS.len() + 1
+            Action::Say(text) if text.lines().count() == HELP.len() + 1
         ));
         assert!(matches!(
             interpret("/nonsense", &mut shared, &mut ids),
