@@ -472,6 +472,12 @@ fn tab_completes_a_unique_prefix_and_lists_the_candidates_of_an_ambiguous_one() 
     assert!(modes
         .local_flags
         .contains(nix::sys::termios::LocalFlags::ICANON | nix::sys::termios::LocalFlags::ECHO));
+    // The session's lines were kept all the same.
+    let history = std::fs::read_to_string(alice.data_home.join("llxmpp/history")).unwrap();
+    assert!(
+        history.contains("/msg bea@hostc hi bea") && history.contains("/help"),
+        "{history}"
+    );
     bob.quit();
     bea.quit();
 }

@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::thread;
@@ -25,7 +25,7 @@ use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
-use rustyline::history::FileHistory;
+use rustyline::history::{FileHistory, History};
 use rustyline::validate::Validator;
 use rustyline::{CompletionType, Config, Context, Editor, ExternalPrinter};
 
@@ -58,6 +58,9 @@ const PEER_COMMANDS: &[&str] = &["/msg", "/q", "/query", "/typing", "/avatar"];
 /// (XEP-0085 §2 defines paused as no input "for a short period of time"; a few seconds is
 /// what people see in iChat and libpurple).
 const PAUSED_AFTER: Duration = Duration::from_secs(5);
+
+/// How many lines the history keeps.
+const HISTORY_SIZE: usize = 1000;
 
 /// Where the history is kept: `$XDG_DATA_HOME/llxmpp/history`, else
 /// `~/.local/share/llxmpp/history` (XDG Base Directory); `None` without either.
@@ -136,7 +139,7 @@ pub fn run(
     let typing = Arc::new(Mutex::new(Typing::default()));
     let config = Config::builder()
         .completion_type(CompletionType::List)
-        .max_history_size(1000)
+        .max_history_size(HISTORY_SIZE)
         .map_err(|e| e.to_string())?
         .auto_add_history(false)
         .build();
@@ -201,6 +204,7 @@ pub fn run(
         };
         if !line.trim().is_empty() {
             let _ = editor.add_history_entry(line.as_str());
+            lock(&shared).typed.push(line.clone());
         }
         {
             // The line went (a message ends composing: XEP-0085 §3, the state chart).
@@ -227,17 +231,7 @@ pub fn run(
     *lock(&LOG_LINES) = None;
     let _ = handle.send(NodeCommand::Quit);
     if let Some(path) = &history {
-        let saved = path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .map_err(|e| e.to_string())
-            .and_then(|()| editor.save_history(path).map_err(|e| e.to_string()));
-        if let Err(e) = saved {
-            eprintln!(
-                "llxmpp: warning: cannot save the history to {}: {e}",
-                path.display()
-            );
-        }
+        keep_history(path, |path| editor.save_history(path));
     }
     // Goodbyes take a moment; the events printed meanwhile still reach the screen.
     let _ = done.recv_timeout(Duration::from_secs(5));
@@ -258,6 +252,8 @@ struct Shared {
     current: Option<String>,
     /// The peers composing a message to us, as their last notification said.
     composing: HashSet<String>,
+    /// The lines typed in this session, for the history if the editor cannot save it.
+    typed: Vec<String>,
     /// The ids of `/msg` sends, whose delivery is confirmed: the line typed named the
     /// peer only by a prefix, and it is not the conversation's.
     one_offs: HashSet<String>,
@@ -505,7 +501,38 @@ fn show_events(
     let mut out = std::io::stdout();
     let _ = write!(out, "\r\n* bye\r\n");
     let _ = out.flush();
+    // The editor's history dies with its thread: this session's lines are added to the
+    // file here instead.
+    if let Some(path) = history_path() {
+        let typed = std::mem::take(&mut lock(&shared).typed);
+        keep_history(&path, |path| {
+            let config = Config::builder().max_history_size(HISTORY_SIZE)?.build();
+            let mut history = FileHistory::with_config(&config);
+            if path.exists() {
+                history.load(path)?;
+            }
+            for line in &typed {
+                history.add(line)?;
+            }
+            history.save(path)
+        });
+    }
     std::process::exit(0);
+}
+
+/// Writes the history with `save`, making its folder first; a failure is a warning.
+fn keep_history(path: &Path, save: impl FnOnce(&Path) -> rustyline::Result<()>) {
+    let saved = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .map_err(|e| e.to_string())
+        .and_then(|()| save(path).map_err(|e| e.to_string()));
+    if let Err(e) = saved {
+        eprintln!(
+            "llxmpp: warning: cannot save the history to {}: {e}",
+            path.display()
+        );
+    }
 }
 
 /// What the terminal shows for an event, if anything; keeps `shared` up to date.
