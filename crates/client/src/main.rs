@@ -5,7 +5,7 @@
 //! scripts rely on them. The JSON lines are written and read by [`llxmpp::cli::json`].
 //! Events go to stdout; logs go to stderr (`RUST_LOG`).
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::net::IpAddr;
 use std::process::ExitCode;
 use std::sync::mpsc;
@@ -15,9 +15,8 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 use llxmpp::cli::{self, SendIds};
 use llxmpp::node::{Events, Node, NodeCommand, NodeConfig, NodeEvent};
-use llxmpp_dnssd::{avatar_phsh, MAX_AVATAR_BYTES};
+use llxmpp_dnssd::MAX_AVATAR_BYTES;
 use llxmpp_event_loop::{Config, EventLoop, InterfaceSelection, LoopHandle};
-use llxmpp_framer::ChatState;
 use llxmpp_roster::{Peer, Presence, Status};
 
 #[derive(Parser)]
@@ -110,8 +109,12 @@ struct Identity {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(cli::terminal::LogLine::default)
+        // The line editor logs every keystroke at debug level: private text, never logged.
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::from_default_env()
+                .add_directive("rustyline=off".parse().expect("a valid directive")),
+        )
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
@@ -238,66 +241,11 @@ fn start(config: NodeConfig, port: Option<u16>, interfaces: &[String]) -> Result
     Ok((handle, events, thread))
 }
 
-/// A peer's status and its message, as the chat shows them: `dnd — in a meeting`.
-fn status_text(peer: &Peer) -> String {
-    let status = peer.presence.status.txt_value();
-    match &peer.presence.msg {
-        Some(msg) => format!("{status} — {msg}"),
-        None => status.to_owned(),
-    }
-}
-
-fn event_text(event: &NodeEvent) -> String {
-    match event {
-        NodeEvent::Ready { instance, port } => format!("* online as {instance} (port {port})"),
-        NodeEvent::PeerOnline(peer) => format!(
-            "* {} ({}) is online: {}",
-            peer.instance,
-            peer.display_name(),
-            status_text(peer)
-        ),
-        NodeEvent::PeerChanged(peer) => {
-            format!("* {} is now {}", peer.instance, status_text(peer))
-        }
-        NodeEvent::PeerOffline { peer } => format!("* {peer} went offline"),
-        NodeEvent::Message { from, body, .. } => format!("<{from}> {body}"),
-        NodeEvent::Typing { from, state } => format!("* {from} is {state}"),
-        NodeEvent::Sent { to, id } => format!("* sent {id} to {to}"),
-        NodeEvent::SendFailed { to, id, reason } => {
-            format!("! could not send {id} to {to}: {reason}")
-        }
-        NodeEvent::Peers(peers) if peers.is_empty() => "* nobody on the link".into(),
-        NodeEvent::Peers(peers) => peers
-            .iter()
-            .map(|p| {
-                format!(
-                    "* {} ({}) {}",
-                    p.instance,
-                    p.display_name(),
-                    p.presence.status.txt_value()
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
-        NodeEvent::Avatar { peer, image: None } => format!("* {peer} has no avatar"),
-        NodeEvent::Avatar {
-            peer,
-            image: Some(image),
-        } => format!(
-            "* {peer}'s avatar: {} bytes, SHA-1 {}",
-            image.len(),
-            avatar_phsh(image)
-        ),
-        NodeEvent::Error(message) => format!("! {message}"),
-        NodeEvent::Stopped => "* bye".into(),
-    }
-}
-
 fn print(out: &mut impl Write, event: &NodeEvent, json: bool) {
     let line = if json {
         cli::json::event_line(event)
     } else {
-        event_text(event)
+        cli::plain::event_text(event)
     };
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
@@ -308,58 +256,17 @@ fn parse_command(line: &str, json: bool, ids: &mut SendIds) -> Result<Option<Nod
     if json {
         return cli::json::parse_command(line, ids).map(Some);
     }
-    let line = line.trim();
-    if line.is_empty() {
-        return Ok(None);
-    }
-    let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
-    match word {
-        "/msg" => {
-            let (to, body) = rest.trim().split_once(' ').ok_or("usage: /msg PEER TEXT")?;
-            Ok(Some(NodeCommand::Send {
-                to: to.into(),
-                body: body.into(),
-                id: ids.next_id(),
-            }))
-        }
-        "/status" => {
-            let rest = rest.trim();
-            let (word, msg) = rest
-                .split_once(' ')
-                .map_or((rest, None), |(w, m)| (w, Some(m.to_owned())));
-            let status = Status::from_user(word).ok_or("usage: /status avail|away|dnd [TEXT]")?;
-            Ok(Some(NodeCommand::Status { status, msg }))
-        }
-        "/typing" => {
-            let to = rest.trim();
-            if to.is_empty() {
-                return Err("usage: /typing PEER".into());
-            }
-            Ok(Some(NodeCommand::Typing {
-                to: to.into(),
-                state: ChatState::Composing,
-            }))
-        }
-        "/peers" => Ok(Some(NodeCommand::Peers)),
-        "/avatar" => {
-            let peer = rest.trim();
-            if peer.is_empty() {
-                return Err("usage: /avatar PEER".into());
-            }
-            Ok(Some(NodeCommand::Avatar { peer: peer.into() }))
-        }
-        "/quit" => Ok(Some(NodeCommand::Quit)),
-        _ => Err(
-            "commands: /msg PEER TEXT, /status avail|away|dnd [TEXT], /typing PEER, \
-             /avatar PEER, /peers, /quit"
-                .into(),
-        ),
-    }
+    cli::plain::parse_command(line, ids)
 }
 
 fn chat(identity: Identity, json: bool) -> Result<ExitCode, String> {
     let config = node_config(&identity)?;
     let (handle, events, thread) = start(config, Some(identity.port), &identity.interfaces)?;
+    // A person at a terminal gets the line editor; pipes and scripts get lines as before.
+    if !json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        cli::terminal::run(handle, events, thread)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     // Commands from stdin; end of input quits.
     let commands = handle.clone();
     let (errors_tx, errors) = mpsc::channel::<String>();

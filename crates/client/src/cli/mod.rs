@@ -4,9 +4,19 @@
 //! - [`json`]: the JSON-lines protocol of `llxmpp chat --json` and `llxmpp peers --json`,
 //!   both ways: events out, commands in.
 //!
-//! The flags themselves and the human mode live in the binary (`src/main.rs`).
+//! The human mode, whose wording is for people and may change:
+//!
+//! - [`plain`]: one line a command and an event, when standard input or output is not a
+//!   terminal (pipes rely on it staying as it is);
+//! - [`terminal`]: the line editor at a terminal, with [`names`] to name peers by prefix
+//!   or nickname.
+//!
+//! The flags themselves live in the binary (`src/main.rs`).
 
 pub mod json;
+pub mod names;
+pub mod plain;
+pub mod terminal;
 
 /// Ids for the sends that name none: `m1`, `m2`, … in the order the commands arrive.
 ///

@@ -1,0 +1,119 @@
+//! The human mode of `llxmpp chat` when standard input or output is not a terminal: one
+//! command a line in, one line an event out, as scripts and pipes have always seen it.
+//! Its wording is for people (docs/CONTRACT.md), but it stays as it is so that existing
+//! pipes keep working; the interactive mode is [`super::terminal`].
+
+use llxmpp_dnssd::avatar_phsh;
+use llxmpp_framer::ChatState;
+use llxmpp_roster::{Peer, Status};
+
+use super::SendIds;
+use crate::node::{NodeCommand, NodeEvent};
+
+/// A peer's status and its message, as the chat shows them: `dnd — in a meeting`.
+pub fn status_text(peer: &Peer) -> String {
+    let status = peer.presence.status.txt_value();
+    match &peer.presence.msg {
+        Some(msg) => format!("{status} — {msg}"),
+        None => status.to_owned(),
+    }
+}
+
+/// The line (or lines, for the roster) written for an event, without the final line feed.
+pub fn event_text(event: &NodeEvent) -> String {
+    match event {
+        NodeEvent::Ready { instance, port } => format!("* online as {instance} (port {port})"),
+        NodeEvent::PeerOnline(peer) => format!(
+            "* {} ({}) is online: {}",
+            peer.instance,
+            peer.display_name(),
+            status_text(peer)
+        ),
+        NodeEvent::PeerChanged(peer) => {
+            format!("* {} is now {}", peer.instance, status_text(peer))
+        }
+        NodeEvent::PeerOffline { peer } => format!("* {peer} went offline"),
+        NodeEvent::Message { from, body, .. } => format!("<{from}> {body}"),
+        NodeEvent::Typing { from, state } => format!("* {from} is {state}"),
+        NodeEvent::Sent { to, id } => format!("* sent {id} to {to}"),
+        NodeEvent::SendFailed { to, id, reason } => {
+            format!("! could not send {id} to {to}: {reason}")
+        }
+        NodeEvent::Peers(peers) if peers.is_empty() => "* nobody on the link".into(),
+        NodeEvent::Peers(peers) => peers
+            .iter()
+            .map(|p| {
+                format!(
+                    "* {} ({}) {}",
+                    p.instance,
+                    p.display_name(),
+                    p.presence.status.txt_value()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        NodeEvent::Avatar { peer, image: None } => format!("* {peer} has no avatar"),
+        NodeEvent::Avatar {
+            peer,
+            image: Some(image),
+        } => format!(
+            "* {peer}'s avatar: {} bytes, SHA-1 {}",
+            image.len(),
+            avatar_phsh(image)
+        ),
+        NodeEvent::Error(message) => format!("! {message}"),
+        NodeEvent::Stopped => "* bye".into(),
+    }
+}
+
+/// Reads one line of the human mode; `Ok(None)` for an empty line, `Err` the text of the
+/// `!` line that answers a malformed or unknown command.
+pub fn parse_command(line: &str, ids: &mut SendIds) -> Result<Option<NodeCommand>, String> {
+    let line = line.trim();
+    if line.is_empty() {
+        return Ok(None);
+    }
+    let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+    match word {
+        "/msg" => {
+            let (to, body) = rest.trim().split_once(' ').ok_or("usage: /msg PEER TEXT")?;
+            Ok(Some(NodeCommand::Send {
+                to: to.into(),
+                body: body.into(),
+                id: ids.next_id(),
+            }))
+        }
+        "/status" => {
+            let rest = rest.trim();
+            let (word, msg) = rest
+                .split_once(' ')
+                .map_or((rest, None), |(w, m)| (w, Some(m.to_owned())));
+            let status = Status::from_user(word).ok_or("usage: /status avail|away|dnd [TEXT]")?;
+            Ok(Some(NodeCommand::Status { status, msg }))
+        }
+        "/typing" => {
+            let to = rest.trim();
+            if to.is_empty() {
+                return Err("usage: /typing PEER".into());
+            }
+            Ok(Some(NodeCommand::Typing {
+                to: to.into(),
+                state: ChatState::Composing,
+            }))
+        }
+        "/peers" => Ok(Some(NodeCommand::Peers)),
+        "/avatar" => {
+            let peer = rest.trim();
+            if peer.is_empty() {
+                return Err("usage: /avatar PEER".into());
+            }
+            Ok(Some(NodeCommand::Avatar { peer: peer.into() }))
+        }
+        "/quit" => Ok(Some(NodeCommand::Quit)),
+        _ => Err(
+            "commands: /msg PEER TEXT, /status avail|away|dnd [TEXT], /typing PEER, \
+             /avatar PEER, /peers, /quit"
+                .into(),
+        ),
+    }
+}
