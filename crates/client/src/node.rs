@@ -29,7 +29,7 @@ use llxmpp_event_loop::{
     CloseReason as LoopClose, ConnectOptions, ConnectionId, Context, Datagram, Handler,
     InterfaceInfo, WriteState,
 };
-use llxmpp_framer::{Condition, Message};
+use llxmpp_framer::{ChatState, Condition, Message};
 use llxmpp_roster::{Caps, Peer, Presence as PeerPresence, Roster, RosterEvent, Status};
 
 use crate::presence::{Presence, PresenceEvent};
@@ -303,6 +303,13 @@ pub enum NodeCommand {
     Quit,
 }
 
+/// Whether a peer's XEP-0115 caps (in its TXT) promise XEP-0085 chat states: its `ver`
+/// is the hash of a feature set known to include them, ours (another llxmpp). A `ver`
+/// names one set of features exactly (XEP-0115 §5), so no disco#info is needed for it.
+fn takes_chat_states(caps: &Caps) -> bool {
+    caps.hash.as_deref() == Some("sha-1") && caps.ver.as_deref() == Some(&crate::caps::ver())
+}
+
 /// Who an incoming stream is from, as far as its header or first stanza tell.
 #[derive(Debug)]
 enum Attribution {
@@ -349,6 +356,8 @@ struct Conn {
     /// Messages (to, id, body) not yet given to the session, and their bodies' bytes.
     held: VecDeque<(String, String, String)>,
     held_bytes: usize,
+    /// A typing notification for an outgoing connection still connecting.
+    pending_typing: Option<ChatState>,
 }
 
 /// The node. Run it in an `EventLoop<NodeCommand>`.
@@ -570,14 +579,22 @@ impl Node {
             }
             return;
         }
-        let Some(peer) = self.roster.get(&to) else {
+        if self.roster.get(&to).is_none() {
             self.emit(NodeEvent::SendFailed {
                 to,
                 id,
                 reason: "no such peer on the link".into(),
             });
             return;
-        };
+        }
+        self.waiting.push_back((to.clone(), id, body));
+        self.connect_to(ctx, &to);
+    }
+
+    /// Opens a stream to `to`, a peer of the roster, trying its addresses in turn; the
+    /// connection, if one could be started.
+    fn connect_to(&mut self, ctx: &mut Context<'_>, to: &str) -> Option<ConnectionId> {
+        let peer = self.roster.get(to)?;
         let remaining: Vec<SocketAddr> = peer
             .addresses
             .iter()
@@ -586,20 +603,24 @@ impl Node {
                 IpAddr::V4(_) => SocketAddr::new(a.ip, peer.port),
             })
             .collect();
-        self.waiting.push_back((to.clone(), id, body));
         self.connect_next(
             ctx,
             Outgoing {
-                peer: to,
+                peer: to.to_owned(),
                 remaining,
                 last_error: String::new(),
             },
-        );
+        )
     }
 
     /// Tries the next address of a peer, from one of our published addresses of the same
-    /// family; when none is left, fails every message waiting for that peer.
-    fn connect_next(&mut self, ctx: &mut Context<'_>, mut outgoing: Outgoing) {
+    /// family; when none is left, fails every message waiting for that peer. The
+    /// connection, if one could be started.
+    fn connect_next(
+        &mut self,
+        ctx: &mut Context<'_>,
+        mut outgoing: Outgoing,
+    ) -> Option<ConnectionId> {
         while !outgoing.remaining.is_empty() {
             let remote = outgoing.remaining.remove(0);
             // From an IPv4 address we publish (a loopback one only to a loopback peer).
@@ -631,9 +652,10 @@ impl Node {
                             backpressured: false,
                             held: VecDeque::new(),
                             held_bytes: 0,
+                            pending_typing: None,
                         },
                     );
-                    return;
+                    return Some(conn);
                 }
                 Err(e) => outgoing.last_error = format!("{remote}: {e}"),
             }
@@ -642,6 +664,7 @@ impl Node {
             &outgoing.peer,
             &format!("cannot connect ({})", outgoing.last_error),
         );
+        None
     }
 
     fn fail_waiting(&mut self, peer: &str, reason: &str) {
@@ -1011,6 +1034,7 @@ impl Handler for Node {
                 backpressured: false,
                 held: VecDeque::new(),
                 held_bytes: 0,
+                pending_typing: None,
             },
         );
         self.reschedule(conn);
@@ -1018,11 +1042,25 @@ impl Handler for Node {
 
     fn on_connected(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
         let config = self.session_config();
+        let peer = self
+            .conns
+            .get(&conn)
+            .and_then(|c| c.peer.clone())
+            .unwrap_or_default();
+        let takes_chat_states = self
+            .roster
+            .get(&peer)
+            .is_some_and(|p| takes_chat_states(&p.presence.caps));
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        let peer = c.peer.clone().unwrap_or_default();
         let mut session = Session::initiator(config, &peer, ctx.now());
+        if takes_chat_states {
+            session.peer_takes_chat_states();
+        }
+        if let Some(state) = c.pending_typing.take() {
+            session.send_typing(state);
+        }
         let (mine, others): (Vec<_>, Vec<_>) =
             self.waiting.drain(..).partition(|(to, _, _)| *to == peer);
         self.waiting = others.into();
@@ -1157,17 +1195,41 @@ impl Handler for Node {
                 }
             }
             NodeCommand::Typing { to, state } => {
-                let open = self
+                let takes_chat_states = self
+                    .roster
+                    .get(&to)
+                    .is_some_and(|p| takes_chat_states(&p.presence.caps));
+                let stream = self
                     .conns
                     .iter_mut()
                     .filter(|(_, c)| c.peer.as_deref() == Some(&to))
-                    .filter(|(_, c)| c.session.as_ref().is_some_and(Session::is_open))
+                    .filter(|(_, c)| match &c.session {
+                        Some(s) => !s.is_closed() && (s.is_open() || c.outgoing.is_some()),
+                        None => c.outgoing.is_some(),
+                    })
                     .max_by_key(|(id, _)| **id);
-                if let Some((&conn, c)) = open {
-                    if let Some(session) = &mut c.session {
-                        session.send_typing(state);
+                match stream {
+                    Some((&conn, c)) => match &mut c.session {
+                        Some(session) => {
+                            if takes_chat_states {
+                                session.peer_takes_chat_states();
+                            }
+                            session.send_typing(state);
+                            self.pump(ctx, conn);
+                        }
+                        // Still connecting: the notification waits for the session.
+                        None => c.pending_typing = Some(state),
+                    },
+                    // No stream yet: to a peer whose caps take chat states, typing is the
+                    // start of a conversation (XEP-0085 §5.1), worth a stream of its own.
+                    None if takes_chat_states && self.established => {
+                        if let Some(conn) = self.connect_to(ctx, &to) {
+                            if let Some(c) = self.conns.get_mut(&conn) {
+                                c.pending_typing = Some(state);
+                            }
+                        }
                     }
-                    self.pump(ctx, conn);
+                    None => {}
                 }
             }
             NodeCommand::Peers => {

@@ -134,8 +134,11 @@ pub struct Session {
     peer: Option<String>,
     /// Whether the peer asked for XEP-0022 composing events in a message.
     wants_composing_events: bool,
-    /// Whether the peer sends XEP-0085 chat states.
+    /// Whether the peer sends XEP-0085 chat states, or its caps say it takes them.
     uses_chat_states: bool,
+    /// A typing notification asked for before the stream was open: the latest goes out
+    /// once it is.
+    pending_typing: Option<ChatState>,
     queued: VecDeque<(String, Message)>,
     /// What is to be written to the connection; kept between writes with its capacity.
     out: String,
@@ -169,6 +172,7 @@ impl Session {
             peer: None,
             wants_composing_events: false,
             uses_chat_states: false,
+            pending_typing: None,
             queued: VecDeque::new(),
             out: String::new(),
             events: VecDeque::new(),
@@ -260,10 +264,17 @@ impl Session {
     /// Sends a typing notification the way this peer understands it: XEP-0022 (`<x
     /// xmlns='jabber:x:event'>` with `<id/>`, in a message with an empty body and no type,
     /// as Adium sends them) if it asked for composing events, else a XEP-0085 chat state if
-    /// it sends chat states itself; nothing otherwise. Says whether anything was sent.
+    /// it sends chat states itself or [`Session::peer_takes_chat_states`] said so; nothing
+    /// otherwise. Says whether anything was sent. While the stream is still opening, the
+    /// latest notification waits and goes out once it is open (if the peer takes them).
     pub fn send_typing(&mut self, state: ChatState) -> bool {
-        if self.state != State::Open {
-            return false;
+        match self.state {
+            State::Open => {}
+            State::Opening if self.wants_composing_events || self.uses_chat_states => {
+                self.pending_typing = Some(state);
+                return true;
+            }
+            _ => return false,
         }
         let mut notification = Message {
             to: self.peer.clone(),
@@ -284,6 +295,12 @@ impl Session {
         }
         write_message(&mut self.out, &notification);
         true
+    }
+
+    /// The peer's capabilities (XEP-0115, in its TXT) include XEP-0085 chat states: they
+    /// may go out before it has sent any (XEP-0085 §5.1), at the start of a conversation.
+    pub fn peer_takes_chat_states(&mut self) {
+        self.uses_chat_states = true;
     }
 
     /// Closes the stream: our `</stream:stream>` goes out and we wait for the peer's, or
@@ -517,6 +534,9 @@ impl Session {
     fn flush_queue(&mut self) {
         if self.state != State::Open {
             return;
+        }
+        if let Some(state) = self.pending_typing.take() {
+            self.send_typing(state);
         }
         while let Some((id, message)) = self.queued.pop_front() {
             write_message(&mut self.out, &message);

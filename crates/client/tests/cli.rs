@@ -439,6 +439,25 @@ fn typing_reaches_a_peer_that_asked_for_it() {
     quit_all([&mut alice, &mut bob]);
 }
 
+/// XEP-0085 §5.1: another llxmpp's caps (its TXT `ver`) say it takes chat states, so the
+/// first keystroke of a conversation reaches it, before either side has written: a stream
+/// is opened for it. Then paused, on the same stream.
+#[test]
+fn typing_opens_a_conversation_with_a_peer_whose_caps_take_chat_states() {
+    let Some(lab) = Lab::new("k") else { return };
+    let (mut alice, mut bob) = alice_and_bob(&lab);
+    alice.command(json!({"cmd": "typing", "to": "bob@hostb", "state": "composing"}));
+    let typing = bob.expect(10, "composing", |e| is(e, "typing"));
+    assert_eq!(
+        (typing["from"].as_str(), typing["state"].as_str()),
+        (Some("alice@hosta"), Some("composing"))
+    );
+    alice.command(json!({"cmd": "typing", "to": "bob@hostb", "state": "paused"}));
+    bob.expect(10, "paused", |e| is(e, "typing") && e["state"] == "paused");
+    assert!(!bob.seen.iter().any(|e| is(e, "message")));
+    quit_all([&mut alice, &mut bob]);
+}
+
 /// Files alice's outcome for one of the test's messages (ids `m…`): sent, or failed with
 /// its reason.
 fn record_outcome(event: &Value, sent: &mut BTreeSet<String>, failed: &mut Vec<(String, String)>) {

@@ -424,3 +424,25 @@ fn typing_goes_out_as_each_peer_understands_it() {
     assert!(!silent.send_typing(ChatState::Composing));
     assert_eq!(output(&mut silent), "");
 }
+
+/// A peer whose caps take XEP-0085 chat states gets them before it has sent any, and a
+/// notification asked for while the stream opens goes out once it is open (§5.1).
+#[test]
+fn typing_waits_for_the_stream_when_caps_promise_chat_states() {
+    use llxmpp_framer::ChatState;
+    let header = b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='p@q'>";
+    let now = Instant::now();
+    let mut session = Session::initiator(config(), "p@q", now);
+    let _ = output(&mut session);
+    assert!(
+        !session.send_typing(ChatState::Composing),
+        "no caps, no states"
+    );
+    session.peer_takes_chat_states();
+    assert!(session.send_typing(ChatState::Composing));
+    assert_eq!(output(&mut session), "", "waits for the peer's header");
+    session.handle_input(now, header);
+    assert!(
+        output(&mut session).contains("<composing xmlns='http://jabber.org/protocol/chatstates'/>")
+    );
+}
