@@ -672,7 +672,7 @@ pub fn discovery_at_scale(
         let start = Instant::now();
         let mut node = lab.llxmpp_chat("a", &format!("bench{run}"), &[])?;
         let mut seen = BTreeSet::new();
-        let mut last = start;
+        let (mut first, mut last) = (start, start);
         while seen.len() < AT_SCALE {
             let Ok((at, line)) = node.expect_at(20.0, "the hundredth peer", |l| {
                 let e = json(l);
@@ -686,8 +686,12 @@ pub fn discovery_at_scale(
             node.seen.retain(|(_, l)| *l != line);
             if seen.insert(json(&line)["peer"].to_string()) {
                 last = at;
+                if seen.len() == 1 {
+                    first = at;
+                }
             }
         }
+        let first_ms = super::millis(start, first);
         if seen.len() == AT_SCALE {
             complete += 1;
             ours.push(super::millis(start, last));
@@ -785,10 +789,11 @@ pub fn discovery_at_scale(
             avahi.push(super::millis(start, last));
         }
         println!(
-            "xtask: run {}: 100 services: llxmpp {} in {:.0} ms; dns-sd -Z {}+{}; avahi-browse -r {}",
+            "xtask: run {}: 100 services: llxmpp {} in {:.0} ms (the first after {:.0} ms); dns-sd -Z {}+{}; avahi-browse -r {}",
             run + 1,
             seen.len(),
             ours.last().copied().unwrap_or(f64::NAN),
+            first_ms,
             srv.len(),
             txt.len(),
             resolved.len(),
