@@ -274,7 +274,7 @@ impl Responder {
                         instance: self.service.instance.clone(),
                         host: self.service.host.clone(),
                     });
-                    self.announce(now, self.records());
+                    self.announce(now);
                     self.phase = Phase::Announcing {
                         sent: 1,
                         next: now + Duration::from_secs(1),
@@ -282,7 +282,7 @@ impl Responder {
                 }
             }
             Phase::Announcing { sent, next } if next <= now => {
-                self.announce(now, self.records());
+                self.announce(now);
                 self.phase = if sent + 1 >= self.config.announcements {
                     Phase::Established
                 } else {
@@ -317,20 +317,33 @@ impl Responder {
         Ok(())
     }
 
-    /// Replaces our addresses: goodbyes for those gone, announcements for the others.
+    /// Replaces our addresses (after a new lease, an interface gone or come): goodbyes for
+    /// the addresses that left, on the link that had them (RFC 6762 §10.1), then
+    /// announcements on every link with its own addresses (§8.3, §15), at once and again a
+    /// second later.
     pub fn set_addresses(&mut self, now: Instant, addresses: Vec<InterfaceAddr>) {
         if addresses == self.service.addresses {
             return;
         }
-        let gone: Vec<Record> = self
-            .address_records(None)
-            .into_iter()
-            .filter(|r| !addresses.iter().any(|a| address_data(a.ip) == r.data))
+        let gone: Vec<InterfaceAddr> = self
+            .service
+            .addresses
+            .iter()
+            .filter(|old| !addresses.contains(old))
+            .copied()
             .collect();
-        self.service.addresses = addresses;
-        if self.is_public() && !gone.is_empty() {
-            self.send_goodbye(gone);
+        if self.is_public() {
+            for address in gone {
+                let record = Record {
+                    name: self.host_name(),
+                    ttl: HOST_TTL,
+                    cache_flush: true,
+                    data: address_data(address.ip),
+                };
+                self.send_goodbye_on(Some(address.interface), vec![record]);
+            }
         }
+        self.service.addresses = addresses;
         self.reannounce(now);
     }
 
@@ -557,21 +570,48 @@ impl Responder {
         self.queue(Destination::Multicast, None, &message);
     }
 
-    fn announce(&mut self, now: Instant, records: Vec<Record>) {
-        for record in &records {
-            self.last_multicast.insert(multicast_key(record, None), now);
+    /// Multicasts every record on each link with that link's own addresses (RFC 6762
+    /// §15): a peer on one link never learns an address of another, which it could not
+    /// reach. With no address known on any link, once on every link.
+    fn announce(&mut self, now: Instant) {
+        for interface in self.links() {
+            let mut records: Vec<Record> = self
+                .records()
+                .into_iter()
+                .filter(|r| !is_address(r))
+                .collect();
+            records.extend(self.address_records(interface));
+            for record in &records {
+                self.last_multicast
+                    .insert(multicast_key(record, interface), now);
+            }
+            let message = Message {
+                is_response: true,
+                answers: records,
+                ..Message::default()
+            };
+            self.queue(Destination::Multicast, interface, &message);
         }
-        let message = Message {
-            is_response: true,
-            answers: records,
-            ..Message::default()
-        };
-        self.queue(Destination::Multicast, None, &message);
+    }
+
+    /// The links we have addresses on, each once; `[None]` (every link) when we know of
+    /// none.
+    fn links(&self) -> Vec<Option<u32>> {
+        let mut links: Vec<Option<u32>> = Vec::new();
+        for address in &self.service.addresses {
+            if !links.contains(&Some(address.interface)) {
+                links.push(Some(address.interface));
+            }
+        }
+        if links.is_empty() {
+            links.push(None);
+        }
+        links
     }
 
     fn reannounce(&mut self, now: Instant) {
         if self.is_public() {
-            self.announce(now, self.records());
+            self.announce(now);
             self.phase = Phase::Announcing {
                 sent: 1,
                 next: now + Duration::from_secs(1),
@@ -580,6 +620,11 @@ impl Responder {
     }
 
     fn send_goodbye(&mut self, records: Vec<Record>) {
+        self.send_goodbye_on(None, records);
+    }
+
+    /// Multicasts `records` with TTL 0 on `interface` (every link if `None`).
+    fn send_goodbye_on(&mut self, interface: Option<u32>, records: Vec<Record>) {
         let answers = records
             .into_iter()
             .map(|r| Record { ttl: 0, ..r })
@@ -589,7 +634,7 @@ impl Responder {
             answers,
             ..Message::default()
         };
-        self.queue(Destination::Multicast, None, &message);
+        self.queue(Destination::Multicast, interface, &message);
     }
 
     /// A response holding a record of one of our unique names with other data is a
@@ -1009,6 +1054,11 @@ fn is_unique_type(code: u16) -> bool {
         code,
         rtype::SRV | rtype::TXT | rtype::A | rtype::AAAA | rtype::NULL
     )
+}
+
+/// Whether `record` is one of our host's addresses (A or AAAA), which differ per link.
+fn is_address(record: &Record) -> bool {
+    matches!(record.data.rtype(), rtype::A | rtype::AAAA)
 }
 
 fn address_data(ip: IpAddr) -> RecordData {

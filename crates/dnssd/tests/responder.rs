@@ -566,3 +566,101 @@ fn a_type_our_names_lack_is_denied_with_nsec() {
     let later = later + Duration::from_secs(2);
     assert!(nsec(&ask(&mut responder, later, PEER, &query(host, rtype::A))).is_empty());
 }
+
+fn v4(a: u8, b: u8, c: u8, d: u8, interface: u32) -> InterfaceAddr {
+    InterfaceAddr {
+        interface,
+        ip: IpAddr::V4(Ipv4Addr::new(a, b, c, d)),
+    }
+}
+
+/// The addresses an announcement or goodbye holds for our host.
+fn addresses_in(message: &Message) -> Vec<IpAddr> {
+    message
+        .answers
+        .iter()
+        .filter_map(|r| match r.data {
+            RecordData::A(ip) => Some(IpAddr::V4(ip)),
+            RecordData::Aaaa(ip) => Some(IpAddr::V6(ip)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// RFC 6762 §15: on a host with two links, each link hears only its own address, so a
+/// peer never learns one it cannot reach.
+#[test]
+fn each_link_is_announced_with_its_own_address_only() {
+    let start = Instant::now();
+    let mut service = service();
+    service.addresses = vec![v4(169, 254, 1, 2, 2), v4(10, 0, 3, 2, 3)];
+    let mut responder = Responder::new(service, ResponderConfig::default(), start, 3).unwrap();
+    let sent = run(&mut responder, start, Duration::from_secs(5));
+    let announcements: Vec<&Transmit> = sent
+        .iter()
+        .map(|(_, t)| t)
+        .filter(|t| decode(t).is_response)
+        .collect();
+    assert_eq!(announcements.len(), 4, "two rounds, one per link");
+    for t in announcements {
+        let message = decode(t);
+        let expected = match t.interface {
+            Some(2) => Ipv4Addr::new(169, 254, 1, 2),
+            Some(3) => Ipv4Addr::new(10, 0, 3, 2),
+            other => panic!("an announcement on {other:?}"),
+        };
+        assert_eq!(addresses_in(&message), vec![IpAddr::V4(expected)]);
+        assert!(message.answers.iter().any(|r| r.data.rtype() == rtype::SRV));
+    }
+}
+
+/// A new lease: the old address is retracted on its link, the new one announced there at
+/// once (peers learn it without waiting for a cache to expire) and again a second later.
+#[test]
+fn a_replaced_address_is_retracted_on_its_link_and_the_new_one_announced_at_once() {
+    let (mut responder, now) = established();
+    responder.set_addresses(now, vec![v4(169, 254, 1, 3, 2)]);
+    let at_once: Vec<Transmit> = std::iter::from_fn(|| responder.poll_transmit()).collect();
+    assert_eq!(at_once.len(), 2, "{at_once:?}");
+    let goodbye = decode(&at_once[0]);
+    assert_eq!(at_once[0].interface, Some(2));
+    assert_eq!(
+        addresses_in(&goodbye),
+        vec![IpAddr::V4(Ipv4Addr::new(169, 254, 1, 2))]
+    );
+    assert!(goodbye.answers.iter().all(|r| r.ttl == 0));
+    let announcement = decode(&at_once[1]);
+    assert_eq!(at_once[1].interface, Some(2));
+    assert_eq!(
+        addresses_in(&announcement),
+        vec![IpAddr::V4(Ipv4Addr::new(169, 254, 1, 3))]
+    );
+    assert!(announcement.answers.iter().all(|r| r.ttl != 0));
+    let again = run(&mut responder, now, Duration::from_secs(3));
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].0, Duration::from_secs(1));
+    assert_eq!(
+        addresses_in(&decode(&again[0].1)),
+        vec![IpAddr::V4(Ipv4Addr::new(169, 254, 1, 3))]
+    );
+}
+
+/// An interface that came up is announced on with its own address; the link we had keeps
+/// its address and hears no goodbye.
+#[test]
+fn a_new_interface_is_announced_on_and_the_old_link_loses_nothing() {
+    let (mut responder, now) = established();
+    responder.set_addresses(now, vec![v4(169, 254, 1, 2, 2), v4(10, 0, 4, 2, 4)]);
+    let sent: Vec<Transmit> = std::iter::from_fn(|| responder.poll_transmit()).collect();
+    assert!(sent
+        .iter()
+        .all(|t| decode(t).answers.iter().all(|r| r.ttl != 0)));
+    let on = |link: u32| -> Vec<IpAddr> {
+        sent.iter()
+            .filter(|t| t.interface == Some(link))
+            .flat_map(|t| addresses_in(&decode(t)))
+            .collect()
+    };
+    assert_eq!(on(2), vec![IpAddr::V4(Ipv4Addr::new(169, 254, 1, 2))]);
+    assert_eq!(on(4), vec![IpAddr::V4(Ipv4Addr::new(10, 0, 4, 2))]);
+}
