@@ -16,12 +16,18 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::interfaces::{enumerate, InterfaceInfo, InterfaceSelection};
 use crate::limits::Limits;
 use crate::mdns::{MdnsSocket, MDNS_PORT};
+use crate::send_queue::kernel_send_queue;
+use crate::watch::InterfaceWatch;
 
 const WAKER: Token = Token(0);
 /// What a batch of commands may queue on one connection before writing it anyway.
 const CORK_LIMIT: usize = 64 * 1024;
 const LISTENER_V4: Token = Token(1);
 const LISTENER_V6: Token = Token(2);
+const INTERFACE_WATCH: Token = Token(3);
+/// After the kernel says interfaces changed, how long to wait for the rest of the burst
+/// (an address replaced is a removal and an addition) before reading them again.
+const WATCH_SETTLE: Duration = Duration::from_millis(20);
 const MDNS_BASE: usize = 16;
 const MDNS_MAX: usize = 4096;
 const CONNECTION_BASE: usize = MDNS_BASE + MDNS_MAX;
@@ -48,7 +54,9 @@ pub struct Config {
     pub port_search: u16,
     /// Listen on this IPv4 address (default: all).
     pub listen_v4: Ipv4Addr,
-    /// How often interfaces and addresses are checked again.
+    /// How often interfaces and addresses are read again. On Linux the kernel also says
+    /// when they change (rtnetlink), and they are read again within milliseconds; this
+    /// period is the fallback, and the only way elsewhere.
     pub interface_recheck: Duration,
     /// The limits.
     pub limits: Limits,
@@ -129,6 +137,21 @@ pub enum WriteState {
     /// Queued, and the queue is now above the high watermark: stop writing until
     /// [`Handler::on_writable`] is called.
     Backpressure,
+}
+
+/// How far a connection's written bytes have gone, counted from its first byte
+/// ([`Context::send_progress`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SendProgress {
+    /// Bytes given to [`Context::write`] (queued or written).
+    pub written: u64,
+    /// Of those, the bytes the peer's TCP has acknowledged: they reached the peer's host.
+    /// `None` where the system does not tell (only Linux does).
+    pub acknowledged: Option<u64>,
+    /// Bytes sent and waiting for the peer's acknowledgement. With the peer's window shut
+    /// (alive but not reading) nothing is in flight; bytes in flight that stay
+    /// unacknowledged mean a peer that is gone. `None` where the system does not tell.
+    pub in_flight: Option<usize>,
 }
 
 /// Why a call on a connection failed.
@@ -295,6 +318,8 @@ struct Connection {
     flush_listed: bool,
     /// The handler asked not to be given this connection's data for now.
     reading_paused: bool,
+    /// Bytes given to `write`, ever.
+    written: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -338,6 +363,8 @@ struct Inner {
     stop_deadline: Option<Instant>,
     accept_paused_until: Option<Instant>,
     stats: LoopStats,
+    /// The kernel's word that interfaces changed (Linux), if it could be opened.
+    watch: Option<InterfaceWatch>,
     /// Set while a batch of commands is handled: writes are queued, and the connections
     /// listed in `to_flush` are written once the batch is done (one `write` for many
     /// messages instead of one each).
@@ -470,6 +497,7 @@ impl Context<'_> {
             return Err(ConnectionError::QueueFull);
         }
         c.queue.extend(bytes);
+        c.written += bytes.len() as u64;
         // A batch holds back at most CORK_LIMIT bytes a connection: a long batch must not
         // fill the queue to its cap before anything is written.
         if corked && c.queue.len() < CORK_LIMIT {
@@ -527,6 +555,40 @@ impl Context<'_> {
         self.inner.connections.get(conn.0)?.as_ref().map(|c| c.peer)
     }
 
+    /// Our address on a connection (once connected).
+    pub fn local_addr(&self, conn: ConnectionId) -> Option<SocketAddr> {
+        let c = self.inner.connections.get(conn.0)?.as_ref()?;
+        c.stream.local_addr().ok()
+    }
+
+    /// How far the bytes written to a connection have gone: into our queue, into the
+    /// kernel, acknowledged by the peer's TCP. A handler that must know a message reached
+    /// the peer's host compares its bytes' end with [`SendProgress::acknowledged`]; no
+    /// callback announces acknowledgements, so it looks again on a timer.
+    pub fn send_progress(&self, conn: ConnectionId) -> Option<SendProgress> {
+        let c = self.inner.connections.get(conn.0)?.as_ref()?;
+        let in_kernel = match c.state {
+            ConnState::Open => kernel_send_queue(&c.stream),
+            ConnState::Connecting { .. } => None,
+        };
+        let acknowledged = in_kernel.map(|k| {
+            c.written
+                .saturating_sub(c.queue.len() as u64)
+                .saturating_sub(k.unacknowledged as u64)
+        });
+        Some(SendProgress {
+            written: c.written,
+            acknowledged: match c.state {
+                ConnState::Connecting { .. } => Some(0),
+                ConnState::Open => acknowledged,
+            },
+            in_flight: match c.state {
+                ConnState::Connecting { .. } => Some(0),
+                ConnState::Open => in_kernel.map(|k| k.in_flight),
+            },
+        })
+    }
+
     /// Shuts our sending side once the queue is flushed (a half-close).
     pub fn shutdown_write(&mut self, conn: ConnectionId) {
         if let Some(c) = self.inner.get(conn) {
@@ -543,8 +605,13 @@ impl Context<'_> {
         self.inner.flush(conn);
     }
 
-    /// Drops the connection at once, queued bytes and all.
+    /// Drops the connection at once, queued bytes and all, with a reset (`SO_LINGER` 0):
+    /// the kernel neither keeps retransmitting to a peer that is gone nor lingers in
+    /// `FIN_WAIT` for it.
     pub fn abort(&mut self, conn: ConnectionId) {
+        if let Some(c) = self.inner.get(conn) {
+            let _ = socket2::SockRef::from(&c.stream).set_linger(Some(Duration::ZERO));
+        }
         self.inner.remove(conn, CloseReason::Local);
     }
 
@@ -614,6 +681,7 @@ impl Inner {
             write_shut: false,
             flush_listed: false,
             reading_paused: false,
+            written: 0,
         });
         Ok(ConnectionId(index))
     }
@@ -735,7 +803,12 @@ impl<C: Send + 'static> EventLoop<C> {
             corked: false,
             to_flush: Vec::new(),
             to_read: Vec::new(),
+            watch: None,
         };
+        if inner.config.mdns.is_some() {
+            // Without it, the periodic re-read still finds every change, later.
+            inner.watch = InterfaceWatch::open(inner.poll.registry(), INTERFACE_WATCH).ok();
+        }
         open_listeners(&mut inner)?;
         refresh_interfaces(&mut inner)?;
         Ok(EventLoop {
@@ -830,6 +903,11 @@ impl<C: Send + 'static> EventLoop<C> {
                         }
                     }
                     LISTENER_V4 | LISTENER_V6 => self.accept(handler, now, event.token()),
+                    INTERFACE_WATCH => {
+                        if self.inner.watch.as_mut().is_some_and(InterfaceWatch::drain) {
+                            next_recheck = next_recheck.min(now + WATCH_SETTLE);
+                        }
+                    }
                     Token(t) if (MDNS_BASE..CONNECTION_BASE).contains(&t) => {
                         self.receive_datagrams(handler, now, t - MDNS_BASE, &mut datagram)
                     }
@@ -1192,7 +1270,7 @@ fn refresh_interfaces(inner: &mut Inner) -> io::Result<()> {
                     && if s.v6 {
                         i.has_ipv6()
                     } else {
-                        i.ipv4().is_some()
+                        i.ipv4().is_some() && i.ipv4() == s.address
                     }
             })
         });

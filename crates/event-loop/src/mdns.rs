@@ -35,6 +35,9 @@ pub const MDNS_PORT: u16 = 5353;
 #[derive(Debug)]
 pub(crate) struct MdnsSocket {
     pub interface: u32,
+    /// The IPv4 address it sends from (`IP_MULTICAST_IF`): a socket whose interface got
+    /// another address is opened anew, or it would send from an address we lost.
+    pub address: Option<Ipv4Addr>,
     pub socket: UdpSocket,
     pub v6: bool,
 }
@@ -62,6 +65,7 @@ impl MdnsSocket {
         socket.set_nonblocking(true)?;
         Ok(MdnsSocket {
             interface: interface.index,
+            address: Some(address),
             socket: UdpSocket::from_std(socket.into()),
             v6: false,
         })
@@ -85,6 +89,7 @@ impl MdnsSocket {
         socket.set_nonblocking(true)?;
         Ok(MdnsSocket {
             interface: interface.index,
+            address: None,
             socket: UdpSocket::from_std(socket.into()),
             v6: true,
         })

@@ -689,3 +689,88 @@ fn a_peer_that_speaks_first_is_heard_after_the_connect_completes() {
     assert_eq!(words.log.first().map(String::as_str), Some("connected"));
     assert_eq!(words.received, b"<stream:stream>");
 }
+
+/// Connects, writes `.0` bytes once connected, and reports the connection's send progress
+/// every 10 ms.
+struct Progress {
+    bytes: usize,
+    conn: Option<ConnectionId>,
+    report: mpsc::Sender<llxmpp_event_loop::SendProgress>,
+    next: Instant,
+}
+
+impl Handler for Progress {
+    type Command = Cmd;
+    fn on_command(&mut self, ctx: &mut Context<'_>, command: Cmd) {
+        match command {
+            Cmd::Connect(to, timeout) => {
+                let options = ConnectOptions {
+                    bind: None,
+                    timeout,
+                };
+                self.conn = ctx.connect(to, options).ok();
+            }
+            _ => stop_soon(ctx),
+        }
+    }
+    fn on_connected(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+        ctx.write(conn, &vec![b'x'; self.bytes]).unwrap();
+    }
+    fn on_timeout(&mut self, ctx: &mut Context<'_>) {
+        self.next = ctx.now() + Duration::from_millis(10);
+        if let Some(progress) = self.conn.and_then(|c| ctx.send_progress(c)) {
+            let _ = self.report.send(progress);
+        }
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Some(self.next)
+    }
+}
+
+/// Bytes the kernel took are not bytes the peer has: `acknowledged` stays behind while
+/// the peer's window is shut, and reaches `written` once the peer reads.
+#[cfg(target_os = "linux")]
+#[test]
+fn send_progress_counts_what_the_peer_acknowledged_not_what_the_kernel_took() {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket
+        .bind(&SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0).into())
+        .unwrap();
+    socket.listen(1).unwrap();
+    let listener: std::net::TcpListener = socket.into();
+    let to = listener.local_addr().unwrap();
+    const BYTES: usize = 1 << 20;
+    let (report, progress) = mpsc::channel();
+    let handler = Progress {
+        bytes: BYTES,
+        conn: None,
+        report,
+        next: Instant::now(),
+    };
+    let (_, handle, join) = spawn(Limits::DEFAULT, handler);
+    handle
+        .send(Cmd::Connect(to, Duration::from_secs(5)))
+        .map_err(|_| ())
+        .unwrap();
+    let (mut peer, _) = listener.accept().unwrap();
+    // The peer does not read: its window shuts with most of the bytes still ours.
+    thread::sleep(Duration::from_millis(300));
+    let stalled = progress.try_iter().last().unwrap();
+    assert_eq!(stalled.written, BYTES as u64);
+    let acknowledged = stalled.acknowledged.unwrap();
+    assert!(acknowledged < BYTES as u64 / 2, "{stalled:?}");
+    let mut got = vec![0u8; BYTES];
+    peer.read_exact(&mut got).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let done = loop {
+        let last = progress.recv_timeout(Duration::from_secs(1)).unwrap();
+        if last.acknowledged == Some(BYTES as u64) || Instant::now() > deadline {
+            break last;
+        }
+    };
+    assert_eq!(done.acknowledged, Some(BYTES as u64), "{done:?}");
+    assert_eq!(done.in_flight, Some(0));
+    handle.send(Cmd::Stop).map_err(|_| ()).unwrap();
+    join.join().unwrap();
+}
