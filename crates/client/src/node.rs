@@ -80,9 +80,13 @@ pub const EVENT_OVERHEAD_BYTES: usize = 128;
 
 /// How often a node that stopped reading looks whether the application has caught up.
 const UNREAD_RECHECK: Duration = Duration::from_millis(5);
-/// How often written messages are looked at again (they are reported once their bytes
-/// have left the queue, which `on_flushed` says; this is in case a flush came without it).
-const UNFLUSHED_RECHECK: Duration = Duration::from_millis(20);
+/// How often written messages are looked at again: they are reported `sent` once the
+/// peer's TCP has acknowledged their bytes, which no socket event announces.
+const UNCONFIRMED_RECHECK: Duration = Duration::from_millis(10);
+
+/// The default of [`Node::set_ack_timeout`]: bytes sent to a peer and not acknowledged for
+/// this long mean a peer that is gone (its address changed, its host slept or left).
+pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What an event counts for in the unread bytes.
 fn event_weight(event: &NodeEvent) -> usize {
@@ -234,7 +238,8 @@ pub enum NodeEvent {
         /// `composing`, `paused`, `stopped`…
         state: String,
     },
-    /// A message of ours was written to the peer's connection.
+    /// A message of ours reached the peer's host: its TCP acknowledged the message's
+    /// bytes (where the system cannot tell, as off Linux: they left our queue).
     Sent {
         /// The peer.
         to: String,
@@ -303,6 +308,18 @@ pub enum NodeCommand {
     Quit,
 }
 
+/// Hands a message to a connection's session; it is kept until its bytes are
+/// acknowledged.
+fn give(c: &mut Conn, instance: &str, message: Outbound) {
+    if let Some(session) = &mut c.session {
+        session.send_message(
+            &message.id,
+            Message::chat(instance, &message.to, &message.body),
+        );
+        c.given.push(message);
+    }
+}
+
 /// Whether a peer's XEP-0115 caps (in its TXT) promise XEP-0085 chat states: its `ver`
 /// is the hash of a feature set known to include them, ours (another llxmpp). A `ver`
 /// names one set of features exactly (XEP-0115 §5), so no disco#info is needed for it.
@@ -328,10 +345,22 @@ struct Refusal {
     reason: String,
 }
 
+/// A message of ours on its way, kept until the peer's TCP has acknowledged its bytes, so
+/// that a stream found dead can hand it to a fresh one.
+#[derive(Clone, Debug)]
+struct Outbound {
+    to: String,
+    id: String,
+    body: String,
+    /// Already given to a stream that died: a second death fails it.
+    retried: bool,
+}
+
 #[derive(Debug)]
 struct Outgoing {
     peer: String,
-    remaining: Vec<SocketAddr>,
+    /// The peer's addresses not tried yet, each with the interface it was learned on.
+    remaining: Vec<(SocketAddr, u32)>,
     last_error: String,
 }
 
@@ -342,8 +371,19 @@ struct Conn {
     peer: Option<String>,
     remote: SocketAddr,
     outgoing: Option<Outgoing>,
-    /// Ids written into the connection, reported `sent` once the loop's queue is empty.
-    unflushed: Vec<(String, String)>,
+    /// Messages given to the session and not written yet.
+    given: Vec<Outbound>,
+    /// Messages written, with the end of their bytes in the stream, until the peer's TCP
+    /// acknowledges them.
+    unconfirmed: VecDeque<(Outbound, u64)>,
+    /// Bytes written into the connection.
+    bytes_written: u64,
+    /// The peer's acknowledged bytes when last looked at, and since when that count has
+    /// not moved while bytes were in flight.
+    acknowledged: (u64, Instant),
+    /// Why we gave the connection up while it still worked for the loop (a stale address,
+    /// a peer that stopped acknowledging): its unconfirmed messages are retried.
+    stale: Option<String>,
     trusted: bool,
     /// Why the connection was given up, if bytes could not be queued: what was written
     /// into it is then reported as failed, not sent.
@@ -353,8 +393,8 @@ struct Conn {
     /// The loop said the connection's queue is over its high watermark: messages wait in
     /// `held` until it says the queue is writable again.
     backpressured: bool,
-    /// Messages (to, id, body) not yet given to the session, and their bodies' bytes.
-    held: VecDeque<(String, String, String)>,
+    /// Messages not yet given to the session, and their bodies' bytes.
+    held: VecDeque<Outbound>,
     held_bytes: usize,
     /// A typing notification for an outgoing connection still connecting.
     pending_typing: Option<ChatState>,
@@ -367,7 +407,7 @@ pub struct Node {
     events: EventSender,
     /// Connections we stopped reading because the application has too many unread events.
     unread_paused: BTreeSet<ConnectionId>,
-    /// When to look again at `unflushed` and `unread_paused` (see `arm_recheck`).
+    /// When to look again at `unconfirmed` and `unread_paused` (see `arm_recheck`).
     recheck_at: Option<Instant>,
     presence: Option<Presence>,
     established: bool,
@@ -379,9 +419,11 @@ pub struct Node {
     /// every connection (a node may hold thousands of streams).
     deadlines: BTreeSet<(Instant, ConnectionId)>,
     /// Connections with written messages not yet reported `sent`.
-    unflushed: BTreeSet<ConnectionId>,
-    /// Messages waiting for a stream to their peer: (peer, id, body).
-    waiting: VecDeque<(String, String, String)>,
+    unconfirmed: BTreeSet<ConnectionId>,
+    /// Messages waiting for a stream to their peer.
+    waiting: VecDeque<Outbound>,
+    /// See [`Node::set_ack_timeout`].
+    ack_timeout: Duration,
     quitting: bool,
     seed: u64,
 }
@@ -403,11 +445,21 @@ impl Node {
             port: 0,
             conns: HashMap::new(),
             deadlines: BTreeSet::new(),
-            unflushed: BTreeSet::new(),
+            unconfirmed: BTreeSet::new(),
             waiting: VecDeque::new(),
+            ack_timeout: DEFAULT_ACK_TIMEOUT,
             quitting: false,
             seed,
         }
+    }
+
+    /// How long bytes sent to a peer may stay unacknowledged by its TCP before the stream
+    /// is taken for dead ([`DEFAULT_ACK_TIMEOUT`] unless set): it is then reset, and its
+    /// unconfirmed messages go once more on a fresh connection, to the peer's current
+    /// addresses, before they end in [`NodeEvent::SendFailed`]. A peer that is alive but
+    /// not reading shuts its window and acknowledges what it got: that is not a stall.
+    pub fn set_ack_timeout(&mut self, timeout: Duration) {
+        self.ack_timeout = timeout;
     }
 
     fn emit(&self, event: NodeEvent) {
@@ -455,8 +507,11 @@ impl Node {
         presence.to_txt(self.port).unwrap_or_default()
     }
 
-    fn start_presence(&mut self, ctx: &mut Context<'_>, interfaces: &[InterfaceInfo]) {
-        self.addresses = interfaces
+    /// Publishes our service on the interfaces' addresses; after a change, tells the
+    /// responder (goodbyes for addresses gone, announcements on every link) and gives up
+    /// the streams that ran from an address we lost.
+    fn update_presence(&mut self, ctx: &mut Context<'_>, interfaces: &[InterfaceInfo]) {
+        let addresses: Vec<InterfaceAddr> = interfaces
             .iter()
             .flat_map(|i| {
                 i.addresses.iter().map(move |ip| InterfaceAddr {
@@ -466,7 +521,26 @@ impl Node {
             })
             .filter(|a| self.config.bind.is_empty() || self.config.bind.contains(&a.ip))
             .collect();
-        if self.presence.is_some() {
+        let lost: Vec<IpAddr> = self
+            .addresses
+            .iter()
+            .map(|a| a.ip)
+            .filter(|ip| !addresses.iter().any(|a| a.ip == *ip))
+            .collect();
+        self.addresses = addresses;
+        if !lost.is_empty() {
+            let from_lost: Vec<(ConnectionId, IpAddr)> = self
+                .conns
+                .keys()
+                .filter_map(|&conn| Some((conn, ctx.local_addr(conn)?.ip())))
+                .filter(|(_, ip)| lost.contains(ip))
+                .collect();
+            for (conn, ip) in from_lost {
+                self.give_up(ctx, conn, format!("our address {ip} is gone"));
+            }
+        }
+        if let Some(presence) = &mut self.presence {
+            presence.set_addresses(ctx, self.addresses.clone());
             return;
         }
         let service = ServiceInfo {
@@ -513,9 +587,11 @@ impl Node {
                         match change {
                             RosterEvent::PeerOnline(peer) => self.emit(NodeEvent::PeerOnline(peer)),
                             RosterEvent::PresenceChanged(peer) => {
+                                self.drop_streams_to_left_addresses(ctx, &peer);
                                 self.emit(NodeEvent::PeerChanged(peer))
                             }
                             RosterEvent::PeerOffline { instance } => {
+                                self.drop_streams_of(ctx, &instance, None);
                                 self.emit(NodeEvent::PeerOffline { peer: instance })
                             }
                         }
@@ -526,27 +602,67 @@ impl Node {
         }
     }
 
+    /// Gives up the streams of a peer whose address is no longer among its addresses: what
+    /// we write there goes nowhere (the address is another host's, or nobody's).
+    fn drop_streams_to_left_addresses(&mut self, ctx: &mut Context<'_>, peer: &Peer) {
+        self.drop_streams_of(ctx, &peer.instance, Some(peer));
+    }
+
+    /// Gives up the streams of `instance`: all of them (it went offline), or those at an
+    /// address `now` no longer has.
+    fn drop_streams_of(&mut self, ctx: &mut Context<'_>, instance: &str, now: Option<&Peer>) {
+        let stale: Vec<(ConnectionId, IpAddr)> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.peer.as_deref() == Some(instance) && c.stale.is_none())
+            .map(|(&conn, c)| (conn, c.remote.ip()))
+            .filter(|(_, ip)| now.is_none_or(|p| !p.addresses.iter().any(|a| a.ip == *ip)))
+            .collect();
+        for (conn, ip) in stale {
+            let reason = match now {
+                Some(_) => format!("{instance} is no longer at {ip}"),
+                None => format!("{instance} went offline"),
+            };
+            self.give_up(ctx, conn, reason);
+        }
+    }
+
+    /// Resets a connection the loop still holds but that leads nowhere; its messages not
+    /// yet acknowledged are retried once (see `on_closed`).
+    fn give_up(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, reason: String) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.stale.is_some() {
+            return;
+        }
+        tracing::info!(peer = ?c.peer, remote = %c.remote, %reason, "giving the stream up");
+        c.stale = Some(reason);
+        ctx.abort(conn);
+    }
+
     /// Sends or fails the messages that were waiting, once we are published.
     fn dispatch_waiting(&mut self, ctx: &mut Context<'_>) {
         if !self.established {
             return;
         }
         let waiting: Vec<_> = self.waiting.drain(..).collect();
-        for (to, id, body) in waiting {
-            self.send(ctx, to, id, body);
+        for message in waiting {
+            self.send(ctx, message);
         }
     }
 
-    fn send(&mut self, ctx: &mut Context<'_>, to: String, id: String, body: String) {
+    fn send(&mut self, ctx: &mut Context<'_>, message: Outbound) {
         if !self.established {
-            self.waiting.push_back((to, id, body));
+            self.waiting.push_back(message);
             return;
         }
+        let to = message.to.clone();
         // A stream to that peer, newest first, that is opening or open.
         let existing = self
             .conns
             .iter_mut()
-            .filter(|(_, c)| c.peer.as_deref() == Some(&to))
+            .filter(|(_, c)| c.peer.as_deref() == Some(&to) && c.stale.is_none())
             .filter(|(_, c)| {
                 c.session
                     .as_ref()
@@ -557,51 +673,72 @@ impl Node {
             match &mut c.session {
                 Some(_) if c.backpressured || !c.held.is_empty() => {
                     if c.held.len() >= MAX_HELD_MESSAGES
-                        || c.held_bytes + body.len() > MAX_HELD_BYTES
+                        || c.held_bytes + message.body.len() > MAX_HELD_BYTES
                     {
                         let reason = format!(
                             "{to} is not reading: {} messages ({} bytes) wait for it already",
                             c.held.len(),
                             c.held_bytes
                         );
-                        self.emit(NodeEvent::SendFailed { to, id, reason });
+                        self.emit(NodeEvent::SendFailed {
+                            to,
+                            id: message.id,
+                            reason,
+                        });
                     } else {
-                        c.held_bytes += body.len();
-                        c.held.push_back((to, id, body));
+                        c.held_bytes += message.body.len();
+                        c.held.push_back(message);
                     }
                 }
-                Some(session) => {
-                    session.send_message(&id, Message::chat(&self.instance, &to, &body));
+                Some(_) => {
+                    give(c, &self.instance, message);
                     self.pump(ctx, conn);
                 }
                 // Still connecting: the message waits for the session.
-                None => self.waiting.push_back((to, id, body)),
+                None => self.waiting.push_back(message),
             }
             return;
         }
         if self.roster.get(&to).is_none() {
             self.emit(NodeEvent::SendFailed {
                 to,
-                id,
+                id: message.id,
                 reason: "no such peer on the link".into(),
             });
             return;
         }
-        self.waiting.push_back((to.clone(), id, body));
+        self.waiting.push_back(message);
         self.connect_to(ctx, &to);
+    }
+
+    /// A message whose stream died before the peer acknowledged it: once more on a fresh
+    /// stream, else failed with `why`.
+    fn retry(&mut self, ctx: &mut Context<'_>, mut message: Outbound, why: &str) {
+        if message.retried || self.quitting {
+            self.emit(NodeEvent::SendFailed {
+                to: message.to,
+                id: message.id,
+                reason: format!("{why}; not acknowledged by the peer"),
+            });
+            return;
+        }
+        tracing::debug!(to = %message.to, id = %message.id, %why, "sending again");
+        message.retried = true;
+        self.send(ctx, message);
     }
 
     /// Opens a stream to `to`, a peer of the roster, trying its addresses in turn; the
     /// connection, if one could be started.
     fn connect_to(&mut self, ctx: &mut Context<'_>, to: &str) -> Option<ConnectionId> {
         let peer = self.roster.get(to)?;
-        let remaining: Vec<SocketAddr> = peer
+        let remaining: Vec<(SocketAddr, u32)> = peer
             .addresses
             .iter()
             .map(|a| match a.ip {
                 IpAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(v6, peer.port, 0, a.interface)),
                 IpAddr::V4(_) => SocketAddr::new(a.ip, peer.port),
             })
+            .zip(peer.addresses.iter().map(|a| a.interface))
             .collect();
         self.connect_next(
             ctx,
@@ -614,22 +751,25 @@ impl Node {
     }
 
     /// Tries the next address of a peer, from one of our published addresses of the same
-    /// family; when none is left, fails every message waiting for that peer. The
-    /// connection, if one could be started.
+    /// family, on the interface the peer's address was learned on if we have one there
+    /// (peers such as libpurple close connections from addresses they do not know, and an
+    /// address of another link may not be routed back); when none is left, fails every
+    /// message waiting for that peer. The connection, if one could be started.
     fn connect_next(
         &mut self,
         ctx: &mut Context<'_>,
         mut outgoing: Outgoing,
     ) -> Option<ConnectionId> {
         while !outgoing.remaining.is_empty() {
-            let remote = outgoing.remaining.remove(0);
+            let (remote, learned_on) = outgoing.remaining.remove(0);
             // From an IPv4 address we publish (a loopback one only to a loopback peer).
             // IPv6 sources are left to the system: binding a link-local one needs its scope.
             let bind = self
                 .addresses
                 .iter()
                 .filter(|a| a.ip.is_ipv4() && remote.is_ipv4())
-                .find(|a| a.ip.is_loopback() == remote.ip().is_loopback())
+                .filter(|a| a.ip.is_loopback() == remote.ip().is_loopback())
+                .min_by_key(|a| a.interface != learned_on)
                 .map(|a| a.ip);
             let options = ConnectOptions {
                 bind,
@@ -645,7 +785,11 @@ impl Node {
                             peer,
                             remote,
                             outgoing: Some(outgoing),
-                            unflushed: Vec::new(),
+                            given: Vec::new(),
+                            unconfirmed: VecDeque::new(),
+                            bytes_written: 0,
+                            acknowledged: (0, ctx.now()),
+                            stale: None,
                             trusted: true,
                             broken: None,
                             deadline: None,
@@ -668,13 +812,12 @@ impl Node {
     }
 
     fn fail_waiting(&mut self, peer: &str, reason: &str) {
-        let (failed, kept): (Vec<_>, Vec<_>) =
-            self.waiting.drain(..).partition(|(to, _, _)| to == peer);
+        let (failed, kept): (Vec<_>, Vec<_>) = self.waiting.drain(..).partition(|m| m.to == peer);
         self.waiting = kept.into();
-        for (to, id, _) in failed {
+        for message in failed {
             self.emit(NodeEvent::SendFailed {
-                to,
-                id,
+                to: message.to,
+                id: message.id,
                 reason: reason.into(),
             });
         }
@@ -687,7 +830,7 @@ impl Node {
         self.reschedule(conn);
     }
 
-    /// Keeps `deadlines` and `unflushed` in step with a connection after it changed.
+    /// Keeps `deadlines` and `unconfirmed` in step with a connection after it changed.
     fn reschedule(&mut self, conn: ConnectionId) {
         // A stream we stopped reading is not idle: its timers wait until we read again.
         let paused = self.unread_paused.contains(&conn);
@@ -708,23 +851,22 @@ impl Node {
             }
             c.deadline = next;
         }
-        if c.unflushed.is_empty() {
-            self.unflushed.remove(&conn);
+        if c.unconfirmed.is_empty() {
+            self.unconfirmed.remove(&conn);
         } else {
-            self.unflushed.insert(conn);
+            self.unconfirmed.insert(conn);
             self.arm_recheck(Instant::now());
         }
     }
 
-    /// Sets the time to look again at what no socket event may announce: written messages
-    /// not yet reported (should a flush come without `on_flushed`) and reading paused for
-    /// the application. Kept as an instant, not computed from the clock in `poll_timeout`,
+    /// Sets the time to look again at what no socket event announces: the peer's TCP
+    /// acknowledging written messages, and the application catching up with its events. Kept as an instant, not computed from the clock in `poll_timeout`,
     /// so that it comes due; arming again never postpones it.
     fn arm_recheck(&mut self, now: Instant) {
         let wait = if !self.unread_paused.is_empty() {
             UNREAD_RECHECK
-        } else if !self.unflushed.is_empty() {
-            UNFLUSHED_RECHECK
+        } else if !self.unconfirmed.is_empty() {
+            UNCONFIRMED_RECHECK
         } else {
             return;
         };
@@ -743,7 +885,13 @@ impl Node {
         while let Some(event) = session.poll_event() {
             events.push(event);
         }
-        if let Some(written) = session.transmit_with(|bytes| ctx.write(conn, bytes)) {
+        let mut bytes_written = 0;
+        let written = session.transmit_with(|bytes| {
+            bytes_written += bytes.len() as u64;
+            ctx.write(conn, bytes)
+        });
+        c.bytes_written += bytes_written;
+        if let Some(written) = written {
             match written {
                 Ok(WriteState::Backpressure) => c.backpressured = true,
                 Ok(_) => {}
@@ -798,8 +946,14 @@ impl Node {
                     }
                 }
                 SessionEvent::Written { id } => {
-                    let to = c.peer.clone().unwrap_or_default();
-                    c.unflushed.push((to, id));
+                    if let Some(at) = c.given.iter().position(|m| m.id == id) {
+                        let message = c.given.remove(at);
+                        if c.unconfirmed.is_empty() {
+                            // The stall clock starts with the first bytes awaited.
+                            c.acknowledged.1 = ctx.now();
+                        }
+                        c.unconfirmed.push_back((message, c.bytes_written));
+                    }
                 }
                 SessionEvent::Closed(reason) => {
                     if reason != CloseReason::Clean {
@@ -816,7 +970,7 @@ impl Node {
         if close {
             ctx.close(conn);
         }
-        self.report_flushed(ctx, conn);
+        self.confirm(ctx, conn);
     }
 
     /// Refuses a stream we cannot attribute: the peer gets a stream error that says why,
@@ -844,15 +998,54 @@ impl Node {
         )));
     }
 
-    /// `sent` for the messages whose bytes have all left the loop's queue.
-    fn report_flushed(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+    /// `sent` for the messages whose bytes the peer's TCP has acknowledged (where the
+    /// system does not tell: whose bytes left our queue); a stream whose bytes in flight
+    /// stay unacknowledged past the ack timeout is given up.
+    fn confirm(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+        let now = ctx.now();
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        if ctx.queued(conn) == Some(0) {
-            for (to, id) in c.unflushed.drain(..).collect::<Vec<_>>() {
-                self.emit(NodeEvent::Sent { to, id });
+        if c.unconfirmed.is_empty() {
+            return;
+        }
+        let progress = ctx.send_progress(conn);
+        let queued = ctx.queued(conn).unwrap_or(0) as u64;
+        let acknowledged = progress
+            .and_then(|p| p.acknowledged)
+            .unwrap_or_else(|| c.bytes_written.saturating_sub(queued));
+        let mut confirmed = Vec::new();
+        while c
+            .unconfirmed
+            .front()
+            .is_some_and(|(_, end)| *end <= acknowledged)
+        {
+            if let Some((message, _)) = c.unconfirmed.pop_front() {
+                confirmed.push(message);
             }
+        }
+        let in_flight = progress.and_then(|p| p.in_flight).unwrap_or(0);
+        let stalled = if acknowledged > c.acknowledged.0 || in_flight == 0 {
+            c.acknowledged = (acknowledged, now);
+            None
+        } else if !c.unconfirmed.is_empty()
+            && now.saturating_duration_since(c.acknowledged.1) >= self.ack_timeout
+        {
+            Some(format!(
+                "{} unacknowledged for {:?} ({in_flight} bytes in flight)",
+                c.remote, self.ack_timeout
+            ))
+        } else {
+            None
+        };
+        for message in confirmed {
+            self.emit(NodeEvent::Sent {
+                to: message.to,
+                id: message.id,
+            });
+        }
+        if let Some(reason) = stalled {
+            self.give_up(ctx, conn, reason);
         }
     }
 
@@ -981,10 +1174,10 @@ impl Node {
             ctx.close(conn);
         }
         let waiting: Vec<_> = self.waiting.drain(..).collect();
-        for (to, id, _) in waiting {
+        for message in waiting {
             self.emit(NodeEvent::SendFailed {
-                to,
-                id,
+                to: message.to,
+                id: message.id,
                 reason: "quitting".into(),
             });
         }
@@ -1000,7 +1193,7 @@ impl Handler for Node {
     }
 
     fn on_interfaces(&mut self, ctx: &mut Context<'_>, interfaces: &[InterfaceInfo]) {
-        self.start_presence(ctx, interfaces);
+        self.update_presence(ctx, interfaces);
         self.drain_presence(ctx);
     }
 
@@ -1027,7 +1220,11 @@ impl Handler for Node {
                 peer: None,
                 remote,
                 outgoing: None,
-                unflushed: Vec::new(),
+                given: Vec::new(),
+                unconfirmed: VecDeque::new(),
+                bytes_written: 0,
+                acknowledged: (0, ctx.now()),
+                stale: None,
                 trusted: known,
                 broken: None,
                 deadline: None,
@@ -1061,13 +1258,12 @@ impl Handler for Node {
         if let Some(state) = c.pending_typing.take() {
             session.send_typing(state);
         }
-        let (mine, others): (Vec<_>, Vec<_>) =
-            self.waiting.drain(..).partition(|(to, _, _)| *to == peer);
+        let (mine, others): (Vec<_>, Vec<_>) = self.waiting.drain(..).partition(|m| m.to == peer);
         self.waiting = others.into();
-        for (to, id, body) in mine {
-            session.send_message(&id, Message::chat(&self.instance, &to, &body));
-        }
         c.session = Some(session);
+        for message in mine {
+            give(c, &self.instance, message);
+        }
         self.pump(ctx, conn);
     }
 
@@ -1088,7 +1284,7 @@ impl Handler for Node {
     }
 
     fn on_writable(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
-        self.report_flushed(ctx, conn);
+        self.confirm(ctx, conn);
         // The queue drained below the low watermark: what was held goes out, until the
         // queue is full again.
         if let Some(c) = self.conns.get_mut(&conn) {
@@ -1098,21 +1294,21 @@ impl Handler for Node {
             if c.backpressured {
                 break;
             }
-            let Some(session) = &mut c.session else {
+            if c.session.is_none() {
+                break;
+            }
+            let Some(message) = c.held.pop_front() else {
                 break;
             };
-            let Some((to, id, body)) = c.held.pop_front() else {
-                break;
-            };
-            c.held_bytes -= body.len();
-            session.send_message(&id, Message::chat(&self.instance, &to, &body));
+            c.held_bytes -= message.body.len();
+            give(c, &self.instance, message);
             self.pump(ctx, conn);
         }
         self.reschedule(conn);
     }
 
     fn on_flushed(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
-        self.report_flushed(ctx, conn);
+        self.confirm(ctx, conn);
         self.reschedule(conn);
     }
 
@@ -1123,49 +1319,72 @@ impl Handler for Node {
         if let Some(deadline) = c.deadline {
             self.deadlines.remove(&(deadline, conn));
         }
-        self.unflushed.remove(&conn);
+        self.unconfirmed.remove(&conn);
         self.unread_paused.remove(&conn);
-        let to = c.peer.clone().unwrap_or_default();
-        let clean = matches!(
-            reason,
-            LoopClose::Local | LoopClose::PeerClosed | LoopClose::Shutdown
-        );
-        // Bytes that left our queue are sent; the rest of what the session had is not.
-        for (to, id) in c.unflushed.drain(..) {
-            if clean {
-                self.emit(NodeEvent::Sent { to, id });
-            } else {
-                self.emit(NodeEvent::SendFailed {
-                    to,
-                    id,
-                    reason: format!("{reason:?}"),
-                });
+        // Why the stream failed, if it did: a stream we gave up, or one the system ended.
+        let given_up = c.stale.is_some();
+        let failure = c.stale.take().or_else(|| match &reason {
+            LoopClose::Local | LoopClose::PeerClosed | LoopClose::Shutdown => None,
+            other => Some(format!("{other:?}")),
+        });
+        // What was written and not acknowledged when the peer closed may be lost: a peer
+        // that closed its socket resets what comes after, unread.
+        let unconfirmed_lost = failure.clone().or_else(|| {
+            matches!(reason, LoopClose::PeerClosed)
+                .then(|| "the peer closed the stream first".to_owned())
+        });
+        for (message, _) in c.unconfirmed.drain(..).collect::<Vec<_>>() {
+            match &unconfirmed_lost {
+                Some(why) => self.retry(ctx, message, why),
+                // We closed it after them: the kernel delivers what it holds.
+                None => self.emit(NodeEvent::Sent {
+                    to: message.to,
+                    id: message.id,
+                }),
             }
         }
-        for (to, id, _) in c.held.drain(..) {
-            self.emit(NodeEvent::SendFailed {
-                to,
-                id,
-                reason: format!(
-                    "the connection closed ({reason:?}) while the peer was not reading"
-                ),
-            });
-        }
-        if let Some(session) = &c.session {
-            for id in session.queued().map(str::to_owned).collect::<Vec<_>>() {
-                self.emit(NodeEvent::SendFailed {
-                    to: to.clone(),
-                    id,
-                    reason: "stream closed before it opened".into(),
-                });
+        match &failure {
+            Some(why) => {
+                // Never written, or written into a stream that failed: once more.
+                for message in c
+                    .given
+                    .drain(..)
+                    .chain(c.held.drain(..))
+                    .collect::<Vec<_>>()
+                {
+                    self.retry(ctx, message, why);
+                }
+            }
+            None => {
+                for message in c.held.drain(..) {
+                    self.emit(NodeEvent::SendFailed {
+                        to: message.to,
+                        id: message.id,
+                        reason: format!(
+                            "the connection closed ({reason:?}) while the peer was not reading"
+                        ),
+                    });
+                }
+                for message in c.given.drain(..) {
+                    self.emit(NodeEvent::SendFailed {
+                        to: message.to,
+                        id: message.id,
+                        reason: "stream closed before it opened".into(),
+                    });
+                }
             }
         }
-        if c.session.is_none() {
-            // A connection attempt failed: try the peer's next address.
+        if c.session.is_none() && !self.quitting {
+            // A connection attempt failed: try the peer's next address; one given up
+            // because the peer left that address: its addresses as they are now.
             if let Some(mut outgoing) = c.outgoing.take() {
-                outgoing.last_error = format!("{}: {reason:?}", c.remote);
-                if !self.quitting {
+                if !given_up {
+                    outgoing.last_error = format!("{}: {reason:?}", c.remote);
                     self.connect_next(ctx, outgoing);
+                } else if self.connect_to(ctx, &outgoing.peer).is_none()
+                    && self.roster.get(&outgoing.peer).is_none()
+                {
+                    self.fail_waiting(&outgoing.peer, "no such peer on the link");
                 }
             }
         }
@@ -1181,7 +1400,13 @@ impl Handler for Node {
                         reason: "quitting".into(),
                     });
                 } else {
-                    self.send(ctx, to, id, body);
+                    let message = Outbound {
+                        to,
+                        id,
+                        body,
+                        retried: false,
+                    };
+                    self.send(ctx, message);
                 }
             }
             NodeCommand::Status { status, msg } => {
@@ -1261,7 +1486,7 @@ impl Handler for Node {
             .iter()
             .take_while(|(at, _)| *at <= now)
             .map(|(_, conn)| *conn)
-            .chain(self.unflushed.iter().copied())
+            .chain(self.unconfirmed.iter().copied())
             .filter(|conn| !resumed.contains(conn))
             .collect();
         due.sort_unstable();

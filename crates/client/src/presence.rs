@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use llxmpp_dnssd::{
-    Browser, BrowserConfig, Destination, Message, Responder, ResponderConfig, ResponderError,
-    ResponderEvent, ServiceEvent, ServiceInfo, TxtRecord,
+    Browser, BrowserConfig, Destination, InterfaceAddr, Message, Responder, ResponderConfig,
+    ResponderError, ResponderEvent, ServiceEvent, ServiceInfo, TxtRecord,
 };
 use llxmpp_event_loop::{Context, Target};
 
@@ -107,6 +107,14 @@ impl Presence {
         }
         self.flush(ctx);
         Ok(())
+    }
+
+    /// Replaces our addresses: goodbyes for those gone, announcements on every link.
+    pub fn set_addresses(&mut self, ctx: &mut Context<'_>, addresses: Vec<InterfaceAddr>) {
+        if let Some(responder) = &mut self.responder {
+            responder.set_addresses(ctx.now(), addresses);
+        }
+        self.flush(ctx);
     }
 
     /// Sends goodbyes for our records.

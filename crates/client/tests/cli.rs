@@ -4,132 +4,15 @@
 //! It needs root and iproute2, which CI has.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-#[allow(dead_code)] // Not every part of the shared lab is used here.
-#[path = "../../../xtask/src/netlab.rs"]
-mod netlab;
+mod common;
 
-/// Hosts a, b, c (10.80.0.1–3) on a bridge.
-struct Lab {
-    hosts: netlab::Hosts,
-}
-
-impl Lab {
-    fn new(tag: &str) -> Option<Lab> {
-        let prefix = format!("l{tag}{}", std::process::id() % 100_000);
-        match netlab::Hosts::bridged(&prefix, &["a", "b", "c"], "10.80.0") {
-            Ok(hosts) => Some(Lab { hosts }),
-            Err(e) => {
-                eprintln!(
-                    "\n!!! CLI END-TO-END TESTS NOT RUN: cannot make network namespaces: {e}\n"
-                );
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "CI must run the CLI end-to-end tests"
-                );
-                None
-            }
-        }
-    }
-
-    fn command(&self, host: &str, args: &[&str]) -> Command {
-        let mut command = netlab::in_namespace(&self.hosts.ns(host), env!("CARGO_BIN_EXE_llxmpp"));
-        command.args(args);
-        command
-    }
-}
-
-/// A running `llxmpp chat --json`.
-struct ChatNode {
-    child: Child,
-    stdin: ChildStdin,
-    events: mpsc::Receiver<Value>,
-    seen: Vec<Value>,
-}
-
-impl ChatNode {
-    fn start(lab: &Lab, host: &str, name: &str, extra: &[&str]) -> ChatNode {
-        let mut args = netlab::chat_args(name, host);
-        args.extend(
-            ["--first", "Test"]
-                .iter()
-                .chain(extra)
-                .map(|a| a.to_string()),
-        );
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut child = lab
-            .command(host, &args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, events) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let value: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("not a JSON line: {line:?}: {e}"));
-                assert!(
-                    value.get("event").is_some(),
-                    "every event has the field \"event\": {line}"
-                );
-                if tx.send(value).is_err() {
-                    return;
-                }
-            }
-        });
-        ChatNode {
-            child,
-            stdin,
-            events,
-            seen: Vec::new(),
-        }
-    }
-
-    fn command(&mut self, command: Value) {
-        writeln!(self.stdin, "{command}").unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    /// Waits for an event matching `want`, up to `secs`.
-    fn expect(&mut self, secs: u64, what: &str, want: impl Fn(&Value) -> bool) -> Value {
-        if let Some(found) = self.seen.iter().find(|v| want(v)) {
-            return found.clone();
-        }
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        while let Ok(event) = self
-            .events
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        {
-            self.seen.push(event.clone());
-            if want(&event) {
-                return event;
-            }
-        }
-        panic!("no {what} within {secs} s; saw {:#?}", self.seen);
-    }
-}
-
-/// Alice on host a and Bob on host b, each having seen the other.
-fn alice_and_bob(lab: &Lab) -> (ChatNode, ChatNode) {
-    let mut alice = ChatNode::start(lab, "a", "alice", &[]);
-    let mut bob = ChatNode::start(lab, "b", "bob", &[]);
-    alice.expect(10, "bob online", |e| {
-        is(e, "peer_online") && e["peer"] == "bob@hostb"
-    });
-    bob.expect(10, "alice online", |e| {
-        is(e, "peer_online") && e["peer"] == "alice@hosta"
-    });
-    (alice, bob)
-}
+use common::{alice_and_bob, is, netlab, quit_all, ChatNode, Lab};
 
 /// Opens a TCP connection from `host` to `to` (`ip:port`), writes each part (a pause
 /// between them), and returns everything read until the node closes the connection.
@@ -155,18 +38,6 @@ fn raw_stream(lab: &Lab, host: &str, to: &str, parts: &[&str]) -> String {
         String::from_utf8_lossy(&raw.stderr)
     );
     String::from_utf8_lossy(&raw.stdout).into_owned()
-}
-
-/// Quits every node and checks that each exits 0.
-fn quit_all<const N: usize>(nodes: [&mut ChatNode; N]) {
-    for node in nodes {
-        node.command(json!({"cmd": "quit"}));
-        assert!(node.child.wait().unwrap().success());
-    }
-}
-
-fn is(event: &Value, kind: &str) -> bool {
-    event["event"] == kind
 }
 
 #[test]

@@ -178,6 +178,10 @@ pub struct Responder {
     pending: Vec<PendingResponse>,
     /// When each record (name, type, data) was last multicast on each interface.
     last_multicast: HashMap<(DnsName, u16, Vec<u8>, Option<u32>), Instant>,
+    /// Addresses that left with their link: their goodbyes go out with the next
+    /// announcements on the links that remain or come (the first goodbye may have had no
+    /// link to go on), until those announcements are done.
+    retracted: Vec<Record>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<ResponderEvent>,
     stats: Stats,
@@ -213,6 +217,7 @@ impl Responder {
             conflicts: VecDeque::new(),
             pending: Vec::new(),
             last_multicast: HashMap::new(),
+            retracted: Vec::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
@@ -284,6 +289,7 @@ impl Responder {
             Phase::Announcing { sent, next } if next <= now => {
                 self.announce(now);
                 self.phase = if sent + 1 >= self.config.announcements {
+                    self.retracted.clear();
                     Phase::Established
                 } else {
                     Phase::Announcing {
@@ -332,6 +338,9 @@ impl Responder {
             .filter(|old| !addresses.contains(old))
             .copied()
             .collect();
+        // An address back (a cable in again) is ours again: no goodbye owed for it.
+        self.retracted
+            .retain(|r| !addresses.iter().any(|a| address_data(a.ip) == r.data));
         if self.is_public() {
             for address in gone {
                 let record = Record {
@@ -340,7 +349,14 @@ impl Responder {
                     cache_flush: true,
                     data: address_data(address.ip),
                 };
-                self.send_goodbye_on(Some(address.interface), vec![record]);
+                if addresses.iter().any(|a| a.interface == address.interface) {
+                    self.send_goodbye_on(Some(address.interface), vec![record]);
+                } else {
+                    // Its link is gone: peers that learned it there may hear us on another
+                    // link of the same segment (Wi-Fi to Ethernet). The announcements
+                    // below carry it, on every link.
+                    self.retracted.push(record);
+                }
             }
         }
         self.service.addresses = addresses;
@@ -575,6 +591,9 @@ impl Responder {
     /// reach. With no address known on any link, once on every link.
     fn announce(&mut self, now: Instant) {
         for interface in self.links() {
+            if !self.retracted.is_empty() {
+                self.send_goodbye_on(interface, self.retracted.clone());
+            }
             let mut records: Vec<Record> = self
                 .records()
                 .into_iter()

@@ -664,3 +664,43 @@ fn a_new_interface_is_announced_on_and_the_old_link_loses_nothing() {
     assert_eq!(on(2), vec![IpAddr::V4(Ipv4Addr::new(169, 254, 1, 2))]);
     assert_eq!(on(4), vec![IpAddr::V4(Ipv4Addr::new(10, 0, 4, 2))]);
 }
+
+/// Wi-Fi to Ethernet: the address of a link that went is retracted on the link that
+/// comes, before its own address is announced there, so that peers on the same segment
+/// drop the old address at once instead of a second later. An address that comes back
+/// (a cable in again) is not retracted.
+#[test]
+fn an_address_whose_link_went_is_retracted_on_the_link_that_comes() {
+    let (mut responder, now) = established();
+    responder.set_addresses(now, vec![]);
+    let at_once: Vec<Transmit> = std::iter::from_fn(|| responder.poll_transmit()).collect();
+    let goodbye = decode(&at_once[0]);
+    assert_eq!(at_once[0].interface, None);
+    assert!(goodbye.answers.iter().all(|r| r.ttl == 0));
+    responder.set_addresses(now, vec![v4(10, 0, 3, 2, 3)]);
+    let on_new_link: Vec<Message> = std::iter::from_fn(|| responder.poll_transmit())
+        .inspect(|t| assert_eq!(t.interface, Some(3)))
+        .map(|t| decode(&t))
+        .collect();
+    assert_eq!(on_new_link.len(), 2, "{on_new_link:?}");
+    assert_eq!(
+        addresses_in(&on_new_link[0]),
+        vec![IpAddr::V4(Ipv4Addr::new(169, 254, 1, 2))]
+    );
+    assert!(on_new_link[0].answers.iter().all(|r| r.ttl == 0));
+    assert_eq!(
+        addresses_in(&on_new_link[1]),
+        vec![IpAddr::V4(Ipv4Addr::new(10, 0, 3, 2))]
+    );
+
+    // Cable out and in: the address is back, and no goodbye for it follows.
+    let (mut responder, now) = established();
+    responder.set_addresses(now, vec![]);
+    while responder.poll_transmit().is_some() {}
+    responder.set_addresses(now, vec![v4(169, 254, 1, 2, 2)]);
+    let back: Vec<Message> = std::iter::from_fn(|| responder.poll_transmit())
+        .map(|t| decode(&t))
+        .collect();
+    assert_eq!(back.len(), 1);
+    assert!(back[0].answers.iter().all(|r| r.ttl != 0));
+}

@@ -1,0 +1,376 @@
+//! The network changes under running `llxmpp chat --json` nodes with a conversation open
+//! (network namespaces this test makes): a new lease, an interface replaced, a cable out
+//! and in, two links on one host. Each checks that peers learn the change within the
+//! goal (2 s) and that no message ends in `sent` without reaching its peer. IPv4 only
+//! (IPv6 is turned off on these hosts), so that no stream escapes a change by running
+//! over an IPv6 link-local address. Needs root and iproute2, which CI has.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+mod common;
+
+use common::{is, netlab, quit_all, ChatNode, Lab};
+
+/// `ip -n <ns> <args>`, which must succeed.
+fn ip(ns: &str, args: &[&str]) {
+    let mut all = vec!["-n", ns];
+    all.extend(args);
+    netlab::run("ip", &all).unwrap();
+}
+
+/// Turns IPv6 off on every host of the lab (also on interfaces made later).
+fn ipv4_only(lab: &Lab, hosts: &[&str]) {
+    for host in hosts {
+        let status = netlab::in_namespace(&lab.hosts.ns(host), "sysctl")
+            .args([
+                "-qw",
+                "net.ipv6.conf.all.disable_ipv6=1",
+                "net.ipv6.conf.default.disable_ipv6=1",
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+/// Whether `event` says `peer` is at exactly `addresses`.
+fn at(event: &Value, peer: &str, addresses: &[&str]) -> bool {
+    (is(event, "peer_online") || is(event, "peer_changed"))
+        && event["peer"] == peer
+        && event["addresses"].as_array().is_some_and(|a| {
+            a.iter()
+                .map(|v| v.as_str())
+                .eq(addresses.iter().copied().map(Some))
+        })
+}
+
+/// Every message sent so far, and what became of it at both ends.
+#[derive(Default)]
+struct Ledger {
+    /// id → (from node, to peer, body)
+    sent: BTreeMap<String, (usize, String, String)>,
+}
+
+impl Ledger {
+    fn send(&mut self, nodes: &mut [&mut ChatNode], from: usize, to: &str, id: &str) {
+        let body = format!("message {id}");
+        nodes[from].command(json!({"cmd": "send", "to": to, "body": body, "id": id}));
+        self.sent.insert(id.into(), (from, to.into(), body));
+    }
+
+    /// Waits until every message has ended in `sent` or `send_failed`, then checks that
+    /// each `sent` one reached its peer (within 10 s more). The ids that ended `sent`.
+    fn settle(&self, nodes: &mut [&mut ChatNode], names: &[&str], secs: u64) -> BTreeSet<String> {
+        let mut delivered = BTreeSet::new();
+        for (id, (from, to, body)) in &self.sent {
+            let outcome = nodes[*from].expect(secs, &format!("the outcome of {id}"), |e| {
+                (is(e, "sent") || is(e, "send_failed")) && e["id"] == id.as_str()
+            });
+            if !is(&outcome, "sent") {
+                continue;
+            }
+            let to = names.iter().position(|n| n == to).unwrap();
+            let sender = names[*from];
+            nodes[to].expect(10, &format!("{id}, reported sent"), |e| {
+                is(e, "message") && e["from"] == sender && e["body"] == body.as_str()
+            });
+            delivered.insert(id.clone());
+        }
+        delivered
+    }
+}
+
+/// Alice (a) and Bob (b), IPv4 only, with a conversation open both ways.
+fn talking(lab: &Lab, bob_args: &[&str]) -> (ChatNode, ChatNode) {
+    ipv4_only(lab, &["a", "b"]);
+    let mut alice = ChatNode::start(lab, "a", "alice", &[]);
+    let mut bob = ChatNode::start(lab, "b", "bob", bob_args);
+    alice.expect(10, "bob online", |e| at(e, "bob@hostb", &["10.80.0.2"]));
+    bob.expect(10, "alice online", |e| {
+        is(e, "peer_online") && e["peer"] == "alice@hosta"
+    });
+    let mut ledger = Ledger::default();
+    let names = ["alice@hosta", "bob@hostb"];
+    ledger.send(&mut [&mut alice, &mut bob], 0, names[1], "open-a");
+    ledger.send(&mut [&mut alice, &mut bob], 1, names[0], "open-b");
+    let delivered = ledger.settle(&mut [&mut alice, &mut bob], &names, 10);
+    assert_eq!(delivered.len(), 2);
+    (alice, bob)
+}
+
+/// A new lease on Bob's host: Alice learns the new address within 2 s, the stream to
+/// the old one is dropped, and the next messages both ways arrive.
+#[test]
+fn a_new_lease_is_learned_within_two_seconds_and_the_conversation_goes_on() {
+    let Some(lab) = Lab::new("nl") else { return };
+    let (mut alice, mut bob) = talking(&lab, &[]);
+    let b = lab.hosts.ns("b");
+    let changed = Instant::now();
+    ip(&b, &["addr", "del", "10.80.0.2/24", "dev", "eth0"]);
+    ip(&b, &["addr", "add", "10.80.0.12/24", "dev", "eth0"]);
+    alice.expect(5, "bob at his new address", |e| {
+        at(e, "bob@hostb", &["10.80.0.12"])
+    });
+    let learned = changed.elapsed();
+    let names = ["alice@hosta", "bob@hostb"];
+    let mut ledger = Ledger::default();
+    ledger.send(&mut [&mut alice, &mut bob], 0, names[1], "after-a");
+    ledger.send(&mut [&mut alice, &mut bob], 1, names[0], "after-b");
+    let delivered = ledger.settle(&mut [&mut alice, &mut bob], &names, 20);
+    assert_eq!(delivered.len(), 2, "both messages after the change arrive");
+    assert!(
+        learned < Duration::from_secs(2),
+        "learned after {learned:?}"
+    );
+    quit_all([&mut alice, &mut bob]);
+}
+
+/// Bob's eth0 goes and an eth1 on the same link comes with another address: he announces
+/// on eth1, Alice learns it within 2 s, and the conversation goes on both ways.
+#[test]
+fn an_interface_replaced_is_announced_on_and_the_conversation_goes_on() {
+    let Some(lab) = Lab::new("ir") else { return };
+    let (mut alice, mut bob) = talking(&lab, &["--interface", "eth1"]);
+    let (b, br) = (lab.hosts.ns("b"), lab.hosts.ns("br"));
+    let outer = format!("{b}x");
+    netlab::run(
+        "ip",
+        &[
+            "link", "add", "eth1", "netns", &b, "type", "veth", "peer", "name", &outer, "netns",
+            &br,
+        ],
+    )
+    .unwrap();
+    ip(&br, &["link", "set", &outer, "master", "br0"]);
+    ip(&br, &["link", "set", &outer, "up"]);
+    let changed = Instant::now();
+    ip(&b, &["link", "del", "eth0"]);
+    ip(&b, &["addr", "add", "10.80.0.22/24", "dev", "eth1"]);
+    ip(&b, &["link", "set", "eth1", "up"]);
+    ip(&b, &["route", "add", "224.0.0.0/4", "dev", "eth1"]);
+    alice.expect(5, "bob on his new interface", |e| {
+        at(e, "bob@hostb", &["10.80.0.22"])
+    });
+    let learned = changed.elapsed();
+    let names = ["alice@hosta", "bob@hostb"];
+    let mut ledger = Ledger::default();
+    ledger.send(&mut [&mut alice, &mut bob], 0, names[1], "after-a");
+    ledger.send(&mut [&mut alice, &mut bob], 1, names[0], "after-b");
+    let delivered = ledger.settle(&mut [&mut alice, &mut bob], &names, 20);
+    assert_eq!(delivered.len(), 2, "both messages after the change arrive");
+    assert!(
+        learned < Duration::from_secs(2),
+        "learned after {learned:?}"
+    );
+    quit_all([&mut alice, &mut bob]);
+}
+
+/// Bob's cable out for 5 s: what Alice sends meanwhile is never reported `sent` (its
+/// bytes are never acknowledged; it ends in `send_failed` once retried), and Bob's status
+/// changed in the dark reaches her within 2 s of the cable going back in (RFC 6762 §8.3:
+/// he announces again on link-up). Then the conversation goes on.
+#[test]
+fn a_cable_out_loses_no_message_silently_and_bob_announces_again_when_it_is_back() {
+    let Some(lab) = Lab::new("co") else { return };
+    let (mut alice, mut bob) = talking(&lab, &[]);
+    let br = lab.hosts.ns("br");
+    let cable = format!("v{}bo", lab.hosts.ns(""));
+    ip(&br, &["link", "set", &cable, "down"]);
+    let names = ["alice@hosta", "bob@hostb"];
+    let mut dark = Ledger::default();
+    dark.send(&mut [&mut alice, &mut bob], 0, names[1], "in-the-dark");
+    std::thread::sleep(Duration::from_secs(1));
+    bob.command(json!({"cmd": "status", "status": "away", "msg": "unplugged"}));
+    std::thread::sleep(Duration::from_secs(4));
+    let plugged = Instant::now();
+    ip(&br, &["link", "set", &cable, "up"]);
+    alice.expect(5, "bob's status from the dark", |e| {
+        is(e, "peer_changed") && e["peer"] == "bob@hostb" && e["msg"] == "unplugged"
+    });
+    let learned = plugged.elapsed();
+    // Sent while nothing could arrive: a failure, said aloud, or (if the retry came after
+    // the cable was back) a delivery; never a `sent` without the message.
+    let _ = dark.settle(&mut [&mut alice, &mut bob], &names, 20);
+    let mut after = Ledger::default();
+    after.send(&mut [&mut alice, &mut bob], 0, names[1], "after-a");
+    after.send(&mut [&mut alice, &mut bob], 1, names[0], "after-b");
+    let delivered = after.settle(&mut [&mut alice, &mut bob], &names, 20);
+    assert_eq!(
+        delivered.len(),
+        2,
+        "both messages after the cable is back arrive"
+    );
+    assert!(
+        learned < Duration::from_secs(2),
+        "re-announced after {learned:?}"
+    );
+    quit_all([&mut alice, &mut bob]);
+}
+
+/// Bob's host leaves without a word (its cable out for good) while Alice writes to him
+/// over an open stream: the bytes are never acknowledged, the stream is given up after
+/// the ack timeout (5 s), the message is tried once more on a fresh connection, and ends
+/// in `send_failed`, never in `sent`.
+#[test]
+fn a_peer_gone_without_a_word_gets_no_message_reported_sent() {
+    let Some(lab) = Lab::new("gw") else { return };
+    let (mut alice, mut bob) = talking(&lab, &[]);
+    let cable = format!("v{}bo", lab.hosts.ns(""));
+    ip(&lab.hosts.ns("br"), &["link", "set", &cable, "down"]);
+    let asked = Instant::now();
+    alice.command(json!({"cmd": "send", "to": "bob@hostb", "body": "anyone?", "id": "gone"}));
+    let outcome = alice.expect(20, "the outcome", |e| {
+        (is(e, "sent") || is(e, "send_failed")) && e["id"] == "gone"
+    });
+    assert!(is(&outcome, "send_failed"), "{outcome}");
+    // The ack timeout, then a connect timeout (5 s each), and not much more.
+    let took = asked.elapsed();
+    assert!(
+        took >= Duration::from_secs(5) && took < Duration::from_secs(15),
+        "{took:?}"
+    );
+    let _ = bob.child.kill();
+    alice.command(json!({"cmd": "quit"}));
+    assert!(alice.child.wait().unwrap().success());
+}
+
+/// Bob stopped (SIGSTOP) while Alice writes: his host's TCP still takes the bytes, so
+/// they are `sent` (delivered to his host, as the contract says), and once he runs again
+/// (SIGCONT) every one of them is read, in order.
+#[test]
+fn messages_to_a_stopped_peer_are_delivered_when_it_runs_again() {
+    let Some(lab) = Lab::new("ss") else { return };
+    let (mut alice, mut bob) = talking(&lab, &[]);
+    let pid = bob.child.id().to_string();
+    // `ip netns exec` runs llxmpp as its child: stop that one.
+    let llxmpp = netlab::run("pgrep", &["-P", &pid]).unwrap_or(pid);
+    let llxmpp = llxmpp.trim().to_owned();
+    netlab::run("kill", &["-STOP", &llxmpp]).unwrap();
+    let names = ["alice@hosta", "bob@hostb"];
+    let mut ledger = Ledger::default();
+    for n in 0..3 {
+        ledger.send(
+            &mut [&mut alice, &mut bob],
+            0,
+            names[1],
+            &format!("stopped-{n}"),
+        );
+    }
+    for n in 0..3 {
+        alice.expect(15, "sent", |e| {
+            is(e, "sent") && e["id"] == format!("stopped-{n}")
+        });
+    }
+    netlab::run("kill", &["-CONT", &llxmpp]).unwrap();
+    let delivered = ledger.settle(&mut [&mut alice, &mut bob], &names, 10);
+    assert_eq!(delivered.len(), 3);
+    let bodies: Vec<&str> = bob
+        .seen
+        .iter()
+        .filter(|e| is(e, "message") && e["from"] == "alice@hosta")
+        .filter_map(|e| e["body"].as_str())
+        .filter(|b| b.contains("stopped"))
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            "message stopped-0",
+            "message stopped-1",
+            "message stopped-2"
+        ]
+    );
+    quit_all([&mut alice, &mut bob]);
+}
+
+/// Bob on two links (eth0 with Alice, eth1 with Carol, other subnets): each peer learns
+/// only the address of its own link (RFC 6762 §15), and Bob chats with both, both ways.
+#[test]
+fn a_host_on_two_links_gives_each_link_its_own_address_and_chats_on_both() {
+    let Some(lab) = Lab::new("tl") else { return };
+    ipv4_only(&lab, &["a", "b", "c"]);
+    let (b, c, br) = (lab.hosts.ns("b"), lab.hosts.ns("c"), lab.hosts.ns("br"));
+    // Link 2: a bridge of its own, Carol's cable moved onto it, a second cable for Bob.
+    let br2 = format!("{br}2");
+    netlab::run("ip", &["netns", "add", &br2]).unwrap();
+    let _link2 = DeleteOnDrop(br2.clone());
+    ip(
+        &br2,
+        &[
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ],
+    );
+    ip(&br2, &["link", "set", "br0", "up"]);
+    let carols = format!("v{}co", lab.hosts.ns(""));
+    ip(&br, &["link", "set", &carols, "netns", &br2]);
+    ip(&br2, &["link", "set", &carols, "master", "br0"]);
+    ip(&br2, &["link", "set", &carols, "up"]);
+    ip(&c, &["addr", "flush", "dev", "eth0"]);
+    ip(&c, &["addr", "add", "10.81.0.3/24", "dev", "eth0"]);
+    let bobs = format!("{b}2");
+    netlab::run(
+        "ip",
+        &[
+            "link", "add", "eth1", "netns", &b, "type", "veth", "peer", "name", &bobs, "netns",
+            &br2,
+        ],
+    )
+    .unwrap();
+    ip(&br2, &["link", "set", &bobs, "master", "br0"]);
+    ip(&br2, &["link", "set", &bobs, "up"]);
+    ip(&b, &["addr", "add", "10.81.0.2/24", "dev", "eth1"]);
+    ip(&b, &["link", "set", "eth1", "up"]);
+
+    let mut alice = ChatNode::start(&lab, "a", "alice", &[]);
+    let mut bob = ChatNode::start(&lab, "b", "bob", &["--interface", "eth1"]);
+    let mut carol = ChatNode::start(&lab, "c", "carol", &[]);
+    alice.expect(10, "bob at his link-1 address", |e| {
+        at(e, "bob@hostb", &["10.80.0.2"])
+    });
+    carol.expect(10, "bob at his link-2 address", |e| {
+        at(e, "bob@hostb", &["10.81.0.2"])
+    });
+    bob.expect(10, "alice", |e| {
+        is(e, "peer_online") && e["peer"] == "alice@hosta"
+    });
+    bob.expect(10, "carol", |e| {
+        is(e, "peer_online") && e["peer"] == "carol@hostc"
+    });
+    let names = ["alice@hosta", "bob@hostb", "carol@hostc"];
+    let mut ledger = Ledger::default();
+    let mut nodes = [&mut alice, &mut bob, &mut carol];
+    ledger.send(&mut nodes, 1, names[0], "bob-to-alice");
+    ledger.send(&mut nodes, 1, names[2], "bob-to-carol");
+    ledger.send(&mut nodes, 0, names[1], "alice-to-bob");
+    ledger.send(&mut nodes, 2, names[1], "carol-to-bob");
+    let delivered = ledger.settle(&mut nodes, &names, 20);
+    assert_eq!(delivered.len(), 4, "every message on both links arrives");
+    // Nobody ever heard the other link's address.
+    for (node, other) in [(&alice, "10.81.0.2"), (&carol, "10.80.0.2")] {
+        assert!(
+            !node.seen.iter().any(|e| e["peer"] == "bob@hostb"
+                && e["addresses"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|v| v == other))),
+            "{other} reached the other link"
+        );
+    }
+    quit_all([&mut alice, &mut bob, &mut carol]);
+}
+
+/// Removes a network namespace when dropped.
+struct DeleteOnDrop(String);
+
+impl Drop for DeleteOnDrop {
+    fn drop(&mut self) {
+        let _ = netlab::run("ip", &["netns", "del", &self.0]);
+    }
+}
