@@ -253,6 +253,27 @@ impl Lab {
         Ok(watch)
     }
 
+    /// Polls `avahi-resolve -4 -n host` on host b (every 50 ms) until Avahi's answer is
+    /// `address`, for at most `within`.
+    fn avahi_resolves(&self, host: &str, address: &str, within: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + within;
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            let out = self
+                .in_host("b", Path::new("avahi-resolve"), &["-4", "-n", host])
+                .output()
+                .map_err(|e| format!("avahi-resolve: {e}"))?;
+            last = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            if last.split_whitespace().nth(1) == Some(address) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!(
+            "Avahi did not resolve {host} to {address} within {within:?} (last: {last:?})"
+        ))
+    }
+
     fn avahi_browse(&self) -> String {
         let out = self
             .in_host(
@@ -722,6 +743,69 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
             grace.say(&serde_json::json!({"cmd": "quit"}).to_string())?;
             let _ = grace.child.wait();
             Ok(())
+        })(),
+    ));
+
+    results.push((
+        "17 a new lease under a running llxmpp: Avahi resolves the new address within 2 s, libpurple chats to it",
+        (|| {
+            let d = lab.ns("d");
+            let outcome = (|| {
+                let mut dana = lab.llxmpp_chat("d", "dana", &[])?;
+                dana.expect(10.0, "ready", event("ready"))?;
+                purple.expect(15.0, "BUDDY_ON dana", |l| l.starts_with("BUDDY_ON dana@hostd|"))?;
+                dana.expect(15.0, "peer_online echobot", |l| {
+                    json(l)["event"] == "peer_online" && json(l)["peer"] == "echobot@hostb"
+                })?;
+                let host = "hostd-llxmpp.local";
+                lab.avahi_resolves(host, "10.83.0.4", Duration::from_secs(5))?;
+                let changed = Instant::now();
+                run("ip", &["-n", &d, "addr", "del", "10.83.0.4/24", "dev", "eth0"])?;
+                run("ip", &["-n", &d, "addr", "add", "10.83.0.14/24", "dev", "eth0"])?;
+                lab.avahi_resolves(host, "10.83.0.14", Duration::from_secs(5))?;
+                let took = changed.elapsed();
+                println!(
+                    "  new lease: Avahi on host b resolved dana's host at its new address {} ms after the change (goal 2,000 ms)",
+                    took.as_millis()
+                );
+                if took > Duration::from_secs(2) {
+                    return Err(format!("Avahi learned the new address after {took:?}"));
+                }
+                // libpurple hears of it through its own Avahi resolver, a little later, and
+                // a conversation it starts before then goes to the old address only.
+                let log = lab.dir.join("libpurple.log");
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while !std::fs::read_to_string(&log)
+                    .unwrap_or_default()
+                    .contains("name:dana@hostd ip:10.83.0.14")
+                {
+                    if Instant::now() > deadline {
+                        return Err("libpurple did not resolve dana's new address within 5 s".into());
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                println!(
+                    "  new lease: libpurple had the new address {} ms after the change",
+                    changed.elapsed().as_millis()
+                );
+                // Both ways over the new address.
+                purple.say("SEND dana@hostd after the new lease")?;
+                let got = json(&dana.expect(10.0, "libpurple's message", event("message"))?);
+                if got["body"] != "after the new lease" || got["from"] != "echobot@hostb" {
+                    return Err(format!("dana got {got}"));
+                }
+                let send = serde_json::json!({"cmd": "send", "to": "echobot@hostb", "body": "still here", "id": "l1"});
+                dana.say(&send.to_string())?;
+                dana.expect(10.0, "sent l1", |l| json(l)["event"] == "sent" && json(l)["id"] == "l1")?;
+                purple.expect(10.0, "dana's message", |l| l == "RECV dana@hostd|still here")?;
+                dana.say(&serde_json::json!({"cmd": "quit"}).to_string())?;
+                let _ = dana.child.wait();
+                Ok(())
+            })();
+            // Host d gets its address back whatever happened: the Mac's scenarios use it.
+            let _ = run("ip", &["-n", &d, "addr", "del", "10.83.0.14/24", "dev", "eth0"]);
+            let _ = run("ip", &["-n", &d, "addr", "add", "10.83.0.4/24", "dev", "eth0"]);
+            outcome
         })(),
     ));
 
