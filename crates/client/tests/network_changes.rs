@@ -115,6 +115,7 @@ fn a_new_lease_is_learned_within_two_seconds_and_the_conversation_goes_on() {
         at(e, "bob@hostb", &["10.80.0.12"])
     });
     let learned = changed.elapsed();
+    eprintln!("learned after {learned:?}");
     let names = ["alice@hosta", "bob@hostb"];
     let mut ledger = Ledger::default();
     ledger.send(&mut [&mut alice, &mut bob], 0, names[1], "after-a");
@@ -155,6 +156,7 @@ fn an_interface_replaced_is_announced_on_and_the_conversation_goes_on() {
         at(e, "bob@hostb", &["10.80.0.22"])
     });
     let learned = changed.elapsed();
+    eprintln!("learned after {learned:?}");
     let names = ["alice@hosta", "bob@hostb"];
     let mut ledger = Ledger::default();
     ledger.send(&mut [&mut alice, &mut bob], 0, names[1], "after-a");
@@ -195,6 +197,7 @@ fn a_cable_out_loses_no_message_silently_and_bob_announces_again_when_it_is_back
         is(e, "peer_changed") && e["peer"] == "bob@hostb" && e["msg"] == "unplugged"
     });
     let learned = plugged.elapsed();
+    eprintln!("re-announced after {learned:?}");
     // Sent while nothing could arrive: a failure, said aloud, or (if the retry came after
     // the cable was back) a delivery; never a `sent` without the message.
     let _ = dark.settle(&mut [&mut alice, &mut bob], &names, 20);

@@ -149,6 +149,16 @@ enum Phase {
     Stopped,
 }
 
+/// Probing on one link that came while our names were already ours elsewhere (RFC 6762
+/// §8: a link change means probing, then announcing, on that link).
+#[derive(Clone, Copy, Debug)]
+struct LinkProbe {
+    interface: u32,
+    /// Probes out on this link so far.
+    sent: u8,
+    next: Instant,
+}
+
 /// A multicast response being gathered before it goes out (RFC 6762 §6, §6.3).
 #[derive(Debug)]
 struct PendingResponse {
@@ -182,6 +192,9 @@ pub struct Responder {
     /// announcements on the links that remain or come (the first goodbye may have had no
     /// link to go on), until those announcements are done.
     retracted: Vec<Record>,
+    /// Links that came after we were established, probed before we announce on them or
+    /// answer there.
+    link_probes: Vec<LinkProbe>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<ResponderEvent>,
     stats: Stats,
@@ -218,6 +231,7 @@ impl Responder {
             pending: Vec::new(),
             last_multicast: HashMap::new(),
             retracted: Vec::new(),
+            link_probes: Vec::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
@@ -252,10 +266,10 @@ impl Responder {
         if message.is_response {
             // Responses from another port are not mDNS responses (RFC 6762 §6).
             if from.port() == MDNS_PORT {
-                self.check_response(now, message);
+                self.check_response(now, interface, message);
             }
         } else {
-            self.check_probe(now, message);
+            self.check_probe(now, interface, message);
             if matches!(self.phase, Phase::Announcing { .. } | Phase::Established) {
                 self.take_known_answers(from, message);
                 self.answer(now, from, interface, message);
@@ -300,6 +314,9 @@ impl Responder {
             }
             _ => {}
         }
+        if self.is_public() {
+            self.advance_link_probes(now);
+        }
         let (due, later): (Vec<_>, Vec<_>) = self.pending.drain(..).partition(|p| p.at <= now);
         self.pending = later;
         for response in due {
@@ -326,7 +343,10 @@ impl Responder {
     /// Replaces our addresses (after a new lease, an interface gone or come): goodbyes for
     /// the addresses that left, on the link that had them (RFC 6762 §10.1), then
     /// announcements on every link with its own addresses (§8.3, §15), at once and again a
-    /// second later.
+    /// second later. A new address on a link we had is only announced (§8.4: the names are
+    /// already ours); a link that came (an interface up, a cable in) is probed first, three
+    /// probes 250 ms apart after a random 0–250 ms, and announced on when they meet no
+    /// conflict (§8), while the other links go on as they were.
     pub fn set_addresses(&mut self, now: Instant, addresses: Vec<InterfaceAddr>) {
         if addresses == self.service.addresses {
             return;
@@ -357,6 +377,36 @@ impl Responder {
                     // below carry it, on every link.
                     self.retracted.push(record);
                 }
+            }
+        }
+        let had = |interface: u32| {
+            self.service
+                .addresses
+                .iter()
+                .any(|a| a.interface == interface)
+        };
+        let mut came: Vec<u32> = addresses
+            .iter()
+            .map(|a| a.interface)
+            .filter(|&i| !had(i))
+            .collect();
+        came.sort_unstable();
+        came.dedup();
+        self.link_probes
+            .retain(|p| addresses.iter().any(|a| a.interface == p.interface));
+        if self.is_public() {
+            for interface in came {
+                // Our old addresses mean nothing there: say so now; a goodbye claims no
+                // name, so it need not wait for the probes.
+                if !self.retracted.is_empty() {
+                    self.send_goodbye_on(Some(interface), self.retracted.clone());
+                }
+                let delay = self.rng.between(Duration::ZERO, PROBE_INTERVAL);
+                self.link_probes.push(LinkProbe {
+                    interface,
+                    sent: 0,
+                    next: now + delay,
+                });
             }
         }
         self.service.addresses = addresses;
@@ -423,7 +473,17 @@ impl Responder {
             Phase::Probing { next, .. } | Phase::Announcing { next, .. } => Some(next),
             Phase::Established | Phase::Stopped => None,
         };
-        self.pending.iter().map(|p| p.at).chain(phase).min()
+        let link_probes = self
+            .link_probes
+            .iter()
+            .map(|p| p.next)
+            .filter(|_| self.is_public());
+        self.pending
+            .iter()
+            .map(|p| p.at)
+            .chain(phase)
+            .chain(link_probes)
+            .min()
     }
 
     /// The instance label we publish (or probe) now, after any rename.
@@ -552,10 +612,12 @@ impl Responder {
     }
 
     /// Records in the authority section of our probes: the unique records of the names we
-    /// probe, without the cache-flush bit.
-    fn proposed(&self) -> Vec<Record> {
+    /// probe, without the cache-flush bit; with an interface, the addresses of that link.
+    fn proposed(&self, interface: Option<u32>) -> Vec<Record> {
         self.records()
             .into_iter()
+            .filter(|r| !is_address(r))
+            .chain(self.address_records(interface))
             .filter(|r| r.cache_flush)
             .map(|r| Record {
                 cache_flush: false,
@@ -566,6 +628,12 @@ impl Responder {
 
     fn send_probe(&mut self) {
         let first = matches!(self.phase, Phase::Probing { sent: 0, .. });
+        self.send_probe_on(None, first);
+    }
+
+    /// A probe for our names on `interface` (every link if `None`); the first of a round
+    /// asks for a unicast answer.
+    fn send_probe_on(&mut self, interface: Option<u32>, first: bool) {
         let qu = self.config.unicast_probes || first;
         let message = Message {
             questions: vec![
@@ -580,10 +648,45 @@ impl Responder {
                     unicast_response: qu,
                 },
             ],
-            authority: self.proposed(),
+            authority: self.proposed(interface),
             ..Message::default()
         };
-        self.queue(Destination::Multicast, None, &message);
+        self.queue(Destination::Multicast, interface, &message);
+    }
+
+    /// Sends the probes due on links that came; a link probed three times without a
+    /// conflict is announced on (and again with the next rounds on every link).
+    fn advance_link_probes(&mut self, now: Instant) {
+        let mut probed = Vec::new();
+        for index in 0..self.link_probes.len() {
+            let probe = self.link_probes[index];
+            if probe.next > now {
+                continue;
+            }
+            if probe.sent < PROBES {
+                self.send_probe_on(Some(probe.interface), probe.sent == 0);
+                self.link_probes[index].sent += 1;
+                self.link_probes[index].next = now + PROBE_INTERVAL;
+            } else {
+                probed.push(probe.interface);
+            }
+        }
+        if probed.is_empty() {
+            return;
+        }
+        self.link_probes.retain(|p| !probed.contains(&p.interface));
+        for interface in probed {
+            self.announce_on(now, Some(interface));
+        }
+        self.phase = Phase::Announcing {
+            sent: 1,
+            next: now + Duration::from_secs(1),
+        };
+    }
+
+    /// Whether `interface` is a link still being probed.
+    fn probing_link(&self, interface: u32) -> bool {
+        self.link_probes.iter().any(|p| p.interface == interface)
     }
 
     /// Multicasts every record on each link with that link's own addresses (RFC 6762
@@ -591,26 +694,34 @@ impl Responder {
     /// reach. With no address known on any link, once on every link.
     fn announce(&mut self, now: Instant) {
         for interface in self.links() {
-            if !self.retracted.is_empty() {
-                self.send_goodbye_on(interface, self.retracted.clone());
+            if !interface.is_some_and(|i| self.probing_link(i)) {
+                self.announce_on(now, interface);
             }
-            let mut records: Vec<Record> = self
-                .records()
-                .into_iter()
-                .filter(|r| !is_address(r))
-                .collect();
-            records.extend(self.address_records(interface));
-            for record in &records {
-                self.last_multicast
-                    .insert(multicast_key(record, interface), now);
-            }
-            let message = Message {
-                is_response: true,
-                answers: records,
-                ..Message::default()
-            };
-            self.queue(Destination::Multicast, interface, &message);
         }
+    }
+
+    /// One announcement on `interface` (every link if `None`), after the goodbyes of
+    /// retracted addresses.
+    fn announce_on(&mut self, now: Instant, interface: Option<u32>) {
+        if !self.retracted.is_empty() {
+            self.send_goodbye_on(interface, self.retracted.clone());
+        }
+        let mut records: Vec<Record> = self
+            .records()
+            .into_iter()
+            .filter(|r| !is_address(r))
+            .collect();
+        records.extend(self.address_records(interface));
+        for record in &records {
+            self.last_multicast
+                .insert(multicast_key(record, interface), now);
+        }
+        let message = Message {
+            is_response: true,
+            answers: records,
+            ..Message::default()
+        };
+        self.queue(Destination::Multicast, interface, &message);
     }
 
     /// The links we have addresses on, each once; `[None]` (every link) when we know of
@@ -658,7 +769,7 @@ impl Responder {
 
     /// A response holding a record of one of our unique names with other data is a
     /// conflict (RFC 6762 §8.1 while probing, §9 afterwards).
-    fn check_response(&mut self, now: Instant, message: &Message) {
+    fn check_response(&mut self, now: Instant, interface: u32, message: &Message) {
         let instance = self.instance_name();
         let host = self.host_name();
         let about_us = |record: &Record| {
@@ -696,6 +807,8 @@ impl Responder {
         }
         match self.phase {
             Phase::Probing { .. } => self.rename(now, instance_conflict, host_conflict),
+            // An answer to our probe on a link that came: the name is taken there.
+            _ if self.probing_link(interface) => self.rename(now, instance_conflict, host_conflict),
             // §9: back to probing; if the conflict is real, probing renames.
             Phase::Announcing { .. } | Phase::Established => {
                 self.restart_probing(now, Duration::ZERO)
@@ -706,7 +819,7 @@ impl Responder {
 
     /// Simultaneous probes (RFC 6762 §8.2): compare their proposed records for our names
     /// with ours; the lexicographically later set wins, the loser waits one second.
-    fn check_probe(&mut self, now: Instant, message: &Message) {
+    fn check_probe(&mut self, now: Instant, interface: u32, message: &Message) {
         if message.authority.is_empty() {
             return;
         }
@@ -722,7 +835,7 @@ impl Responder {
                 .map(|r| (r.data.rtype(), r.data.canonical_bytes()))
                 .collect();
             let mut mine: Vec<(u16, Vec<u8>)> = self
-                .proposed()
+                .proposed(self.probing_link(interface).then_some(interface))
                 .iter()
                 .filter(|r| r.name == name)
                 .map(|r| (r.data.rtype(), r.data.canonical_bytes()))
@@ -739,6 +852,17 @@ impl Responder {
             match self.phase {
                 Phase::Probing { .. } if theirs > mine => {
                     self.restart_probing(now, Duration::from_secs(1));
+                    return;
+                }
+                // A link of ours still probing loses the same way: it waits a second
+                // and probes again.
+                _ if theirs > mine && self.probing_link(interface) => {
+                    for probe in &mut self.link_probes {
+                        if probe.interface == interface {
+                            probe.sent = 0;
+                            probe.next = now + Duration::from_secs(1);
+                        }
+                    }
                     return;
                 }
                 // Established: defending is answering the probe's ANY question, which
@@ -786,6 +910,8 @@ impl Responder {
 
     fn restart_probing(&mut self, now: Instant, delay: Duration) {
         self.pending.clear();
+        // Probing every link again covers the links that were being probed alone.
+        self.link_probes.clear();
         self.phase = Phase::Probing {
             sent: 0,
             next: now + delay,
@@ -827,6 +953,10 @@ impl Responder {
     /// Answers a query (RFC 6762 §6): unique answers at once, shared ones after 20–120 ms;
     /// known answers suppress ours (§7.1); QU and legacy questions get unicast replies.
     fn answer(&mut self, now: Instant, from: SocketAddr, interface: u32, message: &Message) {
+        // A link still being probed hears nothing from us yet (RFC 6762 §8.1).
+        if self.probing_link(interface) {
+            return;
+        }
         let legacy = from.port() != MDNS_PORT;
         let (instance, host) = (self.instance_name(), self.host_name());
         if !message

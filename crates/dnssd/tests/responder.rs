@@ -645,30 +645,124 @@ fn a_replaced_address_is_retracted_on_its_link_and_the_new_one_announced_at_once
     );
 }
 
-/// An interface that came up is announced on with its own address; the link we had keeps
-/// its address and hears no goodbye.
+/// Whether `message` is one of our probes: a query with our records in its authority.
+fn is_probe(message: &Message) -> bool {
+    !message.is_response && !message.authority.is_empty()
+}
+
+/// An interface that came up (RFC 6762 §8: a link change) is probed before it is announced
+/// on, three probes 250 ms apart with that link's own address; the link we had is
+/// announced on at once, keeps its address and hears no goodbye; nothing is answered on
+/// the new link while it is probed.
 #[test]
-fn a_new_interface_is_announced_on_and_the_old_link_loses_nothing() {
+fn a_new_interface_is_probed_then_announced_on_and_the_old_link_loses_nothing() {
     let (mut responder, now) = established();
+    while responder.poll_event().is_some() {}
     responder.set_addresses(now, vec![v4(169, 254, 1, 2, 2), v4(10, 0, 4, 2, 4)]);
-    let sent: Vec<Transmit> = std::iter::from_fn(|| responder.poll_transmit()).collect();
+    let at_once: Vec<Transmit> = std::iter::from_fn(|| responder.poll_transmit()).collect();
+    assert_eq!(at_once.len(), 1, "{at_once:?}");
+    assert_eq!(at_once[0].interface, Some(2));
+    assert_eq!(
+        addresses_in(&decode(&at_once[0])),
+        vec![IpAddr::V4(Ipv4Addr::new(169, 254, 1, 2))]
+    );
+    // A question on the new link while it is probed goes unanswered.
+    responder.handle_input(
+        now,
+        PEER,
+        4,
+        &query(DnsName::instance("juliet@pronto"), rtype::SRV)
+            .encode()
+            .unwrap(),
+    );
+    assert!(responder.poll_transmit().is_none());
+
+    let sent = run(&mut responder, now, Duration::from_secs(4));
     assert!(sent
         .iter()
-        .all(|t| decode(t).answers.iter().all(|r| r.ttl != 0)));
-    let on = |link: u32| -> Vec<IpAddr> {
-        sent.iter()
-            .filter(|t| t.interface == Some(link))
-            .flat_map(|t| addresses_in(&decode(t)))
-            .collect()
-    };
-    assert_eq!(on(2), vec![IpAddr::V4(Ipv4Addr::new(169, 254, 1, 2))]);
-    assert_eq!(on(4), vec![IpAddr::V4(Ipv4Addr::new(10, 0, 4, 2))]);
+        .all(|(_, t)| decode(t).answers.iter().all(|r| r.ttl != 0)));
+    let on_new: Vec<(Duration, Message)> = sent
+        .iter()
+        .filter(|(_, t)| t.interface == Some(4))
+        .map(|(at, t)| (*at, decode(t)))
+        .collect();
+    let probes: Vec<&(Duration, Message)> = on_new.iter().filter(|(_, m)| is_probe(m)).collect();
+    assert_eq!(probes.len(), 3, "{on_new:?}");
+    assert!(probes[0].1.questions.iter().all(|q| q.unicast_response));
+    assert!(probes[1].1.questions.iter().all(|q| !q.unicast_response));
+    for pair in probes.windows(2) {
+        assert_eq!(pair[1].0 - pair[0].0, Duration::from_millis(250));
+    }
+    for (_, probe) in &probes {
+        let proposed: Vec<IpAddr> = probe
+            .authority
+            .iter()
+            .filter_map(|r| match r.data {
+                RecordData::A(ip) => Some(IpAddr::V4(ip)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(proposed, vec![IpAddr::V4(Ipv4Addr::new(10, 0, 4, 2))]);
+    }
+    let announcements: Vec<&(Duration, Message)> =
+        on_new.iter().filter(|(_, m)| m.is_response).collect();
+    assert!(!announcements.is_empty(), "{on_new:?}");
+    assert!(announcements[0].0 >= probes[2].0 + Duration::from_millis(250));
+    for (_, announcement) in &announcements {
+        assert_eq!(
+            addresses_in(announcement),
+            vec![IpAddr::V4(Ipv4Addr::new(10, 0, 4, 2))]
+        );
+    }
+    // The old link only ever hears its own address, and no probe.
+    for (_, t) in sent.iter().filter(|(_, t)| t.interface == Some(2)) {
+        let message = decode(t);
+        assert!(!is_probe(&message));
+        assert_eq!(
+            addresses_in(&message),
+            vec![IpAddr::V4(Ipv4Addr::new(169, 254, 1, 2))]
+        );
+    }
+    assert!(responder.poll_event().is_none(), "no second Established");
+}
+
+/// A host that holds our name on the new link answers our probe there: we take the next
+/// name and probe every link with it (RFC 6762 §9), instead of announcing a name that
+/// is not ours there.
+#[test]
+fn a_conflict_met_on_a_new_link_renames_us() {
+    let (mut responder, now) = established();
+    while responder.poll_event().is_some() {}
+    responder.set_addresses(now, vec![v4(169, 254, 1, 2, 2), v4(10, 0, 4, 2, 4)]);
+    while responder.poll_transmit().is_some() {}
+    // The first probe on link 4 goes out within 250 ms; the owner there answers it.
+    let sent = run(&mut responder, now, Duration::from_millis(250));
+    assert!(sent
+        .iter()
+        .any(|(_, t)| t.interface == Some(4) && is_probe(&decode(t))));
+    let later = now + Duration::from_millis(300);
+    responder.handle_input(
+        later,
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 4, 9)), 5353),
+        4,
+        &taken_elsewhere("juliet@pronto").encode().unwrap(),
+    );
+    run(&mut responder, later, Duration::from_secs(3));
+    let events: Vec<ResponderEvent> = std::iter::from_fn(|| responder.poll_event()).collect();
+    assert!(
+        events.contains(&ResponderEvent::InstanceRenamed {
+            from: "juliet@pronto".into(),
+            to: "juliet@pronto (2)".into(),
+        }),
+        "{events:?}"
+    );
 }
 
 /// Wi-Fi to Ethernet: the address of a link that went is retracted on the link that
-/// comes, before its own address is announced there, so that peers on the same segment
-/// drop the old address at once instead of a second later. An address that comes back
-/// (a cable in again) is not retracted.
+/// comes at once, before that link is probed, so that peers on the same segment drop the
+/// old address at once; the link's own address is announced once the probes are done.
+/// An address that comes back (a cable in again) is not retracted, and its link is
+/// probed again before it is announced on.
 #[test]
 fn an_address_whose_link_went_is_retracted_on_the_link_that_comes() {
     let (mut responder, now) = established();
@@ -678,29 +772,44 @@ fn an_address_whose_link_went_is_retracted_on_the_link_that_comes() {
     assert_eq!(at_once[0].interface, None);
     assert!(goodbye.answers.iter().all(|r| r.ttl == 0));
     responder.set_addresses(now, vec![v4(10, 0, 3, 2, 3)]);
-    let on_new_link: Vec<Message> = std::iter::from_fn(|| responder.poll_transmit())
-        .inspect(|t| assert_eq!(t.interface, Some(3)))
-        .map(|t| decode(&t))
-        .collect();
-    assert_eq!(on_new_link.len(), 2, "{on_new_link:?}");
+    let at_once: Vec<Transmit> = std::iter::from_fn(|| responder.poll_transmit()).collect();
+    assert_eq!(at_once.len(), 1, "{at_once:?}");
+    assert_eq!(at_once[0].interface, Some(3));
+    let goodbye = decode(&at_once[0]);
     assert_eq!(
-        addresses_in(&on_new_link[0]),
+        addresses_in(&goodbye),
         vec![IpAddr::V4(Ipv4Addr::new(169, 254, 1, 2))]
     );
-    assert!(on_new_link[0].answers.iter().all(|r| r.ttl == 0));
+    assert!(goodbye.answers.iter().all(|r| r.ttl == 0));
+    let sent: Vec<Message> = run(&mut responder, now, Duration::from_secs(2))
+        .into_iter()
+        .inspect(|(_, t)| assert_eq!(t.interface, Some(3)))
+        .map(|(_, t)| decode(&t))
+        .collect();
+    assert_eq!(sent.iter().filter(|m| is_probe(m)).count(), 3, "{sent:?}");
+    let announcement = sent
+        .iter()
+        .find(|m| m.is_response && m.answers.iter().all(|r| r.ttl != 0))
+        .expect("an announcement after the probes");
     assert_eq!(
-        addresses_in(&on_new_link[1]),
+        addresses_in(announcement),
         vec![IpAddr::V4(Ipv4Addr::new(10, 0, 3, 2))]
     );
 
-    // Cable out and in: the address is back, and no goodbye for it follows.
+    // Cable out and in: the address is back, and no goodbye for it follows; the link is
+    // probed again, then announced on.
     let (mut responder, now) = established();
     responder.set_addresses(now, vec![]);
     while responder.poll_transmit().is_some() {}
     responder.set_addresses(now, vec![v4(169, 254, 1, 2, 2)]);
-    let back: Vec<Message> = std::iter::from_fn(|| responder.poll_transmit())
-        .map(|t| decode(&t))
+    let back: Vec<(Duration, Message)> = run(&mut responder, now, Duration::from_secs(2))
+        .into_iter()
+        .map(|(at, t)| (at, decode(&t)))
         .collect();
-    assert_eq!(back.len(), 1);
-    assert!(back[0].answers.iter().all(|r| r.ttl != 0));
+    assert!(back
+        .iter()
+        .all(|(_, m)| m.answers.iter().all(|r| r.ttl != 0)));
+    let first_announcement = back.iter().position(|(_, m)| m.is_response).unwrap();
+    assert_eq!(first_announcement, 3, "three probes first: {back:?}");
+    assert!(back[first_announcement].0 < Duration::from_secs(1));
 }
