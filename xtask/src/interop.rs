@@ -748,7 +748,7 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
 
     results.push((
         "17 a new lease under a running llxmpp: Avahi resolves the new address within 2 s, libpurple chats to it",
-        (|| {
+        {
             let d = lab.ns("d");
             let outcome = (|| {
                 let mut dana = lab.llxmpp_chat("d", "dana", &[])?;
@@ -806,7 +806,7 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
             let _ = run("ip", &["-n", &d, "addr", "del", "10.83.0.14/24", "dev", "eth0"]);
             let _ = run("ip", &["-n", &d, "addr", "add", "10.83.0.4/24", "dev", "eth0"]);
             outcome
-        })(),
+        },
     ));
 
     let _ = purple.say("QUIT");
