@@ -677,10 +677,19 @@ fn a_new_interface_is_probed_then_announced_on_and_the_old_link_loses_nothing() 
     );
     assert!(responder.poll_transmit().is_none());
 
-    let sent = run(&mut responder, now, Duration::from_secs(4));
+    let sent = run(&mut responder, now, Duration::from_secs(60));
     assert!(sent
         .iter()
         .all(|(_, t)| decode(t).answers.iter().all(|r| r.ttl != 0)));
+    // No flood: a new link with no one on it costs what RFC 6762 asks and no more, three
+    // probes (§8.1) and two announcements (§8.3), and the old link one announcement
+    // after the one at once.
+    let count = |link: u32| {
+        sent.iter()
+            .filter(|(_, t)| t.interface == Some(link))
+            .count()
+    };
+    assert_eq!((count(4), count(2)), (5, 1), "{sent:?}");
     let on_new: Vec<(Duration, Message)> = sent
         .iter()
         .filter(|(_, t)| t.interface == Some(4))
