@@ -158,6 +158,11 @@ pub struct Browser {
     /// Hosts named by SRV records, with the instances that point at them.
     hosts: HashMap<DnsName, BTreeSet<DnsName>>,
     next_browse: Instant,
+    /// Whether the first browse query went out: it asks for a unicast answer.
+    browsed: bool,
+    /// When the resolutions asked for by the answers now arriving go out together: the
+    /// packets of one response (a Mac sends a hundred pointers in several) make one batch.
+    resolve_batch: Option<Instant>,
     browse_interval: Duration,
     /// Instances (canonical instance names) whose SRV, TXT or addresses are missing, with
     /// when to ask next and the interval after that.
@@ -179,8 +184,14 @@ pub struct Browser {
 
 const FIRST_QUERY_DELAY: (Duration, Duration) =
     (Duration::from_millis(20), Duration::from_millis(120));
+/// The most question bytes in one query packet: Apple's mDNSResponder's own size, which
+/// keeps a query within one Ethernet frame (a response can carry a hundred pointers, and
+/// the questions they call for would otherwise make one fragmented 9 KB datagram).
+const QUESTION_BUDGET: usize = 1440;
 const MAX_BROWSE_INTERVAL: Duration = Duration::from_secs(3600);
 const MAX_RESOLVE_INTERVAL: Duration = Duration::from_secs(60);
+/// The interval after a name's first resolution query (doubling up to the maximum).
+const RESOLVE_FIRST_INTERVAL: Duration = Duration::from_secs(1);
 /// Queries for one avatar before the browser gives up on that `phsh` (at 0, 1, 3 and 7 s):
 /// XEP-0174 peers fetch an avatar when its hash changes, never on a schedule.
 const AVATAR_QUERIES: u8 = 4;
@@ -198,9 +209,12 @@ struct AvatarFetch {
 const LINGER: Duration = Duration::from_secs(1);
 
 impl Browser {
-    /// Starts browsing: the first query goes out after 20–120 ms (RFC 6762 §5.2).
+    /// Starts browsing: the first query goes out at once, as Apple's mDNSResponder sends
+    /// a new question's first query (RFC 6762 §5.2 suggests 20–120 ms against hosts that
+    /// all start at one instant; a user starting a chat client is not such an instant,
+    /// and a Mac's own answer already waits 20–120 ms).
     pub fn new(config: BrowserConfig, now: Instant, seed: u64) -> Browser {
-        let mut rng = Rng::new(seed);
+        let rng = Rng::new(seed);
         Browser {
             config,
             own_name: None,
@@ -208,7 +222,9 @@ impl Browser {
             deadlines: BTreeSet::new(),
             per_name: HashMap::new(),
             hosts: HashMap::new(),
-            next_browse: now + rng.between(FIRST_QUERY_DELAY.0, FIRST_QUERY_DELAY.1),
+            next_browse: now,
+            browsed: false,
+            resolve_batch: None,
             browse_interval: Duration::from_secs(1),
             resolving: HashMap::new(),
             next_resolve: None,
@@ -279,11 +295,16 @@ impl Browser {
         let mut questions: Vec<Question> = Vec::new();
         let mut known: Vec<Record> = Vec::new();
         if self.next_browse <= now {
+            // RFC 6762 §5.4: our cache is empty at first, and a responder that multicast
+            // its answers less than a second ago would not multicast them again (§6);
+            // asked for a unicast answer, it replies to us alone. mDNSResponder's own
+            // browser does the same.
             questions.push(Question {
                 name: DnsName::service_type(),
                 qtype: rtype::PTR,
-                unicast_response: false,
+                unicast_response: !self.browsed,
             });
+            self.browsed = true;
             // Known answers with more than half their TTL left (RFC 6762 §7.1).
             known.extend(
                 self.cache
@@ -308,7 +329,16 @@ impl Browser {
             .map(|(n, _)| n.clone())
             .collect();
         for name in due {
-            questions.extend(self.missing_questions(&name));
+            // The first query for a name asks for a unicast answer, as the first browse
+            // query does, and for the same reason.
+            let first = self
+                .resolving
+                .get(&name)
+                .is_some_and(|(_, interval)| *interval == RESOLVE_FIRST_INTERVAL);
+            questions.extend(self.missing_questions(&name).into_iter().map(|q| Question {
+                unicast_response: first,
+                ..q
+            }));
             if let Some((at, interval)) = self.resolving.get_mut(&name) {
                 *at = now + *interval;
                 *interval = (*interval * 2).min(MAX_RESOLVE_INTERVAL);
@@ -361,8 +391,29 @@ impl Browser {
     }
 
     /// Sends questions with their known answers; answers that do not fit one packet go in
-    /// follow-ups, every packet but the last with the TC bit (RFC 6762 §7.2).
+    /// follow-ups, every packet but the last with the TC bit (RFC 6762 §7.2). Questions
+    /// beyond [`QUESTION_BUDGET`] go in further queries of their own, after those.
     fn send_query(&mut self, questions: Vec<Question>, known: Vec<Record>) {
+        let mut packets: Vec<Vec<Question>> = vec![Vec::new()];
+        let mut used = 12;
+        for question in questions {
+            let size = question.name.wire_len() + 4;
+            if used + size > QUESTION_BUDGET && !packets.last().is_some_and(Vec::is_empty) {
+                packets.push(Vec::new());
+                used = 12;
+            }
+            used += size;
+            packets.last_mut().expect("never empty").push(question);
+        }
+        let mut packets = packets.into_iter();
+        self.send_query_packets(packets.next().unwrap_or_default(), known);
+        for questions in packets {
+            self.send_query_packets(questions, Vec::new());
+        }
+    }
+
+    /// One query, its known answers spread over as many packets as they need.
+    fn send_query_packets(&mut self, questions: Vec<Question>, known: Vec<Record>) {
         // Uncompressed sizes overestimate, so a packet built to this budget fits.
         const BUDGET: usize = MAX_PACKET - 100;
         let question_bytes: usize = questions.iter().map(|q| q.name.wire_len() + 4).sum();
@@ -737,12 +788,10 @@ impl Browser {
                 }
                 None => {
                     self.emitted.remove(&name);
-                    if self.has_pointer_to(&name) {
-                        let first =
-                            now + self.rng.between(FIRST_QUERY_DELAY.0, FIRST_QUERY_DELAY.1);
+                    if self.has_pointer_to(&name) && !self.resolving.contains_key(&name) {
+                        let first = self.resolve_batch_time(now);
                         self.resolving
-                            .entry(name.clone())
-                            .or_insert((first, Duration::from_secs(1)));
+                            .insert(name.clone(), (first, RESOLVE_FIRST_INTERVAL));
                     } else {
                         self.resolving.remove(&name);
                     }
@@ -754,6 +803,22 @@ impl Browser {
         }
         self.settle_next_resolve();
         self.settle_next_avatar_fetch();
+    }
+
+    /// When a resolution asked for now goes out: with the batch already waiting, or after
+    /// the random 20–120 ms of RFC 6762 §5.2 (every browser on the link heard the same
+    /// answer; the delay keeps them from asking in lockstep). One delay per batch, not
+    /// per name, so a hundred names are asked for in one burst, which a Mac answers in
+    /// one burst too.
+    fn resolve_batch_time(&mut self, now: Instant) -> Instant {
+        match self.resolve_batch {
+            Some(at) if at > now => at,
+            _ => {
+                let at = now + self.rng.between(FIRST_QUERY_DELAY.0, FIRST_QUERY_DELAY.1);
+                self.resolve_batch = Some(at);
+                at
+            }
+        }
     }
 
     fn settle_next_resolve(&mut self) {

@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use llxmpp_dnssd::{
-    avatar_phsh, rtype, Browser, BrowserConfig, DnsName, InterfaceAddr, Message, Record,
+    avatar_phsh, rtype, Browser, BrowserConfig, DnsName, InterfaceAddr, Message, Question, Record,
     RecordData, ServiceEvent, TxtRecord,
 };
 
@@ -83,7 +83,11 @@ fn ptr_queries_back_off_from_one_second_doubling() {
     let mut browser = Browser::new(BrowserConfig::default(), start, 1);
     let sent = queries(&mut browser, start, Duration::from_secs(40));
     let times: Vec<Duration> = sent.iter().map(|(t, _)| *t).collect();
-    assert!(times[0] >= Duration::from_millis(20) && times[0] <= Duration::from_millis(120));
+    assert_eq!(
+        times[0],
+        Duration::ZERO,
+        "the first query at once, as a Mac's"
+    );
     let gaps: Vec<u64> = times.windows(2).map(|w| (w[1] - w[0]).as_secs()).collect();
     assert_eq!(gaps, vec![1, 2, 4, 8, 16]);
     assert!(sent
@@ -417,4 +421,108 @@ fn an_avatar_that_never_comes_is_asked_for_a_few_times_then_left_until_its_hash_
     );
     let sent = queries(&mut browser, start, Duration::from_secs(62));
     assert_eq!(null_questions(&sent, "bob@pronto").len(), 1);
+}
+
+/// RFC 6762 §5.4: the first browse query asks for a unicast answer (a responder that
+/// multicast its pointers less than a second ago answers it anyway, to us alone); the
+/// ones after it do not.
+#[test]
+fn the_first_browse_query_asks_for_a_unicast_answer() {
+    let start = Instant::now();
+    let mut browser = Browser::new(BrowserConfig::default(), start, 1);
+    let sent = queries(&mut browser, start, Duration::from_secs(10));
+    let qu: Vec<bool> = sent
+        .iter()
+        .map(|(_, m)| m.questions[0].unicast_response)
+        .collect();
+    assert_eq!(qu, vec![true, false, false, false]);
+}
+
+/// A pointer-only response for `instances`, as a Mac holding many services sends.
+fn pointers(instances: impl IntoIterator<Item = String>) -> Message {
+    Message {
+        is_response: true,
+        answers: instances
+            .into_iter()
+            .map(|i| {
+                record(
+                    DnsName::service_type(),
+                    4500,
+                    RecordData::Ptr(DnsName::instance(&i)),
+                )
+            })
+            .collect(),
+        ..Message::default()
+    }
+}
+
+/// A hundred pointers in three packets a millisecond apart (as mDNSResponder sends them):
+/// their SRV and TXT are asked for in one burst, 20–120 ms after the first packet, each
+/// name once, first asking for unicast answers, in queries that fit an Ethernet frame;
+/// names still unanswered are asked again a second later, without QU.
+#[test]
+fn a_hundred_pointers_in_several_packets_are_resolved_in_one_burst() {
+    let start = Instant::now();
+    let mut browser = Browser::new(BrowserConfig::default(), start, 1);
+    // Past the first browse query.
+    let _ = queries(&mut browser, start, Duration::from_millis(200));
+    let names: Vec<String> = (1..=100).map(|i| format!("user{i}@hostd")).collect();
+    let arrived = start + Duration::from_millis(300);
+    for (n, chunk) in names.chunks(40).enumerate() {
+        let at = arrived + Duration::from_millis(n as u64);
+        assert!(feed(&mut browser, at, 1, &pointers(chunk.to_vec())).is_empty());
+    }
+    let mut burst: Vec<(Instant, Vec<u8>)> = Vec::new();
+    while let Some(at) = browser
+        .poll_timeout()
+        .filter(|&at| at <= arrived + Duration::from_millis(500))
+    {
+        browser.handle_timeout(at);
+        burst.extend(std::iter::from_fn(|| browser.poll_transmit()).map(|t| (at, t.payload)));
+    }
+    let resolving: Vec<&(Instant, Vec<u8>)> = burst
+        .iter()
+        .filter(|(_, p)| {
+            Message::decode(p)
+                .unwrap()
+                .questions
+                .iter()
+                .any(|q| q.qtype == rtype::SRV)
+        })
+        .collect();
+    assert!(resolving.len() > 1, "more than one frame's worth");
+    let at = resolving[0].0;
+    assert!(resolving.iter().all(|(t, _)| *t == at), "one burst");
+    let delay = at - arrived;
+    assert!(delay >= Duration::from_millis(20) && delay <= Duration::from_millis(120));
+    let mut asked: Vec<(DnsName, u16)> = Vec::new();
+    for (_, payload) in &resolving {
+        assert!(payload.len() <= 1440, "{} bytes", payload.len());
+        for q in Message::decode(payload).unwrap().questions {
+            assert!(q.unicast_response, "{q:?}");
+            asked.push((q.name, q.qtype));
+        }
+    }
+    let wanted: Vec<(DnsName, u16)> = names
+        .iter()
+        .flat_map(|n| {
+            [
+                (DnsName::instance(n), rtype::SRV),
+                (DnsName::instance(n), rtype::TXT),
+            ]
+        })
+        .collect();
+    asked.sort_by_key(|(n, t)| (n.to_string(), *t));
+    let mut wanted_sorted = wanted.clone();
+    wanted_sorted.sort_by_key(|(n, t)| (n.to_string(), *t));
+    assert_eq!(asked, wanted_sorted);
+    // No answer came: asked once more a second later, as plain multicast questions.
+    let again = queries(&mut browser, at, Duration::from_millis(1100));
+    let retried: Vec<&Question> = again
+        .iter()
+        .flat_map(|(_, m)| m.questions.iter())
+        .filter(|q| q.qtype == rtype::SRV)
+        .collect();
+    assert_eq!(retried.len(), 100);
+    assert!(retried.iter().all(|q| !q.unicast_response));
 }

@@ -788,15 +788,25 @@ pub fn discovery_at_scale(
         if resolved.len() == AT_SCALE {
             avahi.push(super::millis(start, last));
         }
+        // This run's time of each, when it saw all of them.
+        let this_run = |all: bool, times: &[f64]| {
+            if all {
+                format!("{:.0} ms", times.last().copied().unwrap_or(f64::NAN))
+            } else {
+                "-".to_owned()
+            }
+        };
         println!(
-            "xtask: run {}: 100 services: llxmpp {} in {:.0} ms (the first after {:.0} ms); dns-sd -Z {}+{}; avahi-browse -r {}",
+            "xtask: run {}: 100 services: llxmpp {} in {} (the first after {:.0} ms); dns-sd -Z {}+{} in {}; avahi-browse -r {} in {}",
             run + 1,
             seen.len(),
-            ours.last().copied().unwrap_or(f64::NAN),
+            this_run(seen.len() == AT_SCALE, &ours),
             first_ms,
             srv.len(),
             txt.len(),
+            this_run(srv.len() == AT_SCALE && txt.len() == AT_SCALE, &apple),
             resolved.len(),
+            this_run(resolved.len() == AT_SCALE, &avahi),
         );
         std::thread::sleep(Duration::from_secs(2));
     }
