@@ -496,6 +496,60 @@ fn a_newcomer_loses_its_probe_to_an_established_mac_and_never_announces_the_name
     }
 }
 
+/// Two newcomers probing one name at once (RFC 6762 §8.2): the Mac's real probe for
+/// `bob@hostd` arrives while we probe it too. mDNSResponder proposes the SRV alone (its
+/// TXT is not probed); we propose TXT and SRV, and sorted by type our TXT (16) comes
+/// before its SRV (33): our set is the earlier, so we lose, whatever the SRV holds, and
+/// the Mac, comparing the same sets, wins. We wait a second and probe again, sending
+/// nothing meanwhile; the Mac's announcement during our second round renames us.
+#[test]
+fn simultaneous_probes_with_a_mac_are_lost_by_us_and_we_rename_after_its_announcement() {
+    let probe = include_bytes!("vectors/mdnsresponder-probe.bin");
+    let announcement = include_bytes!("vectors/mdnsresponder-announce.bin");
+    let mac = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 84, 0, 4)), 5353);
+    let start = Instant::now();
+    let mut ours = service();
+    ours.instance = "bob@hostd".into();
+    ours.host = "hostc-llxmpp".into();
+    let mut responder = Responder::new(ours, ResponderConfig::default(), start, 5).unwrap();
+    let mut first_probe = None;
+    while first_probe.is_none() {
+        let at = responder.poll_timeout().unwrap();
+        responder.handle_timeout(at);
+        if responder.poll_transmit().is_some() {
+            first_probe = Some(at);
+        }
+    }
+    let heard = first_probe.unwrap() + Duration::from_millis(10);
+    responder.handle_input(heard, mac, 2, probe);
+    assert!(
+        responder.poll_transmit().is_none(),
+        "a probe is not answered"
+    );
+    let sent = run(&mut responder, heard, Duration::from_millis(1600));
+    let times: Vec<Duration> = sent.iter().map(|(at, _)| *at).collect();
+    assert!(
+        times.iter().all(|&at| at >= Duration::from_secs(1)),
+        "silent for a second: {times:?}"
+    );
+    assert!(sent.iter().all(|(_, t)| is_probe(&decode(t))), "{sent:?}");
+    assert!(!sent.is_empty(), "probing again after the second");
+    assert!(!responder.is_established());
+    // The Mac won and announces; our second round hears it and takes the next name.
+    let announced = heard + Duration::from_millis(1100);
+    responder.handle_input(announced, mac, 2, announcement);
+    assert_eq!(
+        responder.poll_event(),
+        Some(ResponderEvent::InstanceRenamed {
+            from: "bob@hostd".into(),
+            to: "bob@hostd (2)".into()
+        })
+    );
+    run(&mut responder, announced, Duration::from_secs(5));
+    assert!(responder.is_established());
+    assert_eq!(responder.instance(), "bob@hostd (2)");
+}
+
 #[test]
 fn the_first_probe_of_each_round_asks_for_a_unicast_answer_and_the_others_do_not() {
     // RFC 6762 §8.1, and mDNSResponder's own probes (tests/vectors): a Mac that announced
