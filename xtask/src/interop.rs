@@ -287,6 +287,23 @@ impl Lab {
     }
 }
 
+/// Dana (`llxmpp chat --json`) on host d, once she and libpurple's echobot on host b have
+/// seen each other.
+fn dana_beside_echobot(lab: &Lab, purple: &mut Peer) -> Result<Peer, String> {
+    // What libpurple said of an earlier dana must not stand for this one.
+    purple.forget();
+    let mut dana = lab.llxmpp_chat("d", "dana", &[])?;
+    dana.expect(10.0, "ready", event("ready"))?;
+    // BUDDY_ON, or BUDDY_STATUS when libpurple kept her buddy from an earlier run.
+    purple.expect(15.0, "dana online in libpurple", |l| {
+        l.starts_with("BUDDY_ON dana@hostd|") || l.starts_with("BUDDY_STATUS dana@hostd|")
+    })?;
+    dana.expect(15.0, "peer_online echobot", |l| {
+        json(l)["event"] == "peer_online" && json(l)["peer"] == "echobot@hostb"
+    })?;
+    Ok(dana)
+}
+
 fn json(line: &str) -> serde_json::Value {
     serde_json::from_str(line).unwrap_or(serde_json::Value::Null)
 }
@@ -747,16 +764,11 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
     ));
 
     results.push((
-        "17 a new lease under a running llxmpp: Avahi resolves the new address within 2 s, libpurple chats to it",
+        "17 a new lease under a running llxmpp: Avahi resolves the new address within 2 s, libpurple chats to it, and her goodbye from there takes her offline",
         {
             let d = lab.ns("d");
             let outcome = (|| {
-                let mut dana = lab.llxmpp_chat("d", "dana", &[])?;
-                dana.expect(10.0, "ready", event("ready"))?;
-                purple.expect(15.0, "BUDDY_ON dana", |l| l.starts_with("BUDDY_ON dana@hostd|"))?;
-                dana.expect(15.0, "peer_online echobot", |l| {
-                    json(l)["event"] == "peer_online" && json(l)["peer"] == "echobot@hostb"
-                })?;
+                let mut dana = dana_beside_echobot(lab, &mut purple)?;
                 let host = "hostd-llxmpp.local";
                 lab.avahi_resolves(host, "10.83.0.4", Duration::from_secs(5))?;
                 let changed = Instant::now();
@@ -798,8 +810,12 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
                 dana.say(&send.to_string())?;
                 dana.expect(10.0, "sent l1", |l| json(l)["event"] == "sent" && json(l)["id"] == "l1")?;
                 purple.expect(10.0, "dana's message", |l| l == "RECV dana@hostd|still here")?;
+                // Her goodbye, from her new address, takes her offline in libpurple.
                 dana.say(&serde_json::json!({"cmd": "quit"}).to_string())?;
                 let _ = dana.child.wait();
+                purple.expect(3.0, "dana offline in libpurple", |l| {
+                    l == "BUDDY_GONE dana@hostd" || l == "BUDDY_OFF dana@hostd"
+                })?;
                 Ok(())
             })();
             // Host d gets its address back whatever happened: the Mac's scenarios use it.
@@ -815,12 +831,7 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
             let cable = format!("v{}do", lab.ns(""));
             let br = lab.ns("br");
             let outcome = (|| {
-                let mut dana = lab.llxmpp_chat("d", "dana", &[])?;
-                dana.expect(10.0, "ready", event("ready"))?;
-                purple.expect(15.0, "BUDDY_ON dana", |l| l.starts_with("BUDDY_ON dana@hostd|"))?;
-                dana.expect(15.0, "peer_online echobot", |l| {
-                    json(l)["event"] == "peer_online" && json(l)["peer"] == "echobot@hostb"
-                })?;
+                let mut dana = dana_beside_echobot(lab, &mut purple)?;
                 run("ip", &["-n", &br, "link", "set", &cable, "down"])?;
                 let send = serde_json::json!({"cmd": "send", "to": "echobot@hostb", "body": "from the dark", "id": "dark"});
                 dana.say(&send.to_string())?;

@@ -8,97 +8,18 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-#[allow(dead_code)] // Not every part of the shared lab is used here.
-#[path = "../../../xtask/src/netlab.rs"]
-mod netlab;
+mod common;
+
+use common::{netlab, ChatNode, Lab};
 
 const ROWS: u16 = 30;
 const COLS: u16 = 110;
-
-/// Hosts a, b, c (10.81.0.1–3) on a bridge; `None` (after saying so) without root.
-fn lab(tag: &str) -> Option<netlab::Hosts> {
-    let prefix = format!("t{tag}{}", std::process::id() % 100_000);
-    match netlab::Hosts::bridged(&prefix, &["a", "b", "c"], "10.81.0") {
-        Ok(hosts) => Some(hosts),
-        Err(e) => {
-            eprintln!("\n!!! TERMINAL TESTS NOT RUN: cannot make network namespaces: {e}\n");
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must run the terminal tests"
-            );
-            None
-        }
-    }
-}
-
-/// A `llxmpp chat --json` peer.
-struct JsonPeer {
-    child: Child,
-    stdin: ChildStdin,
-    events: mpsc::Receiver<Value>,
-    seen: Vec<Value>,
-}
-
-impl JsonPeer {
-    fn start(hosts: &netlab::Hosts, host: &str, name: &str) -> JsonPeer {
-        let mut child = netlab::in_namespace(&hosts.ns(host), env!("CARGO_BIN_EXE_llxmpp"))
-            .args(netlab::chat_args(name, host))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, events) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
-                    return;
-                }
-            }
-        });
-        JsonPeer {
-            child,
-            stdin,
-            events,
-            seen: Vec::new(),
-        }
-    }
-
-    fn command(&mut self, command: Value) {
-        writeln!(self.stdin, "{command}").unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    fn expect(&mut self, secs: u64, what: &str, want: impl Fn(&Value) -> bool) -> Value {
-        if let Some(found) = self.seen.iter().find(|v| want(v)) {
-            return found.clone();
-        }
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        while let Ok(event) = self
-            .events
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        {
-            self.seen.push(event.clone());
-            if want(&event) {
-                return event;
-            }
-        }
-        panic!("no {what} within {secs} s; saw {:#?}", self.seen);
-    }
-
-    fn quit(mut self) {
-        self.command(json!({"cmd": "quit"}));
-        assert!(self.child.wait().unwrap().success());
-    }
-}
 
 /// `llxmpp chat` (human mode) in a pseudo-terminal, with the screen it draws.
 struct Terminal {
@@ -256,9 +177,9 @@ fn is(event: &Value, kind: &str) -> bool {
 
 #[test]
 fn a_message_arriving_mid_line_leaves_both_lines_whole_and_query_sends_plain_lines() {
-    let Some(hosts) = lab("q") else { return };
-    let mut bob = JsonPeer::start(&hosts, "b", "bob");
-    let mut alice = Terminal::start(&hosts, "a", "alice", &[]);
+    let Some(lab) = Lab::new("q") else { return };
+    let mut bob = ChatNode::start_with(&lab, "b", "bob", &[]);
+    let mut alice = Terminal::start(&lab.hosts, "a", "alice", &[]);
     alice.wait_for(15, "bob online", |t| {
         t.shows("bob@hostb (bob@hostb) is online")
     });
@@ -382,10 +303,10 @@ fn a_message_arriving_mid_line_leaves_both_lines_whole_and_query_sends_plain_lin
 
 #[test]
 fn tab_completes_a_unique_prefix_and_lists_the_candidates_of_an_ambiguous_one() {
-    let Some(hosts) = lab("c") else { return };
-    let bob = JsonPeer::start(&hosts, "b", "bob");
-    let mut bea = JsonPeer::start(&hosts, "c", "bea");
-    let mut alice = Terminal::start(&hosts, "a", "alice", &[("NO_COLOR", "1")]);
+    let Some(lab) = Lab::new("c") else { return };
+    let bob = ChatNode::start_with(&lab, "b", "bob", &[]);
+    let mut bea = ChatNode::start_with(&lab, "c", "bea", &[]);
+    let mut alice = Terminal::start(&lab.hosts, "a", "alice", &[("NO_COLOR", "1")]);
     alice.wait_for(15, "bob and bea online", |t| {
         t.shows("bob@hostb (bob@hostb) is online") && t.shows("bea@hostc (bea@hostc) is online")
     });
@@ -484,10 +405,10 @@ fn tab_completes_a_unique_prefix_and_lists_the_candidates_of_an_ambiguous_one() 
 
 #[test]
 fn log_lines_print_above_the_prompt_too() {
-    let Some(hosts) = lab("l") else { return };
+    let Some(lab) = Lab::new("l") else { return };
     // A data folder that cannot be made: the history is not saved, and that is a warning.
     let mut alice = Terminal::start(
-        &hosts,
+        &lab.hosts,
         "a",
         "alice",
         &[("RUST_LOG", "info"), ("XDG_DATA_HOME", "/dev/null/nowhere")],
@@ -497,11 +418,11 @@ fn log_lines_print_above_the_prompt_too() {
     alice.wait_for(5, "the half line", |t| t.cursor_row() == "> half a li");
     // A connection from an address no peer has: alice resets it, and logs that. The reset
     // may come before `connect` returns (EPIPE or ECONNRESET there); only a refusal fails.
-    let knock = netlab::in_namespace(&hosts.ns("c"), "/usr/bin/python3")
+    let knock = netlab::in_namespace(&lab.hosts.ns("c"), "/usr/bin/python3")
         .args([
             "-c",
             "import socket\n\
-             try:\n    s = socket.create_connection(('10.81.0.1', 5298), timeout=5)\n    \
+             try:\n    s = socket.create_connection(('10.80.0.1', 5298), timeout=5)\n    \
              s.recv(1)\n\
              except (ConnectionResetError, BrokenPipeError):\n    pass\n",
         ])
@@ -532,9 +453,9 @@ fn log_lines_print_above_the_prompt_too() {
 /// wrote: no prompt, no colour, no timestamps.
 #[test]
 fn piped_stdin_keeps_the_plain_line_mode() {
-    let Some(hosts) = lab("p") else { return };
-    let mut bob = JsonPeer::start(&hosts, "b", "bob");
-    let mut alice = netlab::in_namespace(&hosts.ns("a"), env!("CARGO_BIN_EXE_llxmpp"))
+    let Some(lab) = Lab::new("p") else { return };
+    let mut bob = ChatNode::start_with(&lab, "b", "bob", &[]);
+    let mut alice = netlab::in_namespace(&lab.hosts.ns("a"), env!("CARGO_BIN_EXE_llxmpp"))
         .args([
             "chat",
             "--name",

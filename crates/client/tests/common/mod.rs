@@ -53,14 +53,17 @@ pub struct ChatNode {
 }
 
 impl ChatNode {
+    /// `name` on `host`, with the given name `Test` and `extra` arguments.
     pub fn start(lab: &Lab, host: &str, name: &str, extra: &[&str]) -> ChatNode {
+        let mut args = vec!["--first", "Test"];
+        args.extend(extra);
+        ChatNode::start_with(lab, host, name, &args)
+    }
+
+    /// `name` on `host` with `extra` arguments only.
+    pub fn start_with(lab: &Lab, host: &str, name: &str, extra: &[&str]) -> ChatNode {
         let mut args = netlab::chat_args(name, host);
-        args.extend(
-            ["--first", "Test"]
-                .iter()
-                .chain(extra)
-                .map(|a| a.to_string()),
-        );
+        args.extend(extra.iter().map(|a| a.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut child = lab
             .command(host, &args)
@@ -96,6 +99,12 @@ impl ChatNode {
     pub fn command(&mut self, command: Value) {
         writeln!(self.stdin, "{command}").unwrap();
         self.stdin.flush().unwrap();
+    }
+
+    /// Asks the node to quit and checks that it exits 0.
+    pub fn quit(mut self) {
+        self.command(json!({"cmd": "quit"}));
+        assert!(self.child.wait().unwrap().success());
     }
 
     /// Waits for an event matching `want`, up to `secs`.
