@@ -24,7 +24,7 @@ use std::time::Duration;
 mod interop;
 mod netlab;
 
-const FUZZ_TARGETS: [&str; 4] = ["framer", "stanza", "differential", "mdns"];
+const FUZZ_TARGETS: [&str; 5] = ["framer", "stanza", "differential", "mdns", "socks5"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
