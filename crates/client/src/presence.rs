@@ -40,6 +40,9 @@ impl Presence {
         seed: u64,
     ) -> Result<Presence, ResponderError> {
         let mut browser = Browser::new(BrowserConfig::default(), now, seed);
+        if let Some(service) = &service {
+            browser.set_interfaces(now, &interfaces_of(&service.addresses));
+        }
         let responder = match service {
             Some(service) => {
                 browser.set_own_instance(Some(service.instance.clone()));
@@ -111,6 +114,8 @@ impl Presence {
 
     /// Replaces our addresses: goodbyes for those gone, announcements on every link.
     pub fn set_addresses(&mut self, ctx: &mut Context<'_>, addresses: Vec<InterfaceAddr>) {
+        self.browser
+            .set_interfaces(ctx.now(), &interfaces_of(&addresses));
         if let Some(responder) = &mut self.responder {
             responder.set_addresses(ctx.now(), addresses);
         }
@@ -181,4 +186,12 @@ fn send(ctx: &mut Context<'_>, transmit: llxmpp_dnssd::Transmit) {
     // UDP: a datagram the system refuses is lost, as on the wire; the RFC 6762
     // schedule repeats queries and announcements.
     let _ = ctx.send_datagram(target, &transmit.payload);
+}
+
+/// The interfaces that `addresses` are on, each once.
+fn interfaces_of(addresses: &[InterfaceAddr]) -> Vec<u32> {
+    let mut interfaces: Vec<u32> = addresses.iter().map(|a| a.interface).collect();
+    interfaces.sort_unstable();
+    interfaces.dedup();
+    interfaces
 }

@@ -218,6 +218,41 @@ fn a_cable_out_loses_no_message_silently_and_bob_announces_again_when_it_is_back
     quit_all([&mut alice, &mut bob]);
 }
 
+/// Bob starts with his cable out and plugs in 20 s later, on a link where Alice has been
+/// browsing all along (her queries backed off to 16 s apart): he announces (probing the
+/// link first), she sees him, and he finds her within 2 s too, because a link that comes
+/// starts his browse over at once instead of at his next backed-off query.
+#[test]
+fn a_node_that_arrives_on_a_link_finds_who_is_there_at_once() {
+    let Some(lab) = Lab::new("ar") else { return };
+    ipv4_only(&lab, &["a", "b"]);
+    let b = lab.hosts.ns("b");
+    ip(&b, &["link", "set", "eth0", "down"]);
+    let mut alice = ChatNode::start(&lab, "a", "alice", &[]);
+    let mut bob = ChatNode::start(&lab, "b", "bob", &[]);
+    alice.expect(10, "ready", |e| is(e, "ready"));
+    std::thread::sleep(Duration::from_secs(20));
+    let plugged = Instant::now();
+    ip(&b, &["link", "set", "eth0", "up"]);
+    ip(&b, &["route", "add", "224.0.0.0/4", "dev", "eth0"]);
+    bob.expect(5, "alice, found", |e| {
+        is(e, "peer_online") && e["peer"] == "alice@hosta"
+    });
+    let found = plugged.elapsed();
+    alice.expect(5, "bob, announced", |e| at(e, "bob@hostb", &["10.80.0.2"]));
+    let announced = plugged.elapsed();
+    eprintln!("bob found alice after {found:?}; alice saw bob after {announced:?}");
+    assert!(
+        found < Duration::from_secs(2),
+        "bob found alice after {found:?}"
+    );
+    assert!(
+        announced < Duration::from_secs(2),
+        "alice saw bob after {announced:?}"
+    );
+    quit_all([&mut alice, &mut bob]);
+}
+
 /// Bob's host leaves without a word (its cable out for good) while Alice writes to him
 /// over an open stream: the bytes are never acknowledged, the stream is given up after
 /// the ack timeout (5 s), the message is tried once more on a fresh connection, and ends

@@ -160,6 +160,8 @@ pub struct Browser {
     next_browse: Instant,
     /// Whether the first browse query went out: it asks for a unicast answer.
     browsed: bool,
+    /// The interfaces we listen on, once told ([`Browser::set_interfaces`]).
+    interfaces: Option<BTreeSet<u32>>,
     /// When the resolutions asked for by the answers now arriving go out together: the
     /// packets of one response (a Mac sends a hundred pointers in several) make one batch.
     resolve_batch: Option<Instant>,
@@ -207,6 +209,9 @@ struct AvatarFetch {
 }
 /// How long a goodbye or a flushed record lingers (RFC 6762 §10.1, §10.2).
 const LINGER: Duration = Duration::from_secs(1);
+/// How long records learned on an interface that went are kept unless heard again: a
+/// cable out and back in, or a Wi-Fi roam, within it loses no peer.
+pub const GONE_INTERFACE_GRACE: Duration = Duration::from_secs(5);
 
 impl Browser {
     /// Starts browsing: the first query goes out at once, as Apple's mDNSResponder sends
@@ -224,6 +229,7 @@ impl Browser {
             hosts: HashMap::new(),
             next_browse: now,
             browsed: false,
+            interfaces: None,
             resolve_batch: None,
             browse_interval: Duration::from_secs(1),
             resolving: HashMap::new(),
@@ -248,6 +254,45 @@ impl Browser {
                 self.events
                     .push_back(ServiceEvent::Removed { instance: own });
             }
+        }
+    }
+
+    /// The interfaces we listen on now (their indices, as datagrams are tagged with). On
+    /// one that came (an interface up, a cable in) the browse starts over at once, its
+    /// first query asking for unicast answers, as at start and as mDNSResponder restarts
+    /// its questions when an interface comes up: peers on a new link are found in a
+    /// moment, not at the next query of a backed-off series (up to an hour away). Records
+    /// last heard on an interface that went expire within [`GONE_INTERFACE_GRACE`] unless
+    /// heard again, and if other interfaces remain the browse starts over there too, so
+    /// what is still reachable is heard again. The first call only records the set.
+    pub fn set_interfaces(&mut self, now: Instant, interfaces: &[u32]) {
+        let now_set: BTreeSet<u32> = interfaces.iter().copied().collect();
+        let Some(before) = self.interfaces.replace(now_set.clone()) else {
+            return;
+        };
+        let came = now_set.difference(&before).next().is_some();
+        let gone: Vec<u32> = before.difference(&now_set).copied().collect();
+        if !gone.is_empty() {
+            let learned_there: Vec<CacheKey> = self
+                .cache
+                .iter()
+                .filter(|(_, e)| gone.contains(&e.interface))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for key in learned_there {
+                let Some(mut entry) = self.cache.get(&key).cloned() else {
+                    continue;
+                };
+                entry.expires = entry.expires.min(now + GONE_INTERFACE_GRACE);
+                // No refresh queries for it: the browse that starts over asks anew.
+                entry.refreshes = 4;
+                self.put(key, entry);
+            }
+        }
+        if came || (!gone.is_empty() && !now_set.is_empty()) {
+            self.next_browse = now;
+            self.browse_interval = Duration::from_secs(1);
+            self.browsed = false;
         }
     }
 

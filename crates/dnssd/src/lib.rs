@@ -11,7 +11,9 @@ mod rng;
 mod transmit;
 mod txt;
 
-pub use browser::{avatar_phsh, Browser, BrowserConfig, ServiceEvent, ServiceInstance};
+pub use browser::{
+    avatar_phsh, Browser, BrowserConfig, ServiceEvent, ServiceInstance, GONE_INTERFACE_GRACE,
+};
 pub use responder::{
     Responder, ResponderConfig, ResponderError, ResponderEvent, ServiceInfo, HOST_TTL,
     MAX_AVATAR_BYTES, MAX_TXT_BYTES, OTHER_TTL,

@@ -526,3 +526,120 @@ fn a_hundred_pointers_in_several_packets_are_resolved_in_one_burst() {
     assert_eq!(retried.len(), 100);
     assert!(retried.iter().all(|q| !q.unicast_response));
 }
+
+/// A link that comes (an interface up, a cable in) restarts the browse at once, its first
+/// query asking for unicast answers, instead of waiting for the next query of a series
+/// backed off to 16 s (up to an hour later on).
+#[test]
+fn a_link_that_comes_restarts_the_browse_at_once() {
+    let start = Instant::now();
+    let mut browser = Browser::new(BrowserConfig::default(), start, 1);
+    browser.set_interfaces(start, &[2]);
+    let _ = queries(&mut browser, start, Duration::from_secs(20));
+    let came = start + Duration::from_secs(20);
+    browser.set_interfaces(came, &[2, 3]);
+    let sent = queries(&mut browser, came, Duration::from_secs(4));
+    let at: Vec<(Duration, bool)> = sent
+        .iter()
+        .map(|(t, m)| (*t, m.questions[0].unicast_response))
+        .collect();
+    assert_eq!(
+        at,
+        vec![
+            (Duration::ZERO, true),
+            (Duration::from_secs(1), false),
+            (Duration::from_secs(3), false)
+        ]
+    );
+    // The same set again changes nothing.
+    browser.set_interfaces(came + Duration::from_secs(4), &[3, 2]);
+    let next = browser.poll_timeout().unwrap();
+    assert!(next >= came + Duration::from_secs(7), "{:?}", next - came);
+}
+
+/// A peer last heard on a link that went is gone 5 s later unless heard again, and the
+/// browse starts over on the links that remain; a peer on a remaining link stays. A cable
+/// out and back in within those 5 s loses no one: the browse starts over on link-up and
+/// the answers keep the peers.
+#[test]
+fn peers_of_a_link_that_went_go_unless_heard_again() {
+    let start = Instant::now();
+    let mut browser = Browser::new(BrowserConfig::default(), start, 1);
+    browser.set_interfaces(start, &[2, 3]);
+    let v4 = |d| IpAddr::V4(Ipv4Addr::new(169, 254, 7, d));
+    feed(
+        &mut browser,
+        start,
+        2,
+        &service("ann@a", "a", v4(1), "avail"),
+    );
+    feed(
+        &mut browser,
+        start,
+        3,
+        &service("bea@b", "b", v4(2), "avail"),
+    );
+    let _ = queries(&mut browser, start, Duration::from_secs(10));
+    let went = start + Duration::from_secs(10);
+    browser.set_interfaces(went, &[2]);
+    let mut removed = Vec::new();
+    let mut asked_at_once = false;
+    while let Some(at) = browser
+        .poll_timeout()
+        .filter(|&at| at <= went + Duration::from_secs(6))
+    {
+        browser.handle_timeout(at);
+        while let Some(t) = browser.poll_transmit() {
+            asked_at_once |=
+                at == went && Message::decode(&t.payload).unwrap().questions[0].qtype == rtype::PTR;
+        }
+        while let Some(event) = browser.poll_event() {
+            if let ServiceEvent::Removed { instance } = event {
+                removed.push((at - went, instance));
+            }
+        }
+    }
+    assert!(
+        asked_at_once,
+        "the browse starts over on the link that remains"
+    );
+    assert_eq!(removed, vec![(Duration::from_secs(5), "bea@b".to_owned())]);
+
+    // Cable out and in within the grace: heard again, never removed.
+    let mut browser = Browser::new(BrowserConfig::default(), start, 1);
+    browser.set_interfaces(start, &[2]);
+    feed(
+        &mut browser,
+        start,
+        2,
+        &service("ann@a", "a", v4(1), "avail"),
+    );
+    let _ = queries(&mut browser, start, Duration::from_secs(10));
+    browser.set_interfaces(went, &[]);
+    let back = went + Duration::from_secs(3);
+    browser.set_interfaces(back, &[2]);
+    let sent = queries(&mut browser, back, Duration::ZERO);
+    assert!(
+        sent[0].1.questions[0].unicast_response,
+        "asked at once on link-up"
+    );
+    // The known answers leave ann out: she must answer again.
+    assert!(sent[0].1.answers.is_empty(), "{:?}", sent[0].1.answers);
+    let events = feed(
+        &mut browser,
+        back + Duration::from_millis(50),
+        2,
+        &service("ann@a", "a", v4(1), "avail"),
+    );
+    assert!(events.is_empty(), "{events:?}");
+    let mut later = Vec::new();
+    while let Some(at) = browser
+        .poll_timeout()
+        .filter(|&at| at <= back + Duration::from_secs(20))
+    {
+        browser.handle_timeout(at);
+        while browser.poll_transmit().is_some() {}
+        later.extend(std::iter::from_fn(|| browser.poll_event()));
+    }
+    assert!(later.is_empty(), "{later:?}");
+}
