@@ -24,7 +24,7 @@ use std::time::Duration;
 mod interop;
 mod netlab;
 
-const FUZZ_TARGETS: [&str; 5] = ["framer", "stanza", "differential", "mdns", "socks5"];
+const FUZZ_TARGETS: [&str; 6] = ["framer", "stanza", "differential", "mdns", "socks5", "http"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
