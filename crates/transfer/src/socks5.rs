@@ -166,6 +166,36 @@ impl Gather {
     }
 }
 
+impl Gather {
+    /// Gathers one message from `input[*used..]` (advancing `used`), judging its version
+    /// byte as soon as it comes: an HTTP client (`GET …`) would otherwise be waited on for
+    /// its "methods". The whole message once it is there, `None` while it is not.
+    fn message(
+        &mut self,
+        input: &[u8],
+        used: &mut usize,
+        length: impl Fn(&[u8]) -> Option<usize>,
+    ) -> Result<Option<Vec<u8>>, Socks5Error> {
+        let (n, complete) = self.take(&input[*used..], length);
+        *used += n;
+        if let Some(&version) = self.bytes.first() {
+            if version != VERSION {
+                return Err(Socks5Error::NotSocks5 { version });
+            }
+        }
+        Ok(complete.then(|| std::mem::take(&mut self.bytes)))
+    }
+}
+
+/// The size of a request or reply (VER, CMD or REP, RSV, then an address and a port),
+/// once its first bytes are there.
+fn command_length(bytes: &[u8]) -> Option<usize> {
+    if bytes.len() < 4 {
+        return None;
+    }
+    address_length(&bytes[3..]).map(|len| 3 + len)
+}
+
 /// The size of a SOCKS5 address with its type byte and port, once its first bytes (from
 /// the type byte on) are there.
 fn address_length(from_type: &[u8]) -> Option<usize> {
@@ -226,19 +256,12 @@ impl Socks5Client {
             match self.state {
                 ClientState::Done => return Err(Socks5Error::Finished),
                 ClientState::Method => {
-                    let (n, complete) = self.gather.take(&input[used..], |_| Some(2));
-                    used += n;
-                    // The version byte is judged as soon as it comes: an HTTP client
-                    // (`GET …`) would otherwise be waited on for its "methods".
-                    if let Some(&version) = self.gather.bytes.first() {
-                        if version != VERSION {
-                            return self.fail(Socks5Error::NotSocks5 { version });
-                        }
-                    }
-                    if !complete {
-                        return Ok(Progress::Pending);
-                    }
-                    let reply = std::mem::take(&mut self.gather.bytes);
+                    let message = self.gather.message(input, &mut used, |_| Some(2));
+                    let reply = match message {
+                        Ok(Some(reply)) => reply,
+                        Ok(None) => return Ok(Progress::Pending),
+                        Err(e) => return self.fail(e),
+                    };
                     match reply[1] {
                         NO_AUTHENTICATION => {}
                         NO_ACCEPTABLE_METHOD => return self.fail(Socks5Error::NoAcceptableMethod),
@@ -254,24 +277,12 @@ impl Socks5Client {
                 ClientState::Reply => {
                     // VER REP RSV, then an address of any type (libpurple answers with a
                     // domain name) and a port.
-                    let (n, complete) = self.gather.take(&input[used..], |bytes| {
-                        if bytes.len() < 4 {
-                            return None;
-                        }
-                        address_length(&bytes[3..]).map(|len| 3 + len)
-                    });
-                    used += n;
-                    // The version byte is judged as soon as it comes: an HTTP client
-                    // (`GET …`) would otherwise be waited on for its "methods".
-                    if let Some(&version) = self.gather.bytes.first() {
-                        if version != VERSION {
-                            return self.fail(Socks5Error::NotSocks5 { version });
-                        }
-                    }
-                    if !complete {
-                        return Ok(Progress::Pending);
-                    }
-                    let reply = std::mem::take(&mut self.gather.bytes);
+                    let message = self.gather.message(input, &mut used, command_length);
+                    let reply = match message {
+                        Ok(Some(reply)) => reply,
+                        Ok(None) => return Ok(Progress::Pending),
+                        Err(e) => return self.fail(e),
+                    };
                     if !matches!(reply[3], ATYP_IPV4 | ATYP_DOMAIN | ATYP_IPV6) {
                         return self.fail(Socks5Error::UnsupportedAddressType(reply[3]));
                     }
@@ -336,21 +347,14 @@ impl Socks5Server {
             match self.state {
                 ServerState::Done => return Err(Socks5Error::Finished),
                 ServerState::Greeting => {
-                    let (n, complete) = self.gather.take(&input[used..], |bytes| {
+                    let message = self.gather.message(input, &mut used, |bytes| {
                         bytes.get(1).map(|&count| 2 + usize::from(count))
                     });
-                    used += n;
-                    // The version byte is judged as soon as it comes: an HTTP client
-                    // (`GET …`) would otherwise be waited on for its "methods".
-                    if let Some(&version) = self.gather.bytes.first() {
-                        if version != VERSION {
-                            return self.fail(Socks5Error::NotSocks5 { version });
-                        }
-                    }
-                    if !complete {
-                        return Ok(Progress::Pending);
-                    }
-                    let greeting = std::mem::take(&mut self.gather.bytes);
+                    let greeting = match message {
+                        Ok(Some(greeting)) => greeting,
+                        Ok(None) => return Ok(Progress::Pending),
+                        Err(e) => return self.fail(e),
+                    };
                     if !greeting[2..].contains(&NO_AUTHENTICATION) {
                         self.transmit
                             .extend_from_slice(&[VERSION, NO_ACCEPTABLE_METHOD]);
@@ -361,24 +365,12 @@ impl Socks5Server {
                     self.state = ServerState::Request;
                 }
                 ServerState::Request => {
-                    let (n, complete) = self.gather.take(&input[used..], |bytes| {
-                        if bytes.len() < 4 {
-                            return None;
-                        }
-                        address_length(&bytes[3..]).map(|len| 3 + len)
-                    });
-                    used += n;
-                    // The version byte is judged as soon as it comes: an HTTP client
-                    // (`GET …`) would otherwise be waited on for its "methods".
-                    if let Some(&version) = self.gather.bytes.first() {
-                        if version != VERSION {
-                            return self.fail(Socks5Error::NotSocks5 { version });
-                        }
-                    }
-                    if !complete {
-                        return Ok(Progress::Pending);
-                    }
-                    let request = std::mem::take(&mut self.gather.bytes);
+                    let message = self.gather.message(input, &mut used, command_length);
+                    let request = match message {
+                        Ok(Some(request)) => request,
+                        Ok(None) => return Ok(Progress::Pending),
+                        Err(e) => return self.fail(e),
+                    };
                     if request[1] != CONNECT {
                         self.refuse(COMMAND_NOT_SUPPORTED);
                         return self.fail(Socks5Error::UnsupportedCommand(request[1]));
