@@ -279,14 +279,9 @@ impl Browser {
                 .filter(|(_, e)| gone.contains(&e.interface))
                 .map(|(k, _)| k.clone())
                 .collect();
+            // No refresh queries for them: the browse that starts over asks anew.
             for key in learned_there {
-                let Some(mut entry) = self.cache.get(&key).cloned() else {
-                    continue;
-                };
-                entry.expires = entry.expires.min(now + GONE_INTERFACE_GRACE);
-                // No refresh queries for it: the browse that starts over asks anew.
-                entry.refreshes = 4;
-                self.put(key, entry);
+                self.expire_within(now, key, GONE_INTERFACE_GRACE);
             }
         }
         if came || (!gone.is_empty() && !now_set.is_empty()) {
@@ -635,10 +630,16 @@ impl Browser {
 
     /// Lets a record go in one second (a goodbye, or flushed by a newer set).
     fn linger(&mut self, now: Instant, key: CacheKey) {
+        self.expire_within(now, key, LINGER);
+    }
+
+    /// Lets a record go within `within` unless it is heard again, asking nothing for it
+    /// meanwhile (no refresh queries).
+    fn expire_within(&mut self, now: Instant, key: CacheKey, within: Duration) {
         let Some(mut entry) = self.cache.get(&key).cloned() else {
             return;
         };
-        entry.expires = entry.expires.min(now + LINGER);
+        entry.expires = entry.expires.min(now + within);
         entry.refreshes = 4;
         self.put(key, entry);
     }

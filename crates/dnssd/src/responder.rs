@@ -579,6 +579,16 @@ impl Responder {
         records
     }
 
+    /// Every record we publish as one link hears it: the addresses those of `interface`
+    /// (RFC 6762 §15; every address if `None`), after the other records.
+    fn records_on(&self, interface: Option<u32>) -> Vec<Record> {
+        self.records()
+            .into_iter()
+            .filter(|r| !is_address(r))
+            .chain(self.address_records(interface))
+            .collect()
+    }
+
     /// A and AAAA records of our host; with an interface, those of that interface when it
     /// has any (RFC 6762 §15: answer with the addresses of the link asked on).
     fn address_records(&self, interface: Option<u32>) -> Vec<Record> {
@@ -614,10 +624,8 @@ impl Responder {
     /// Records in the authority section of our probes: the unique records of the names we
     /// probe, without the cache-flush bit; with an interface, the addresses of that link.
     fn proposed(&self, interface: Option<u32>) -> Vec<Record> {
-        self.records()
+        self.records_on(interface)
             .into_iter()
-            .filter(|r| !is_address(r))
-            .chain(self.address_records(interface))
             .filter(|r| r.cache_flush)
             .map(|r| Record {
                 cache_flush: false,
@@ -706,12 +714,7 @@ impl Responder {
         if !self.retracted.is_empty() {
             self.send_goodbye_on(interface, self.retracted.clone());
         }
-        let mut records: Vec<Record> = self
-            .records()
-            .into_iter()
-            .filter(|r| !is_address(r))
-            .collect();
-        records.extend(self.address_records(interface));
+        let records = self.records_on(interface);
         for record in &records {
             self.last_multicast
                 .insert(multicast_key(record, interface), now);
@@ -966,9 +969,7 @@ impl Responder {
         {
             return;
         }
-        let mut records = self.records();
-        records.retain(|r| r.data.rtype() != rtype::A && r.data.rtype() != rtype::AAAA);
-        records.extend(self.address_records(Some(interface)));
+        let records = self.records_on(Some(interface));
         let mut answers: Vec<Record> = Vec::new();
         let mut unicast = false;
         let mut shared = false;

@@ -127,10 +127,13 @@ fn blank_line_end(bytes: &[u8]) -> Option<usize> {
         .map(|at| at + 4)
 }
 
-fn parse_error(e: httparse::Error) -> HttpError {
-    match e {
-        httparse::Error::TooManyHeaders => HttpError::HeadTooLarge,
-        other => HttpError::Malformed(other.to_string()),
+/// What `httparse` made of a head that ends in its blank line: it must be whole.
+fn whole(parsed: httparse::Result<usize>) -> Result<(), HttpError> {
+    match parsed {
+        Ok(httparse::Status::Complete(_)) => Ok(()),
+        Ok(httparse::Status::Partial) => Err(HttpError::Malformed("an incomplete head".into())),
+        Err(httparse::Error::TooManyHeaders) => Err(HttpError::HeadTooLarge),
+        Err(other) => Err(HttpError::Malformed(other.to_string())),
     }
 }
 
@@ -153,12 +156,7 @@ impl RequestReader {
         };
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut request = httparse::Request::new(&mut headers);
-        match request.parse(&self.head.bytes).map_err(parse_error)? {
-            httparse::Status::Complete(_) => {}
-            httparse::Status::Partial => {
-                return Err(HttpError::Malformed("an incomplete head".into()))
-            }
-        }
+        whole(request.parse(&self.head.bytes))?;
         let method = request.method.unwrap_or_default();
         let head_only = match method {
             "GET" => false,
@@ -192,12 +190,7 @@ impl ResponseReader {
         };
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut response = httparse::Response::new(&mut headers);
-        match response.parse(&self.head.bytes).map_err(parse_error)? {
-            httparse::Status::Complete(_) => {}
-            httparse::Status::Partial => {
-                return Err(HttpError::Malformed("an incomplete head".into()))
-            }
-        }
+        whole(response.parse(&self.head.bytes))?;
         let code = response.code.unwrap_or_default();
         if code != 200 {
             return Err(HttpError::Status(code));
