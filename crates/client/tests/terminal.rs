@@ -304,7 +304,7 @@ fn a_message_arriving_mid_line_leaves_both_lines_whole_and_query_sends_plain_lin
 #[test]
 fn tab_completes_a_unique_prefix_and_lists_the_candidates_of_an_ambiguous_one() {
     let Some(lab) = Lab::new("c") else { return };
-    let bob = ChatNode::start_with(&lab, "b", "bob", &[]);
+    let mut bob = ChatNode::start_with(&lab, "b", "bob", &[]);
     let mut bea = ChatNode::start_with(&lab, "c", "bea", &[]);
     let mut alice = Terminal::start(&lab.hosts, "a", "alice", &[("NO_COLOR", "1")]);
     alice.wait_for(15, "bob and bea online", |t| {

@@ -102,7 +102,7 @@ impl ChatNode {
     }
 
     /// Asks the node to quit and checks that it exits 0.
-    pub fn quit(mut self) {
+    pub fn quit(&mut self) {
         self.command(json!({"cmd": "quit"}));
         assert!(self.child.wait().unwrap().success());
     }
@@ -142,8 +142,7 @@ pub fn alice_and_bob(lab: &Lab) -> (ChatNode, ChatNode) {
 /// Quits every node and checks that each exits 0.
 pub fn quit_all<const N: usize>(nodes: [&mut ChatNode; N]) {
     for node in nodes {
-        node.command(json!({"cmd": "quit"}));
-        assert!(node.child.wait().unwrap().success());
+        node.quit();
     }
 }
 
