@@ -318,7 +318,8 @@ enum ServerState {
 #[derive(Debug)]
 pub struct Socks5Server {
     state: ServerState,
-    hash: String,
+    hashes: Vec<String>,
+    admitted: Option<usize>,
     transmit: Vec<u8>,
     gather: Gather,
 }
@@ -326,12 +327,25 @@ pub struct Socks5Server {
 impl Socks5Server {
     /// A handshake that admits the stream whose hash is `hash` ([`stream_hash`]).
     pub fn new(hash: &str) -> Socks5Server {
+        Socks5Server::admitting([hash])
+    }
+
+    /// A handshake that admits any of the streams whose hashes are given: a streamhost
+    /// shared by several offers to the same peer learns which one a connection is for
+    /// only from its request ([`Socks5Server::admitted`]).
+    pub fn admitting<'h>(hashes: impl IntoIterator<Item = &'h str>) -> Socks5Server {
         Socks5Server {
             state: ServerState::Greeting,
-            hash: hash.to_ascii_lowercase(),
+            hashes: hashes.into_iter().map(str::to_ascii_lowercase).collect(),
+            admitted: None,
             transmit: Vec::new(),
             gather: Gather::default(),
         }
+    }
+
+    /// The hash the connection asked for, once the handshake is established (lowercase).
+    pub fn admitted(&self) -> Option<&str> {
+        self.admitted.map(|i| self.hashes[i].as_str())
     }
 
     /// The bytes to write to the connection now (empty if none). After an error they
@@ -380,10 +394,15 @@ impl Socks5Server {
                         return self.fail(Socks5Error::UnsupportedAddressType(request[3]));
                     }
                     let name = &request[5..request.len() - 2];
-                    if !name.eq_ignore_ascii_case(self.hash.as_bytes()) {
+                    let Some(admitted) = self
+                        .hashes
+                        .iter()
+                        .position(|hash| name.eq_ignore_ascii_case(hash.as_bytes()))
+                    else {
                         self.refuse(NOT_ALLOWED);
                         return self.fail(Socks5Error::WrongHash);
-                    }
+                    };
+                    self.admitted = Some(admitted);
                     // Succeeded: the bound address is the name asked for, port 0, as
                     // XEP-0065 peers answer.
                     self.transmit

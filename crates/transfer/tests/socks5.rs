@@ -281,3 +281,25 @@ fn the_server_wants_no_authentication_offered_and_socks5_spoken() {
         assert!(server.take_transmit().is_empty());
     }
 }
+
+#[test]
+fn a_server_for_several_streams_says_which_one_a_connection_asked_for() {
+    let first = stream_hash("1", "alice@hosta", "bob@hostb");
+    let second = stream_hash("2", "alice@hosta", "bob@hostb");
+    let mut server = Socks5Server::admitting([first.as_str(), second.as_str()]);
+    assert_eq!(server.admitted(), None);
+    assert_eq!(server.handle_input(&[5, 1, 0]).unwrap(), Progress::Pending);
+    let progress = server.handle_input(&request(1, &domain(&second))).unwrap();
+    assert!(matches!(progress, Progress::Established(_)));
+    assert_eq!(server.admitted(), Some(second.as_str()));
+
+    // Nobody's hash: refused, and nothing admitted.
+    let mut server = Socks5Server::admitting([first.as_str()]);
+    server.handle_input(&[5, 1, 0]).unwrap();
+    let guess = stream_hash("3", "alice@hosta", "bob@hostb");
+    assert_eq!(
+        server.handle_input(&request(1, &domain(&guess))),
+        Err(Socks5Error::WrongHash)
+    );
+    assert_eq!(server.admitted(), None);
+}
