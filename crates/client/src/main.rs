@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use llxmpp::cli::{self, SendIds};
-use llxmpp::node::{Events, Node, NodeCommand, NodeConfig, NodeEvent};
+use llxmpp::node::{Events, Node, NodeCommand, NodeConfig, NodeEvent, TransferConfig};
 use llxmpp_dnssd::MAX_AVATAR_BYTES;
 use llxmpp_event_loop::{Config, EventLoop, InterfaceSelection, LoopHandle};
 use llxmpp_roster::{Peer, Presence, Status};
@@ -36,6 +36,8 @@ enum Command {
     Chat {
         #[command(flatten)]
         identity: Identity,
+        #[command(flatten)]
+        files: Files,
         /// One JSON object a line, both ways.
         #[arg(long)]
         json: bool,
@@ -64,6 +66,43 @@ enum Command {
         #[arg(long, default_value_t = 10.0)]
         wait: f64,
     },
+    /// Publish, offer one file, wait until the peer has it all; exit 0 only then.
+    SendFile {
+        /// The peer's instance name.
+        peer: String,
+        /// The file.
+        path: std::path::PathBuf,
+        #[command(flatten)]
+        identity: Identity,
+        /// How long to wait for the peer to show up, in seconds.
+        #[arg(long, default_value_t = 10.0)]
+        wait: f64,
+    },
+}
+
+#[derive(Args, Clone)]
+struct Files {
+    /// Where accepted files are saved (default: $XDG_DOWNLOAD_DIR, else ~/Downloads).
+    #[arg(long, value_name = "DIR")]
+    downloads: Option<std::path::PathBuf>,
+    /// Refuse offers of files larger than this many bytes.
+    #[arg(long, value_name = "BYTES")]
+    max_file_size: Option<u64>,
+    /// File transfers at once, both ways; offers past it are refused.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    max_transfers: usize,
+}
+
+impl Files {
+    fn config(&self) -> TransferConfig {
+        let mut config = TransferConfig::default();
+        if let Some(dir) = &self.downloads {
+            config.downloads = dir.clone();
+        }
+        config.max_file_size = self.max_file_size;
+        config.max_transfers = self.max_transfers;
+        config
+    }
 }
 
 #[derive(Args, Clone)]
@@ -118,7 +157,11 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Chat { identity, json } => chat(identity, json),
+        Command::Chat {
+            identity,
+            files,
+            json,
+        } => chat(identity, files, json),
         Command::Peers {
             wait,
             json,
@@ -130,6 +173,12 @@ fn main() -> ExitCode {
             identity,
             wait,
         } => send(peer, text, identity, wait),
+        Command::SendFile {
+            peer,
+            path,
+            identity,
+            wait,
+        } => send_file(peer, path, identity, wait),
     };
     match result {
         Ok(code) => code,
@@ -200,7 +249,12 @@ fn node_config(identity: &Identity) -> Result<NodeConfig, String> {
 type Running = (LoopHandle<NodeCommand>, Events, thread::JoinHandle<()>);
 
 /// Starts a node on its own thread.
-fn start(config: NodeConfig, port: Option<u16>, interfaces: &[String]) -> Result<Running, String> {
+fn start(
+    config: NodeConfig,
+    files: TransferConfig,
+    port: Option<u16>,
+    interfaces: &[String],
+) -> Result<Running, String> {
     let loop_config = Config {
         mdns: Some(selection(interfaces)),
         tcp_port: port,
@@ -222,6 +276,7 @@ fn start(config: NodeConfig, port: Option<u16>, interfaces: &[String]) -> Result
     let thread = thread::spawn(move || {
         let errors = events_tx.clone();
         let mut node = Node::new(config, events_tx, seed);
+        node.set_transfer_config(files);
         if let Err(e) = event_loop.run(&mut node) {
             errors.send(NodeEvent::Error(format!("event loop: {e}")));
         }
@@ -259,9 +314,14 @@ fn parse_command(line: &str, json: bool, ids: &mut SendIds) -> Result<Option<Nod
     cli::plain::parse_command(line, ids)
 }
 
-fn chat(identity: Identity, json: bool) -> Result<ExitCode, String> {
+fn chat(identity: Identity, files: Files, json: bool) -> Result<ExitCode, String> {
     let config = node_config(&identity)?;
-    let (handle, events, thread) = start(config, Some(identity.port), &identity.interfaces)?;
+    let (handle, events, thread) = start(
+        config,
+        files.config(),
+        Some(identity.port),
+        &identity.interfaces,
+    )?;
     // A person at a terminal gets the line editor; pipes and scripts get lines as before.
     if !json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
         cli::terminal::run(handle, events, thread)?;
@@ -384,7 +444,12 @@ impl llxmpp_event_loop::Handler for Browse {
 
 fn send(peer: String, text: String, identity: Identity, wait: f64) -> Result<ExitCode, String> {
     let config = node_config(&identity)?;
-    let (handle, events, thread) = start(config, Some(identity.port), &identity.interfaces)?;
+    let (handle, events, thread) = start(
+        config,
+        TransferConfig::default(),
+        Some(identity.port),
+        &identity.interfaces,
+    )?;
     let deadline = Instant::now() + Duration::from_secs_f64(wait.max(0.0));
     let mut asked = false;
     let mut written = false;
@@ -425,6 +490,69 @@ fn send(peer: String, text: String, identity: Identity, wait: f64) -> Result<Exi
     }
     let _ = thread.join();
     if written {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("llxmpp: not sent: {reason}");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn send_file(
+    peer: String,
+    path: std::path::PathBuf,
+    identity: Identity,
+    wait: f64,
+) -> Result<ExitCode, String> {
+    // Before anything is published: a file we cannot read fails at once.
+    if let Err(e) = std::fs::File::open(&path) {
+        eprintln!("llxmpp: not sent: cannot read {}: {e}", path.display());
+        return Ok(ExitCode::FAILURE);
+    }
+    let config = node_config(&identity)?;
+    let (handle, events, thread) = start(
+        config,
+        TransferConfig::default(),
+        Some(identity.port),
+        &identity.interfaces,
+    )?;
+    let deadline = Instant::now() + Duration::from_secs_f64(wait.max(0.0));
+    let mut asked = false;
+    let mut done = false;
+    let mut reason = format!("{peer} did not show up within {wait} s");
+    loop {
+        let timeout = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(10));
+        match events.recv_timeout(timeout) {
+            Ok(NodeEvent::PeerOnline(p)) if p.instance == peer && !asked => {
+                asked = true;
+                let _ = handle.send(NodeCommand::SendFile {
+                    to: peer.clone(),
+                    path: path.clone(),
+                    id: "f1".into(),
+                });
+            }
+            Ok(NodeEvent::FileDone { id, .. }) if id == "f1" => {
+                done = true;
+                let _ = handle.send(NodeCommand::Quit);
+            }
+            Ok(NodeEvent::FileFailed { id, reason: why }) if id == "f1" => {
+                reason = why;
+                let _ = handle.send(NodeCommand::Quit);
+            }
+            Ok(NodeEvent::Stopped) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Ok(NodeEvent::Error(message)) => eprintln!("llxmpp: {message}"),
+            Ok(_) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if !asked {
+                    let _ = handle.send(NodeCommand::Quit);
+                    asked = true;
+                }
+            }
+        }
+    }
+    let _ = thread.join();
+    if done {
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!("llxmpp: not sent: {reason}");

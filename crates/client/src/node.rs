@@ -18,8 +18,11 @@
 //! (TCP then slows the senders down) until the application has caught up to half of that.
 //! Memory stays bounded and no message is dropped.
 
+mod files;
+
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -34,6 +37,11 @@ use llxmpp_roster::{Caps, Peer, Presence as PeerPresence, Roster, RosterEvent, S
 
 use crate::presence::{Presence, PresenceEvent};
 use crate::session::{CloseReason, Session, SessionConfig, SessionEvent};
+
+pub use files::{
+    default_downloads, TransferConfig, CONNECT_TIMEOUT as TRANSFER_CONNECT_TIMEOUT, OFFER_TIMEOUT,
+    STALL_TIMEOUT,
+};
 
 /// Messages held for a peer that does not read fast enough (its connection's queue is over
 /// the loop's high watermark), at most this many bytes of bodies…
@@ -107,6 +115,18 @@ fn event_weight(event: &NodeEvent) -> usize {
         NodeEvent::SendFailed { to, id, reason } => to.len() + id.len() + reason.len(),
         NodeEvent::Avatar { peer, image } => peer.len() + image.as_ref().map_or(0, Vec::len),
         NodeEvent::Error(message) => message.len(),
+        NodeEvent::FileOffer {
+            id,
+            from,
+            name,
+            method,
+            ..
+        } => id.len() + from.len() + name.len() + method.len(),
+        NodeEvent::FileProgress { id, .. } => id.len(),
+        NodeEvent::FileDone {
+            id, path, sha256, ..
+        } => id.len() + path.len() + sha256.len(),
+        NodeEvent::FileFailed { id, reason } => id.len() + reason.len(),
         _ => 0,
     };
     strings + EVENT_OVERHEAD_BYTES
@@ -264,6 +284,50 @@ pub enum NodeEvent {
         /// The image, whose SHA-1 matched the peer's `phsh`.
         image: Option<Vec<u8>>,
     },
+    /// A peer offers us a file: answer with [`NodeCommand::AcceptFile`] or
+    /// [`NodeCommand::RejectFile`]. It ends in [`NodeEvent::FileDone`] or
+    /// [`NodeEvent::FileFailed`], as every transfer does.
+    FileOffer {
+        /// The transfer's id (`r1`, `r2`…).
+        id: String,
+        /// The peer.
+        from: String,
+        /// The file's name, made safe to save under (no path, no control character, no
+        /// leading dot).
+        name: String,
+        /// Its size in bytes as announced (0 may mean unknown: the file is then empty).
+        size: u64,
+        /// How it comes: `si-socks5` (XEP-0095/0096 over XEP-0065).
+        method: String,
+    },
+    /// Bytes moved, a few times a second while a file moves.
+    FileProgress {
+        /// The transfer.
+        id: String,
+        /// Bytes moved so far.
+        bytes: u64,
+        /// The file's size.
+        total: u64,
+    },
+    /// A transfer is complete: received and saved under `path`, or sent and every byte
+    /// taken by the receiver.
+    FileDone {
+        /// The transfer.
+        id: String,
+        /// Where the file is (ours: the file sent).
+        path: String,
+        /// Its size.
+        bytes: u64,
+        /// The SHA-256 of the bytes moved, in lowercase hex.
+        sha256: String,
+    },
+    /// A transfer ended without the whole file (refused, cancelled, broken).
+    FileFailed {
+        /// The transfer.
+        id: String,
+        /// Why.
+        reason: String,
+    },
     /// Something went wrong that is not about one message.
     Error(String),
     /// The node has stopped (after `Quit`).
@@ -304,6 +368,33 @@ pub enum NodeCommand {
         /// The peer's instance name.
         peer: String,
     },
+    /// Offer a file to a peer; it ends in [`NodeEvent::FileDone`] or
+    /// [`NodeEvent::FileFailed`] under `id`.
+    SendFile {
+        /// The peer's instance name.
+        to: String,
+        /// The file.
+        path: PathBuf,
+        /// The transfer's id.
+        id: String,
+    },
+    /// Accept a peer's offer ([`NodeEvent::FileOffer`]).
+    AcceptFile {
+        /// The offer's id.
+        id: String,
+        /// Where to save it (`None`: [`TransferConfig::downloads`]).
+        dir: Option<PathBuf>,
+    },
+    /// Decline a peer's offer.
+    RejectFile {
+        /// The offer's id.
+        id: String,
+    },
+    /// End a transfer, either way.
+    CancelFile {
+        /// The transfer's id.
+        id: String,
+    },
     /// Send goodbyes, close streams, stop.
     Quit,
 }
@@ -312,10 +403,12 @@ pub enum NodeCommand {
 /// acknowledged.
 fn give(c: &mut Conn, instance: &str, message: Outbound) {
     if let Some(session) = &mut c.session {
-        session.send_message(
-            &message.id,
-            Message::chat(instance, &message.to, &message.body),
-        );
+        match &message.payload {
+            Payload::Text(body) => {
+                session.send_message(&message.id, Message::chat(instance, &message.to, body))
+            }
+            Payload::Stanza(xml) => session.send_stanza(&message.id, xml.clone()),
+        }
         c.given.push(message);
     }
 }
@@ -351,9 +444,28 @@ struct Refusal {
 struct Outbound {
     to: String,
     id: String,
-    body: String,
+    payload: Payload,
     /// Already given to a stream that died: a second death fails it.
     retried: bool,
+}
+
+/// What an [`Outbound`] carries.
+#[derive(Clone, Debug)]
+enum Payload {
+    /// A chat message's text: its outcome is the application's `sent` or `send_failed`.
+    Text(String),
+    /// A stanza of the node's own (an IQ of a file transfer): its outcome is the
+    /// transfer's.
+    Stanza(String),
+}
+
+impl Outbound {
+    /// What it counts for in the bytes held for a peer that does not read.
+    fn size(&self) -> usize {
+        match &self.payload {
+            Payload::Text(body) | Payload::Stanza(body) => body.len(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -398,6 +510,9 @@ struct Conn {
     held_bytes: usize,
     /// A typing notification for an outgoing connection still connecting.
     pending_typing: Option<ChatState>,
+    /// Bytes have come on it (an accepted connection's first bytes tell a SOCKS5
+    /// bytestream from an XML stream).
+    heard: bool,
 }
 
 /// The node. Run it in an `EventLoop<NodeCommand>`.
@@ -426,6 +541,7 @@ pub struct Node {
     ack_timeout: Duration,
     quitting: bool,
     seed: u64,
+    transfers: files::Transfers,
 }
 
 impl Node {
@@ -450,6 +566,7 @@ impl Node {
             ack_timeout: DEFAULT_ACK_TIMEOUT,
             quitting: false,
             seed,
+            transfers: files::Transfers::new(),
         }
     }
 
@@ -673,20 +790,16 @@ impl Node {
             match &mut c.session {
                 Some(_) if c.backpressured || !c.held.is_empty() => {
                     if c.held.len() >= MAX_HELD_MESSAGES
-                        || c.held_bytes + message.body.len() > MAX_HELD_BYTES
+                        || c.held_bytes + message.size() > MAX_HELD_BYTES
                     {
                         let reason = format!(
                             "{to} is not reading: {} messages ({} bytes) wait for it already",
                             c.held.len(),
                             c.held_bytes
                         );
-                        self.emit(NodeEvent::SendFailed {
-                            to,
-                            id: message.id,
-                            reason,
-                        });
+                        self.undelivered(message, reason);
                     } else {
-                        c.held_bytes += message.body.len();
+                        c.held_bytes += message.size();
                         c.held.push_back(message);
                     }
                 }
@@ -700,11 +813,7 @@ impl Node {
             return;
         }
         if self.roster.get(&to).is_none() {
-            self.emit(NodeEvent::SendFailed {
-                to,
-                id: message.id,
-                reason: "no such peer on the link".into(),
-            });
+            self.undelivered(message, "no such peer on the link".into());
             return;
         }
         self.waiting.push_back(message);
@@ -715,11 +824,7 @@ impl Node {
     /// stream, else failed with `why`.
     fn retry(&mut self, ctx: &mut Context<'_>, mut message: Outbound, why: &str) {
         if message.retried || self.quitting {
-            self.emit(NodeEvent::SendFailed {
-                to: message.to,
-                id: message.id,
-                reason: format!("{why}; not acknowledged by the peer"),
-            });
+            self.undelivered(message, format!("{why}; not acknowledged by the peer"));
             return;
         }
         tracing::debug!(to = %message.to, id = %message.id, %why, "sending again");
@@ -762,19 +867,7 @@ impl Node {
     ) -> Option<ConnectionId> {
         while !outgoing.remaining.is_empty() {
             let (remote, learned_on) = outgoing.remaining.remove(0);
-            // From an IPv4 address we publish (a loopback one only to a loopback peer).
-            // IPv6 sources are left to the system: binding a link-local one needs its scope.
-            let bind = self
-                .addresses
-                .iter()
-                .filter(|a| a.ip.is_ipv4() && remote.is_ipv4())
-                .filter(|a| a.ip.is_loopback() == remote.ip().is_loopback())
-                .min_by_key(|a| a.interface != learned_on)
-                .map(|a| a.ip);
-            let options = ConnectOptions {
-                bind,
-                timeout: self.config.connect_timeout,
-            };
+            let options = self.connect_options(remote, learned_on);
             match ctx.connect(remote, options) {
                 Ok(conn) => {
                     let peer = Some(outgoing.peer.clone());
@@ -797,6 +890,7 @@ impl Node {
                             held: VecDeque::new(),
                             held_bytes: 0,
                             pending_typing: None,
+                            heard: false,
                         },
                     );
                     return Some(conn);
@@ -811,15 +905,53 @@ impl Node {
         None
     }
 
+    /// A message or stanza reached the peer's host: `sent` for a message; a transfer's
+    /// stanza needs no word.
+    fn delivered(&mut self, message: Outbound) {
+        if let Payload::Text(_) = message.payload {
+            self.emit(NodeEvent::Sent {
+                to: message.to,
+                id: message.id,
+            });
+        }
+    }
+
+    /// A message or stanza could not be delivered: `send_failed` for a message; the
+    /// transfer a stanza was for fails.
+    fn undelivered(&mut self, message: Outbound, reason: String) {
+        match message.payload {
+            Payload::Text(_) => self.emit(NodeEvent::SendFailed {
+                to: message.to,
+                id: message.id,
+                reason,
+            }),
+            Payload::Stanza(_) => self.transfer_stanza_lost(&message.id, &reason),
+        }
+    }
+
+    /// How to connect to a peer's `remote` address, learned on interface `learned_on`:
+    /// from an IPv4 address we publish (a loopback one only to a loopback peer), on that
+    /// interface if we have one there. IPv6 sources are left to the system: binding a
+    /// link-local one needs its scope.
+    fn connect_options(&self, remote: SocketAddr, learned_on: u32) -> ConnectOptions {
+        let bind = self
+            .addresses
+            .iter()
+            .filter(|a| a.ip.is_ipv4() && remote.is_ipv4())
+            .filter(|a| a.ip.is_loopback() == remote.ip().is_loopback())
+            .min_by_key(|a| a.interface != learned_on)
+            .map(|a| a.ip);
+        ConnectOptions {
+            bind,
+            timeout: self.config.connect_timeout,
+        }
+    }
+
     fn fail_waiting(&mut self, peer: &str, reason: &str) {
         let (failed, kept): (Vec<_>, Vec<_>) = self.waiting.drain(..).partition(|m| m.to == peer);
         self.waiting = kept.into();
         for message in failed {
-            self.emit(NodeEvent::SendFailed {
-                to: message.to,
-                id: message.id,
-                reason: reason.into(),
-            });
+            self.undelivered(message, reason.into());
         }
     }
 
@@ -907,6 +1039,7 @@ impl Node {
         let ip = c.remote.ip();
         let mut close = false;
         let mut refusal = None;
+        let mut iqs = Vec::new();
         for event in events {
             let Some(c) = self.conns.get_mut(&conn) else {
                 break;
@@ -945,6 +1078,11 @@ impl Node {
                         }
                     }
                 }
+                SessionEvent::Iq { iq, stanza } => match &c.peer {
+                    // Files only with a peer we know: a transfer connects to its addresses.
+                    Some(peer) => iqs.push((peer.clone(), iq, stanza)),
+                    None => tracing::info!(%ip, "a file-transfer IQ on an unattributed stream"),
+                },
                 SessionEvent::Written { id } => {
                     if let Some(at) = c.given.iter().position(|m| m.id == id) {
                         let message = c.given.remove(at);
@@ -971,6 +1109,9 @@ impl Node {
             ctx.close(conn);
         }
         self.confirm(ctx, conn);
+        for (peer, iq, stanza) in iqs {
+            self.on_transfer_iq(ctx, &peer, iq, stanza);
+        }
     }
 
     /// Refuses a stream we cannot attribute: the peer gets a stream error that says why,
@@ -1039,10 +1180,7 @@ impl Node {
             None
         };
         for message in confirmed {
-            self.emit(NodeEvent::Sent {
-                to: message.to,
-                id: message.id,
-            });
+            self.delivered(message);
         }
         if let Some(reason) = stalled {
             self.give_up(ctx, conn, reason);
@@ -1173,13 +1311,10 @@ impl Node {
             self.pump(ctx, conn);
             ctx.close(conn);
         }
+        self.quit_transfers(ctx);
         let waiting: Vec<_> = self.waiting.drain(..).collect();
         for message in waiting {
-            self.emit(NodeEvent::SendFailed {
-                to: message.to,
-                id: message.id,
-                reason: "quitting".into(),
-            });
+            self.undelivered(message, "quitting".into());
         }
         ctx.stop(now + Duration::from_secs(2));
     }
@@ -1232,12 +1367,16 @@ impl Handler for Node {
                 held: VecDeque::new(),
                 held_bytes: 0,
                 pending_typing: None,
+                heard: false,
             },
         );
         self.reschedule(conn);
     }
 
     fn on_connected(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+        if self.transfers.owns(conn) {
+            return self.transfer_connected(ctx, conn);
+        }
         let config = self.session_config();
         let peer = self
             .conns
@@ -1268,6 +1407,22 @@ impl Handler for Node {
     }
 
     fn on_data(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, data: &[u8]) {
+        if self.transfers.owns(conn) {
+            return self.transfer_data(ctx, conn, data);
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            let first = !std::mem::replace(&mut c.heard, true);
+            if first && c.outgoing.is_none() && files::is_socks5(data) {
+                // The receiver of one of our offers, at our streamhost (this port).
+                let remote = c.remote.ip();
+                if let Some(c) = self.conns.remove(&conn) {
+                    if let Some(deadline) = c.deadline {
+                        self.deadlines.remove(&(deadline, conn));
+                    }
+                }
+                return self.transfer_knock(ctx, conn, remote, data);
+            }
+        }
         if let Some(session) = self.conns.get_mut(&conn).and_then(|c| c.session.as_mut()) {
             session.handle_input(ctx.now(), data);
         }
@@ -1276,6 +1431,11 @@ impl Handler for Node {
     }
 
     fn on_read_closed(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+        if self.transfers.owns(conn) {
+            self.transfer_closed(ctx, conn, None);
+            ctx.close(conn);
+            return;
+        }
         if let Some(session) = self.conns.get_mut(&conn).and_then(|c| c.session.as_mut()) {
             session.handle_eof(ctx.now());
         }
@@ -1284,6 +1444,9 @@ impl Handler for Node {
     }
 
     fn on_writable(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+        if self.transfers.owns(conn) {
+            return self.transfer_writable(ctx, conn);
+        }
         self.confirm(ctx, conn);
         // The queue drained below the low watermark: what was held goes out, until the
         // queue is full again.
@@ -1300,7 +1463,7 @@ impl Handler for Node {
             let Some(message) = c.held.pop_front() else {
                 break;
             };
-            c.held_bytes -= message.body.len();
+            c.held_bytes -= message.size();
             give(c, &self.instance, message);
             self.pump(ctx, conn);
         }
@@ -1313,6 +1476,13 @@ impl Handler for Node {
     }
 
     fn on_closed(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, reason: LoopClose) {
+        if self.transfers.owns(conn) {
+            let why = match reason {
+                LoopClose::Local | LoopClose::PeerClosed | LoopClose::Shutdown => None,
+                other => Some(format!("{other:?}")),
+            };
+            return self.transfer_closed(ctx, conn, why.or(Some("closed".into())));
+        }
         let Some(mut c) = self.conns.remove(&conn) else {
             return;
         };
@@ -1337,10 +1507,7 @@ impl Handler for Node {
             match &unconfirmed_lost {
                 Some(why) => self.retry(ctx, message, why),
                 // We closed it after them: the kernel delivers what it holds.
-                None => self.emit(NodeEvent::Sent {
-                    to: message.to,
-                    id: message.id,
-                }),
+                None => self.delivered(message),
             }
         }
         match &failure {
@@ -1357,20 +1524,15 @@ impl Handler for Node {
             }
             None => {
                 for message in c.held.drain(..) {
-                    self.emit(NodeEvent::SendFailed {
-                        to: message.to,
-                        id: message.id,
-                        reason: format!(
+                    self.undelivered(
+                        message,
+                        format!(
                             "the connection closed ({reason:?}) while the peer was not reading"
                         ),
-                    });
+                    );
                 }
                 for message in c.given.drain(..) {
-                    self.emit(NodeEvent::SendFailed {
-                        to: message.to,
-                        id: message.id,
-                        reason: "stream closed before it opened".into(),
-                    });
+                    self.undelivered(message, "stream closed before it opened".into());
                 }
             }
         }
@@ -1393,19 +1555,15 @@ impl Handler for Node {
     fn on_command(&mut self, ctx: &mut Context<'_>, command: NodeCommand) {
         match command {
             NodeCommand::Send { to, body, id } => {
+                let message = Outbound {
+                    to,
+                    id,
+                    payload: Payload::Text(body),
+                    retried: false,
+                };
                 if self.quitting {
-                    self.emit(NodeEvent::SendFailed {
-                        to,
-                        id,
-                        reason: "quitting".into(),
-                    });
+                    self.undelivered(message, "quitting".into());
                 } else {
-                    let message = Outbound {
-                        to,
-                        id,
-                        body,
-                        retried: false,
-                    };
                     self.send(ctx, message);
                 }
             }
@@ -1464,6 +1622,10 @@ impl Handler for Node {
                 let image = self.roster.get(&peer).and_then(|p| p.avatar.clone());
                 self.emit(NodeEvent::Avatar { peer, image })
             }
+            NodeCommand::SendFile { to, path, id } => self.send_file(ctx, to, path, id),
+            NodeCommand::AcceptFile { id, dir } => self.accept_file(ctx, &id, dir),
+            NodeCommand::RejectFile { id } => self.reject_file(ctx, &id),
+            NodeCommand::CancelFile { id } => self.cancel_file(ctx, &id),
             NodeCommand::Quit => self.quit(ctx),
         }
     }
@@ -1481,6 +1643,9 @@ impl Handler for Node {
             }
         }
         self.drain_presence(ctx);
+        if self.transfers.poll_timeout().is_some_and(|t| t <= now) {
+            self.transfer_timeouts(ctx);
+        }
         let mut due: Vec<ConnectionId> = self
             .deadlines
             .iter()
@@ -1507,6 +1672,7 @@ impl Handler for Node {
             .into_iter()
             .chain(sessions)
             .chain(self.recheck_at)
+            .chain(self.transfers.poll_timeout())
             .min()
     }
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use llxmpp_framer::{
     escape_attribute, ns, write_empty_features, write_message, write_stream_close,
     write_stream_error, write_stream_header, ChatState, Condition, Frame, Framer, IqType, Limits,
-    Message, MessageEvent, MessageType, Parsed, StreamHeader,
+    Message, MessageEvent, MessageType, OwnedStanza, Parsed, StanzaKind, StreamHeader,
 };
 
 /// Which side opened the connection.
@@ -102,7 +102,16 @@ pub enum SessionEvent {
         /// without `<composing/>`).
         state: String,
     },
-    /// A message we queued was written to the transmit buffer.
+    /// An IQ for the node: a `set` of a file offer (XEP-0095 SI, XEP-0065 bytestreams),
+    /// or any `result` or `error` (answers to what the node sent). Other gets and sets
+    /// are answered by the session itself.
+    Iq {
+        /// Its routing attributes and type.
+        iq: llxmpp_framer::Iq,
+        /// The whole stanza, to read its payload.
+        stanza: OwnedStanza,
+    },
+    /// A message or stanza we queued was written to the transmit buffer.
     Written {
         /// Its id.
         id: String,
@@ -119,6 +128,15 @@ enum State {
     /// We sent our close and wait for the peer's (or EOF).
     Closing,
     Closed,
+}
+
+/// What waits for the stream to open. Messages are the common case: not boxed.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+enum Queued {
+    Message(Message),
+    /// A stanza the node wrote itself (an IQ of a file transfer).
+    Stanza(String),
 }
 
 /// One XEP-0174 stream.
@@ -139,7 +157,7 @@ pub struct Session {
     /// A typing notification asked for before the stream was open: the latest goes out
     /// once it is.
     pending_typing: Option<ChatState>,
-    queued: VecDeque<(String, Message)>,
+    queued: VecDeque<(String, Queued)>,
     /// What is to be written to the connection; kept between writes with its capacity.
     out: String,
     events: VecDeque<SessionEvent>,
@@ -201,11 +219,17 @@ impl Session {
             match frame {
                 Frame::StreamOpen(header) => self.on_header(now, header),
                 Frame::Stanza(stanza) => {
+                    let raw_from = stanza.attribute("from");
+                    // An IQ is kept whole: the node reads the payload of some.
+                    let owned = (stanza.kind() == StanzaKind::Iq).then(|| stanza.to_owned());
+                    let parsed = match &owned {
+                        Some(owned) => owned.parse(),
+                        None => stanza.parse(),
+                    };
                     // A stanza that is well-formed XML but not a valid stanza (an IQ
                     // without an id, say) is ignored, as RFC 6120 lets a peer do.
-                    if let Ok(parsed) = stanza.parse() {
-                        let raw_from = stanza.attribute("from");
-                        self.on_stanza(parsed, raw_from);
+                    if let Ok(parsed) = parsed {
+                        self.on_stanza(parsed, raw_from, owned);
                     }
                 }
                 Frame::Keepalive => {}
@@ -257,7 +281,16 @@ impl Session {
             message.to = self.peer.clone();
         }
         message.id = Some(id.to_owned());
-        self.queued.push_back((id.to_owned(), message));
+        self.queued
+            .push_back((id.to_owned(), Queued::Message(message)));
+        self.flush_queue();
+    }
+
+    /// Queues a stanza written by the caller (`from` ours, `to` the peer's); it goes out
+    /// once both headers are exchanged, and [`SessionEvent::Written`] reports it under
+    /// `id`.
+    pub fn send_stanza(&mut self, id: &str, xml: String) {
+        self.queued.push_back((id.to_owned(), Queued::Stanza(xml)));
         self.flush_queue();
     }
 
@@ -427,14 +460,14 @@ impl Session {
         self.flush_queue();
     }
 
-    fn on_stanza(&mut self, parsed: Parsed, raw_from: Option<String>) {
+    fn on_stanza(&mut self, parsed: Parsed, raw_from: Option<String>, owned: Option<OwnedStanza>) {
         if self.peer.is_none() {
             // No `from` in the header (iChat): the first stanza's `from` names the peer.
             self.peer = raw_from.filter(|f| !f.is_empty());
         }
         match parsed {
             Parsed::Message(message) => self.on_message(message),
-            Parsed::Iq(iq) => self.on_iq(iq),
+            Parsed::Iq(iq) => self.on_iq(iq, owned),
             Parsed::StreamError(error) => {
                 let condition = error
                     .condition_name
@@ -480,11 +513,22 @@ impl Session {
         }
     }
 
-    /// Answers IQs: disco#info and ping as XEP-0030/0199 say; any other get or set with
-    /// `service-unavailable` (RFC 6120 §8.4: peers send IQs we do not serve). Results and
-    /// errors are not answered.
-    fn on_iq(&mut self, iq: llxmpp_framer::Iq) {
-        if !matches!(iq.kind, IqType::Get | IqType::Set) {
+    /// Answers IQs: disco#info and ping as XEP-0030/0199 say; hands file-transfer sets
+    /// and every result and error to the node ([`SessionEvent::Iq`]); any other get or set
+    /// gets `service-unavailable` (RFC 6120 §8.4: peers send IQs we do not serve).
+    fn on_iq(&mut self, iq: llxmpp_framer::Iq, owned: Option<OwnedStanza>) {
+        let for_node = match iq.kind {
+            IqType::Result | IqType::Error => true,
+            IqType::Set => matches!(
+                iq.payload_namespace.as_deref(),
+                Some(llxmpp_transfer::si::ns::SI | llxmpp_transfer::si::ns::BYTESTREAMS)
+            ),
+            IqType::Get => false,
+        };
+        if for_node {
+            if let Some(stanza) = owned {
+                self.events.push_back(SessionEvent::Iq { iq, stanza });
+            }
             return;
         }
         let mut xml = String::from("<iq type='");
@@ -538,8 +582,11 @@ impl Session {
         if let Some(state) = self.pending_typing.take() {
             self.send_typing(state);
         }
-        while let Some((id, message)) = self.queued.pop_front() {
-            write_message(&mut self.out, &message);
+        while let Some((id, queued)) = self.queued.pop_front() {
+            match queued {
+                Queued::Message(message) => write_message(&mut self.out, &message),
+                Queued::Stanza(xml) => self.out.push_str(&xml),
+            }
             self.events.push_back(SessionEvent::Written { id });
         }
     }

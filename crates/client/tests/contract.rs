@@ -276,6 +276,10 @@ fn kind(event: &NodeEvent) -> &'static str {
         NodeEvent::SendFailed { .. } => "send_failed",
         NodeEvent::Peers(_) => "peers",
         NodeEvent::Avatar { .. } => "avatar",
+        NodeEvent::FileOffer { .. } => "file_offer",
+        NodeEvent::FileProgress { .. } => "file_progress",
+        NodeEvent::FileDone { .. } => "file_done",
+        NodeEvent::FileFailed { .. } => "file_failed",
         NodeEvent::Error(_) => "error",
         NodeEvent::Stopped => "stopped",
     }
@@ -283,7 +287,7 @@ fn kind(event: &NodeEvent) -> &'static str {
 
 /// Every kind `kind` names, in its order; `every_variant_has_samples` keeps the two in
 /// step with the samples.
-const KINDS: [&str; 12] = [
+const KINDS: [&str; 16] = [
     "ready",
     "peer_online",
     "peer_changed",
@@ -294,6 +298,10 @@ const KINDS: [&str; 12] = [
     "send_failed",
     "peers",
     "avatar",
+    "file_offer",
+    "file_progress",
+    "file_done",
+    "file_failed",
     "error",
     "stopped",
 ];
@@ -393,6 +401,28 @@ fn samples() -> Vec<NodeEvent> {
             peer: "ichat@mac".into(),
             image: None,
         },
+        NodeEvent::FileOffer {
+            id: "r1".into(),
+            from: "bob@hostb".into(),
+            name: "naïve file.bin".into(),
+            size: 5_242_880,
+            method: "si-socks5".into(),
+        },
+        NodeEvent::FileProgress {
+            id: "r1".into(),
+            bytes: 1 << 20,
+            total: 5_242_880,
+        },
+        NodeEvent::FileDone {
+            id: "r1".into(),
+            path: "/home/alice/Downloads/naïve file.bin".into(),
+            bytes: 5_242_880,
+            sha256: "7d35fb8d4e3c49a8beb9b28fba12fd88b64b4f5240df0b9c750d0bd7525c7111".into(),
+        },
+        NodeEvent::FileFailed {
+            id: "f1".into(),
+            reason: "bob@hostb refused the offer (forbidden: Offer Declined)".into(),
+        },
         NodeEvent::Error("not JSON: expected value at line 1 column 1".into()),
         NodeEvent::Stopped,
     ]
@@ -449,12 +479,27 @@ fn command_name(command: &NodeCommand) -> &'static str {
         NodeCommand::Typing { .. } => "typing",
         NodeCommand::Peers => "peers",
         NodeCommand::Avatar { .. } => "avatar",
+        NodeCommand::SendFile { .. } => "send_file",
+        NodeCommand::AcceptFile { .. } => "accept",
+        NodeCommand::RejectFile { .. } => "reject",
+        NodeCommand::CancelFile { .. } => "cancel",
         NodeCommand::Quit => "quit",
     }
 }
 
 /// Every name `command_name` gives, so that a command missing from CONTRACT.md is noticed.
-const COMMANDS: [&str; 6] = ["send", "status", "typing", "peers", "avatar", "quit"];
+const COMMANDS: [&str; 10] = [
+    "send",
+    "status",
+    "typing",
+    "peers",
+    "avatar",
+    "send_file",
+    "accept",
+    "reject",
+    "cancel",
+    "quit",
+];
 
 fn parse(line: &str) -> Result<NodeCommand, String> {
     parse_command(line, &mut SendIds::new())

@@ -1,7 +1,8 @@
 //! A file name offered by a peer, made safe to save under.
 
-/// The longest name [`safe_file_name`] returns, in bytes (the common file system limit).
-pub const MAX_NAME_BYTES: usize = 255;
+/// The longest name [`safe_file_name`] returns, in bytes: below the common file system
+/// limit of 255, leaving room for ` (n)` and a `.part` suffix while the file comes.
+pub const MAX_NAME_BYTES: usize = 240;
 
 /// The name to save an offered file under, in a folder of the user's choosing: the
 /// offer's last path component (after `/` or `\`), without control characters or the

@@ -50,6 +50,29 @@ pub fn event_value(event: &NodeEvent) -> Value {
             "sha1": image.as_deref().map(avatar_phsh),
             "data": image.as_ref().map(|bytes| STANDARD.encode(bytes)),
         }),
+        NodeEvent::FileOffer {
+            id,
+            from,
+            name,
+            size,
+            method,
+        } => {
+            json!({"event": "file_offer", "id": id, "from": from, "name": name, "size": size, "method": method})
+        }
+        NodeEvent::FileProgress { id, bytes, total } => {
+            json!({"event": "file_progress", "id": id, "bytes": bytes, "total": total})
+        }
+        NodeEvent::FileDone {
+            id,
+            path,
+            bytes,
+            sha256,
+        } => {
+            json!({"event": "file_done", "id": id, "path": path, "bytes": bytes, "sha256": sha256})
+        }
+        NodeEvent::FileFailed { id, reason } => {
+            json!({"event": "file_failed", "id": id, "reason": reason})
+        }
         NodeEvent::Error(message) => json!({"event": "error", "message": message}),
         NodeEvent::Stopped => json!({"event": "stopped"}),
     }
@@ -63,7 +86,7 @@ pub fn event_line(event: &NodeEvent) -> String {
 /// Reads one line a script wrote; `Err` is the text of the `error` event that answers a
 /// line that is not a command (not JSON, an unknown `cmd`, a missing or wrong field).
 /// Fields a command does not know are ignored. A `send` without an `id` takes the next of
-/// `ids`.
+/// `ids`, as does a `send_file` (`f1`, `f2`…).
 pub fn parse_command(line: &str, ids: &mut SendIds) -> Result<NodeCommand, String> {
     let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
     let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
@@ -104,6 +127,21 @@ pub fn parse_command(line: &str, ids: &mut SendIds) -> Result<NodeCommand, Strin
             let peer = text("peer").ok_or("avatar needs \"peer\"")?;
             Ok(NodeCommand::Avatar { peer })
         }
+        Some("send_file") => Ok(NodeCommand::SendFile {
+            to: text("to").ok_or("send_file needs \"to\"")?,
+            path: text("path").ok_or("send_file needs \"path\"")?.into(),
+            id: text("id").unwrap_or_else(|| ids.next_file_id()),
+        }),
+        Some("accept") => Ok(NodeCommand::AcceptFile {
+            id: text("id").ok_or("accept needs \"id\"")?,
+            dir: text("dir").map(Into::into),
+        }),
+        Some("reject") => Ok(NodeCommand::RejectFile {
+            id: text("id").ok_or("reject needs \"id\"")?,
+        }),
+        Some("cancel") => Ok(NodeCommand::CancelFile {
+            id: text("id").ok_or("cancel needs \"id\"")?,
+        }),
         Some("quit") => Ok(NodeCommand::Quit),
         other => Err(format!("unknown command {other:?}")),
     }

@@ -25,6 +25,7 @@ pub mod terminal;
 #[derive(Clone, Debug, Default)]
 pub struct SendIds {
     last: u64,
+    files: u64,
 }
 
 impl SendIds {
@@ -37,5 +38,12 @@ impl SendIds {
     pub fn next_id(&mut self) -> String {
         self.last += 1;
         format!("m{}", self.last)
+    }
+
+    /// The next id of a file we send that names none: `f1`, `f2`, … (offers from peers
+    /// are numbered by the node: `r1`, `r2`, …).
+    pub fn next_file_id(&mut self) -> String {
+        self.files += 1;
+        format!("f{}", self.files)
     }
 }

@@ -61,6 +61,21 @@ pub fn event_text(event: &NodeEvent) -> String {
             image.len(),
             avatar_phsh(image)
         ),
+        NodeEvent::FileOffer {
+            id,
+            from,
+            name,
+            size,
+            ..
+        } => format!("* {from} offers {name} ({size} bytes): /accept {id} or /reject {id}"),
+        NodeEvent::FileProgress { id, bytes, total } => format!("* {id}: {bytes} of {total} bytes"),
+        NodeEvent::FileDone {
+            id,
+            path,
+            bytes,
+            sha256,
+        } => format!("* {id} done: {path} ({bytes} bytes, SHA-256 {sha256})"),
+        NodeEvent::FileFailed { id, reason } => format!("! {id} failed: {reason}"),
         NodeEvent::Error(message) => format!("! {message}"),
         NodeEvent::Stopped => "* bye".into(),
     }
@@ -109,10 +124,43 @@ pub fn parse_command(line: &str, ids: &mut SendIds) -> Result<Option<NodeCommand
             }
             Ok(Some(NodeCommand::Avatar { peer: peer.into() }))
         }
+        "/send" => {
+            let (to, path) = rest
+                .trim()
+                .split_once(' ')
+                .ok_or("usage: /send PEER PATH")?;
+            Ok(Some(NodeCommand::SendFile {
+                to: to.into(),
+                path: path.trim().into(),
+                id: ids.next_file_id(),
+            }))
+        }
+        "/accept" => {
+            let rest = rest.trim();
+            let (id, dir) = rest
+                .split_once(' ')
+                .map_or((rest, None), |(id, dir)| (id, Some(dir.trim().into())));
+            if id.is_empty() {
+                return Err("usage: /accept ID [FOLDER]".into());
+            }
+            Ok(Some(NodeCommand::AcceptFile { id: id.into(), dir }))
+        }
+        "/reject" | "/cancel" => {
+            let id = rest.trim();
+            if id.is_empty() {
+                return Err(format!("usage: {word} ID"));
+            }
+            Ok(Some(if word == "/reject" {
+                NodeCommand::RejectFile { id: id.into() }
+            } else {
+                NodeCommand::CancelFile { id: id.into() }
+            }))
+        }
         "/quit" => Ok(Some(NodeCommand::Quit)),
         _ => Err(
             "commands: /msg PEER TEXT, /status avail|away|dnd [TEXT], /typing PEER, \
-             /avatar PEER, /peers, /quit"
+             /avatar PEER, /peers, /send PEER PATH, /accept ID [FOLDER], /reject ID, \
+             /cancel ID, /quit"
                 .into(),
         ),
     }

@@ -42,17 +42,22 @@ const HELP: &[&str] = &[
     "/status avail|away|dnd [TEXT]   set our status and its message",
     "/avatar PEER   the size and SHA-1 of PEER's avatar",
     "/typing PEER   tell PEER we are typing",
+    "/send PEER PATH   offer a file to PEER",
+    "/accept ID [FOLDER]   take a file offered (into the downloads folder, or FOLDER)",
+    "/reject ID   decline a file offered",
+    "/cancel ID   stop a file transfer, either way",
     "/help   this list",
     "/quit   say goodbye and exit (also Ctrl-D)",
 ];
 
 /// Command names Tab offers, aliases included.
 const COMMAND_WORDS: &[&str] = &[
-    "/avatar", "/help", "/msg", "/peers", "/q", "/query", "/quit", "/status", "/typing", "/who",
+    "/accept", "/avatar", "/cancel", "/help", "/msg", "/peers", "/q", "/query", "/quit", "/reject",
+    "/send", "/status", "/typing", "/who",
 ];
 
 /// Commands whose first argument is a peer, completed with peer names.
-const PEER_COMMANDS: &[&str] = &["/msg", "/q", "/query", "/typing", "/avatar"];
+const PEER_COMMANDS: &[&str] = &["/msg", "/q", "/query", "/typing", "/avatar", "/send"];
 
 /// How long after the last keystroke a conversation's "composing" becomes "paused"
 /// (XEP-0085 §2 defines paused as no input "for a short period of time"; a few seconds is
@@ -257,6 +262,8 @@ struct Shared {
     /// The ids of `/msg` sends, whose delivery is confirmed: the line typed named the
     /// peer only by a prefix, and it is not the conversation's.
     one_offs: HashSet<String>,
+    /// The tenths of each moving file shown so far, for its progress bar.
+    progress_shown: HashMap<String, u64>,
 }
 
 /// Our own typing, as last told to the peer of the conversation.
@@ -388,6 +395,42 @@ fn interpret(line: &str, shared: &mut Shared, ids: &mut SendIds) -> Action {
             Err(why) => Action::Say(why),
         },
         "/peers" | "/who" => Action::Node(NodeCommand::Peers, None),
+        "/send" => {
+            let Some((name, path)) = rest.split_once(' ') else {
+                return Action::Say("! usage: /send PEER PATH".into());
+            };
+            match name_peer(name, shared) {
+                Ok(to) => {
+                    let id = ids.next_file_id();
+                    let text = format!("* offering {} to {} as {id}", path.trim(), safe(&to));
+                    Action::Node(
+                        NodeCommand::SendFile {
+                            to,
+                            path: path.trim().into(),
+                            id,
+                        },
+                        Some(text),
+                    )
+                }
+                Err(why) => Action::Say(why),
+            }
+        }
+        "/accept" => {
+            let (id, dir) = rest
+                .split_once(' ')
+                .map_or((rest, None), |(id, dir)| (id, Some(dir.trim().into())));
+            if id.is_empty() {
+                return Action::Say("! usage: /accept ID [FOLDER]".into());
+            }
+            Action::Node(NodeCommand::AcceptFile { id: id.into(), dir }, None)
+        }
+        "/reject" if !rest.is_empty() => {
+            Action::Node(NodeCommand::RejectFile { id: rest.into() }, None)
+        }
+        "/cancel" if !rest.is_empty() => {
+            Action::Node(NodeCommand::CancelFile { id: rest.into() }, None)
+        }
+        "/reject" | "/cancel" => Action::Say(format!("! usage: {word} ID")),
         "/help" => Action::Say(
             HELP.iter()
                 .map(|help| format!("* {help}"))
@@ -653,10 +696,64 @@ fn event_lines(event: &NodeEvent, shared: &mut Shared, style: &Style) -> Option<
             image.len(),
             avatar_phsh(image)
         ),
+        NodeEvent::FileOffer {
+            id,
+            from,
+            name,
+            size,
+            ..
+        } => style.bold(&format!(
+            "{now} * {} offers {} ({}): /accept {id} or /reject {id}",
+            safe(from),
+            safe(name),
+            human_size(*size)
+        )),
+        NodeEvent::FileProgress { id, bytes, total } => {
+            // A bar at each tenth, not at every report: the lines stay above the prompt.
+            let tenths = (bytes * 10).checked_div(*total).unwrap_or(0).min(10);
+            let shown = shared.progress_shown.entry(id.clone()).or_insert(0);
+            if tenths <= *shown {
+                return None;
+            }
+            *shown = tenths;
+            let bar: String = (0..10)
+                .map(|i| if i < tenths { '#' } else { '.' })
+                .collect();
+            style.dim(&format!(
+                "{now} [{bar}] {id} {} of {}",
+                human_size(*bytes),
+                human_size(*total)
+            ))
+        }
+        NodeEvent::FileDone {
+            id, path, bytes, ..
+        } => {
+            shared.progress_shown.remove(id);
+            format!("{now} * {id} done: {} ({})", safe(path), human_size(*bytes))
+        }
+        NodeEvent::FileFailed { id, reason } => {
+            shared.progress_shown.remove(id);
+            style.red(&format!("{now} ! {id} failed: {}", safe(reason)))
+        }
         NodeEvent::Error(message) => style.red(&format!("{now} ! {}", safe(message))),
         NodeEvent::Stopped => return None,
     };
     Some(text)
+}
+
+/// A size for people: bytes, KiB, MiB or GiB with one decimal.
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// A name or a line from the network as the terminal may show it: control characters

@@ -5,6 +5,7 @@
 #![allow(dead_code)] // Each test file uses a part.
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -65,11 +66,21 @@ impl ChatNode {
         let mut args = netlab::chat_args(name, host);
         args.extend(extra.iter().map(|a| a.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut child = lab
-            .command(host, &args)
+        // LLXMPP_TEST_LOGS=DIR keeps each node's log (RUST_LOG, else debug) in DIR.
+        let stderr = match std::env::var_os("LLXMPP_TEST_LOGS") {
+            Some(dir) => Stdio::from(
+                std::fs::File::create(Path::new(&dir).join(format!("{name}-{host}.log"))).unwrap(),
+            ),
+            None => Stdio::null(),
+        };
+        let mut command = lab.command(host, &args);
+        if std::env::var_os("RUST_LOG").is_none() {
+            command.env("RUST_LOG", "debug");
+        }
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let stdin = child.stdin.take().unwrap();

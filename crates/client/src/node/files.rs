@@ -1,0 +1,1193 @@
+//! File transfer in the node: XEP-0095/0096 offers answered over the chat stream, the
+//! file over a XEP-0065 SOCKS5 bytestream of its own (docs/DESIGN.md, File transfer).
+//!
+//! The sender is the streamhost: the receiver connects to our listening port, and the
+//! node tells a SOCKS5 connection from an XML stream by its first byte (`05`; a stream
+//! starts with `<`, white space or a byte-order mark), so no second port is opened. The
+//! receiver saves into a partial file (`NAME.part`) renamed to a name that is free only
+//! once the announced size has come, never overwriting anything.
+//!
+//! Every transfer, ours or the peer's, ends in exactly one [`NodeEvent::FileDone`] or
+//! [`NodeEvent::FileFailed`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use llxmpp_event_loop::{ConnectionId, Context, WriteState};
+use llxmpp_framer::{Iq, OwnedStanza};
+use llxmpp_transfer::si::{self, ns};
+use llxmpp_transfer::{
+    numbered_name, safe_file_name, stream_hash, FileOffer, IqAddress, Progress, Refusal,
+    Socks5Client, Socks5Server, TransferIq,
+};
+use sha2::{Digest, Sha256};
+
+use super::{Node, NodeEvent, Outbound, Payload};
+
+/// How long an offer waits for an answer: the peer's user, or ours, decides.
+pub const OFFER_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long an accepted offer may take to get its bytestream connected.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a bytestream may move no byte before the transfer is given up.
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often `file_progress` is reported, at most.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+/// Bytes read from a file at a time.
+const CHUNK: usize = 64 << 10;
+
+/// Where files go and how many may move.
+#[derive(Clone, Debug)]
+pub struct TransferConfig {
+    /// Where accepted files are saved unless the `accept` names a folder.
+    pub downloads: PathBuf,
+    /// Offers of larger files are refused (`None`: no limit).
+    pub max_file_size: Option<u64>,
+    /// Transfers at once, both ways, offers waiting for an answer included; an offer past
+    /// it is refused, a send fails at once.
+    pub max_transfers: usize,
+}
+
+impl Default for TransferConfig {
+    fn default() -> Self {
+        TransferConfig {
+            downloads: default_downloads(),
+            max_file_size: None,
+            max_transfers: 8,
+        }
+    }
+}
+
+/// `$XDG_DOWNLOAD_DIR`, else `~/Downloads`, else the current folder.
+pub fn default_downloads() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_DOWNLOAD_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(home) => Path::new(&home).join("Downloads"),
+        None => PathBuf::from("."),
+    }
+}
+
+/// Where a transfer is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// Ours: the offer is out, waiting for the peer. Theirs: waiting for our user.
+    Offered,
+    /// Accepted: ours waits for the receiver's SOCKS5 connection; theirs waits for the
+    /// streamhosts, or connects to them.
+    Connecting,
+    /// Bytes move.
+    Moving,
+    /// Ours: every byte written and our side shut; waiting for the receiver to close.
+    Draining,
+}
+
+#[derive(Debug)]
+enum Side {
+    /// We send `file` (opened when the send was asked for).
+    Send {
+        path: PathBuf,
+        file: File,
+        /// The stream's hash, which the receiver's SOCKS5 request names.
+        hash: String,
+    },
+    /// We receive.
+    Receive {
+        /// Where to save (set when accepted).
+        dir: Option<PathBuf>,
+        /// The partial file and its path, once accepted.
+        partial: Option<(File, PathBuf)>,
+        /// The streamhosts' IQ id, for `streamhost-used` or our failure.
+        hosts_iq: Option<String>,
+        /// Streamhosts not tried yet: address, the interface it was learned on, `jid`.
+        hosts: Vec<(SocketAddr, u32, String)>,
+        /// The streamhost being tried and the handshake with it.
+        trying: Option<(String, Socks5Client)>,
+        last_error: String,
+    },
+}
+
+#[derive(Debug)]
+struct Transfer {
+    peer: String,
+    sid: String,
+    /// The offer's IQ id.
+    offer_iq: String,
+    /// The name offered (ours: the file's name).
+    name: String,
+    size: u64,
+    side: Side,
+    step: Step,
+    deadline: Instant,
+    bytes: u64,
+    hasher: Sha256,
+    last_progress: Instant,
+    conn: Option<ConnectionId>,
+    /// A failure found where the loop's context was not at hand (a stanza of the
+    /// transfer that could not be delivered): the transfer ends at once, at its deadline.
+    failure: Option<String>,
+}
+
+/// An accepted connection that began as SOCKS5, before it names its stream.
+#[derive(Debug)]
+struct Knock {
+    server: Socks5Server,
+    remote: IpAddr,
+}
+
+/// The node's transfers.
+#[derive(Debug)]
+pub(super) struct Transfers {
+    config: TransferConfig,
+    list: BTreeMap<String, Transfer>,
+    /// Bytestream connections and the transfer each is for.
+    conns: HashMap<ConnectionId, String>,
+    knocks: HashMap<ConnectionId, Knock>,
+    /// Numbers offers from peers (`r1`, `r2`…) and our stream ids.
+    next: u64,
+    buffer: Vec<u8>,
+}
+
+impl Transfers {
+    pub(super) fn new() -> Transfers {
+        Transfers {
+            config: TransferConfig::default(),
+            list: BTreeMap::new(),
+            conns: HashMap::new(),
+            knocks: HashMap::new(),
+            next: 0,
+            buffer: Vec::new(),
+        }
+    }
+
+    /// Whether `conn` is a bytestream (or a SOCKS5 handshake) of ours.
+    pub(super) fn owns(&self, conn: ConnectionId) -> bool {
+        self.conns.contains_key(&conn) || self.knocks.contains_key(&conn)
+    }
+
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        self.list.values().map(|t| t.deadline).min()
+    }
+}
+
+/// Whether an accepted connection's first bytes are SOCKS5's, not an XML stream's.
+pub(super) fn is_socks5(first: &[u8]) -> bool {
+    first.first() == Some(&5)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Node {
+    /// Sets where files go and the limits of file transfer.
+    pub fn set_transfer_config(&mut self, config: TransferConfig) {
+        self.transfers.config = config;
+    }
+
+    fn address<'a>(&'a self, id: &'a str, to: &'a str) -> IqAddress<'a> {
+        IqAddress {
+            id,
+            from: &self.instance,
+            to,
+        }
+    }
+
+    /// Sends a stanza of transfer `id` to `to` over the chat stream (opening one if
+    /// needed); if it cannot be delivered, the transfer fails.
+    fn send_transfer_stanza(&mut self, ctx: &mut Context<'_>, to: &str, id: &str, xml: String) {
+        let message = Outbound {
+            to: to.to_owned(),
+            id: id.to_owned(),
+            payload: Payload::Stanza(xml),
+            retried: false,
+        };
+        self.send(ctx, message);
+    }
+
+    /// A stanza of transfer `id` could not be delivered.
+    pub(super) fn transfer_stanza_lost(&mut self, id: &str, reason: &str) {
+        // Without a context nothing can be closed here: the transfer is ended at its next
+        // timeout, now.
+        if let Some(t) = self.transfers.list.get_mut(id) {
+            tracing::info!(%id, %reason, "a stanza of a transfer was not delivered");
+            t.deadline = Instant::now();
+            t.failure = Some(format!("cannot reach {}: {reason}", t.peer));
+        }
+    }
+
+    /// `send_file`: offers `path` to `to`.
+    pub(super) fn send_file(
+        &mut self,
+        ctx: &mut Context<'_>,
+        to: String,
+        path: PathBuf,
+        id: String,
+    ) {
+        let failed = |node: &mut Node, reason: String| {
+            node.emit(NodeEvent::FileFailed {
+                id: id.clone(),
+                reason,
+            });
+        };
+        if self.quitting {
+            return failed(self, "quitting".into());
+        }
+        if self.transfers.list.contains_key(&id) {
+            return failed(self, format!("the id {id} is already a transfer's"));
+        }
+        if self.transfers.list.len() >= self.transfers.config.max_transfers {
+            return failed(
+                self,
+                format!(
+                    "{} transfers already (the limit)",
+                    self.transfers.list.len()
+                ),
+            );
+        }
+        if self.roster.get(&to).is_none() {
+            return failed(self, format!("{to} is not on the link"));
+        }
+        let (file, size) = match File::open(&path).and_then(|f| {
+            let meta = f.metadata()?;
+            if !meta.is_file() {
+                return Err(io::Error::other("not a regular file"));
+            }
+            Ok((f, meta.len()))
+        }) {
+            Ok(opened) => opened,
+            Err(e) => return failed(self, format!("cannot read {}: {e}", path.display())),
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".into());
+        self.transfers.next += 1;
+        // Unique across runs too: a peer may still know an offer of our last run.
+        let sid = format!(
+            "llxmpp-{}-{:x}",
+            self.transfers.next,
+            self.seed ^ (ctx.now().elapsed().as_nanos() as u64) ^ std::process::id() as u64
+        );
+        let hash = stream_hash(&sid, &self.instance, &to);
+        let offer = FileOffer {
+            sid: sid.clone(),
+            name: name.clone(),
+            size,
+            mime_type: None,
+            description: None,
+            methods: vec![ns::BYTESTREAMS.into()],
+        };
+        // The offer's IQ id is its SID, as libpurple does: its refusal names the SID.
+        let mut xml = String::new();
+        si::write_offer(&mut xml, self.address(&sid, &to), &offer);
+        let now = ctx.now();
+        self.transfers.list.insert(
+            id.clone(),
+            Transfer {
+                peer: to.clone(),
+                sid: sid.clone(),
+                offer_iq: sid,
+                name,
+                size,
+                side: Side::Send { path, file, hash },
+                step: Step::Offered,
+                deadline: now + OFFER_TIMEOUT,
+                bytes: 0,
+                hasher: Sha256::new(),
+                last_progress: now,
+                conn: None,
+                failure: None,
+            },
+        );
+        self.send_transfer_stanza(ctx, &to, &id, xml);
+    }
+
+    /// `accept`: takes a peer's offer, saving into `dir` (else the downloads folder).
+    pub(super) fn accept_file(&mut self, ctx: &mut Context<'_>, id: &str, dir: Option<PathBuf>) {
+        let downloads = self.transfers.config.downloads.clone();
+        let Some(t) = self.transfers.list.get_mut(id) else {
+            return self.emit(NodeEvent::Error(format!("no file offer {id}")));
+        };
+        let Side::Receive {
+            dir: chosen,
+            partial,
+            ..
+        } = &mut t.side
+        else {
+            return self.emit(NodeEvent::Error(format!("{id} is our own offer")));
+        };
+        if t.step != Step::Offered {
+            return self.emit(NodeEvent::Error(format!("{id} is already accepted")));
+        }
+        let dir = dir.unwrap_or(downloads);
+        let opened = std::fs::create_dir_all(&dir).and_then(|()| create_partial(&dir, &t.name));
+        let (peer, offer_iq) = (t.peer.clone(), t.offer_iq.clone());
+        match opened {
+            Ok(file) => {
+                *partial = Some(file);
+                *chosen = Some(dir);
+                t.step = Step::Connecting;
+                t.deadline = ctx.now() + CONNECT_TIMEOUT;
+                let mut xml = String::new();
+                si::write_accept(&mut xml, self.address(&offer_iq, &peer), ns::BYTESTREAMS);
+                self.send_transfer_stanza(ctx, &peer, id, xml);
+            }
+            Err(e) => {
+                let reason = format!("cannot save into {}: {e}", dir.display());
+                let mut xml = String::new();
+                si::write_refusal(
+                    &mut xml,
+                    self.address(&offer_iq, &peer),
+                    Refusal::Declined,
+                    Some("cannot save the file"),
+                );
+                self.send_transfer_stanza(ctx, &peer, "", xml);
+                self.fail_transfer(ctx, id, reason);
+            }
+        }
+    }
+
+    /// `reject`: declines a peer's offer.
+    pub(super) fn reject_file(&mut self, ctx: &mut Context<'_>, id: &str) {
+        match self.transfers.list.get(id) {
+            Some(t) if matches!(t.side, Side::Receive { .. }) && t.step == Step::Offered => {
+                self.fail_transfer(ctx, id, "rejected".into());
+            }
+            Some(_) => self.emit(NodeEvent::Error(format!(
+                "{id} is not an offer waiting for an answer (cancel it instead)"
+            ))),
+            None => self.emit(NodeEvent::Error(format!("no file offer {id}"))),
+        }
+    }
+
+    /// `cancel`: ends a transfer, either way, at any step.
+    pub(super) fn cancel_file(&mut self, ctx: &mut Context<'_>, id: &str) {
+        if self.transfers.list.contains_key(id) {
+            self.fail_transfer(ctx, id, "cancelled".into());
+        } else {
+            self.emit(NodeEvent::Error(format!("no transfer {id}")));
+        }
+    }
+
+    /// Ends a transfer as failed: its connection reset, its partial file removed, the
+    /// peer told where the protocol has a word for it (an offer we never answered gets
+    /// our refusal), and `file_failed`.
+    pub(super) fn fail_transfer(&mut self, ctx: &mut Context<'_>, id: &str, reason: String) {
+        let Some(t) = self.transfers.list.remove(id) else {
+            return;
+        };
+        tracing::info!(%id, peer = %t.peer, %reason, "file transfer failed");
+        if let Some(conn) = t.conn {
+            self.transfers.conns.remove(&conn);
+            ctx.abort(conn);
+        }
+        if let Side::Receive {
+            partial, hosts_iq, ..
+        } = &t.side
+        {
+            if let Some((_, path)) = partial {
+                let _ = std::fs::remove_file(path);
+            }
+            let answer = match (t.step, hosts_iq) {
+                (Step::Offered, _) => Some((t.offer_iq.as_str(), Refusal::Declined)),
+                (Step::Connecting, Some(iq)) => Some((iq.as_str(), Refusal::NotFound)),
+                _ => None,
+            };
+            if let Some((iq, refusal)) = answer {
+                let mut xml = String::new();
+                si::write_refusal(&mut xml, self.address(iq, &t.peer), refusal, None);
+                self.send_transfer_stanza(ctx, &t.peer, "", xml);
+            }
+        }
+        self.emit(NodeEvent::FileFailed {
+            id: id.to_owned(),
+            reason,
+        });
+    }
+
+    /// An IQ from `peer` that the session handed up.
+    pub(super) fn on_transfer_iq(
+        &mut self,
+        ctx: &mut Context<'_>,
+        peer: &str,
+        iq: Iq,
+        stanza: OwnedStanza,
+    ) {
+        let parsed = match TransferIq::parse(&stanza) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => return,
+            Err(e) => {
+                if iq.kind == llxmpp_framer::IqType::Set {
+                    tracing::info!(%peer, %e, "an unreadable transfer IQ");
+                    let mut xml = String::new();
+                    si::write_refusal(
+                        &mut xml,
+                        self.address(&iq.id, peer),
+                        Refusal::BadRequest,
+                        Some(&e.to_string()),
+                    );
+                    self.send_transfer_stanza(ctx, peer, "", xml);
+                }
+                return;
+            }
+        };
+        tracing::debug!(%peer, ?parsed, "a file-transfer IQ");
+        match parsed {
+            TransferIq::Offer { id, offer } => self.on_offer(ctx, peer, id, offer),
+            TransferIq::Accepted { id, method } => {
+                let found = self.find(peer, |t| {
+                    t.offer_iq == id
+                        && t.step == Step::Offered
+                        && matches!(t.side, Side::Send { .. })
+                });
+                let Some(tid) = found else {
+                    let mut xml = String::new();
+                    si::write_refusal(&mut xml, self.address(&id, peer), Refusal::NotFound, None);
+                    return self.send_transfer_stanza(ctx, peer, "", xml);
+                };
+                if method != ns::BYTESTREAMS {
+                    return self.fail_transfer(
+                        ctx,
+                        &tid,
+                        format!("{peer} chose a stream method we do not offer: {method}"),
+                    );
+                }
+                self.offer_stream_hosts(ctx, &tid);
+            }
+            TransferIq::StreamHosts { id, sid, hosts } => {
+                let found = self.find(peer, |t| {
+                    t.sid == sid
+                        && t.step == Step::Connecting
+                        && matches!(t.side, Side::Receive { trying: None, .. })
+                });
+                let Some(tid) = found else {
+                    let mut xml = String::new();
+                    si::write_refusal(&mut xml, self.address(&id, peer), Refusal::NotFound, None);
+                    return self.send_transfer_stanza(ctx, peer, "", xml);
+                };
+                // Only the peer's own addresses: a streamhost elsewhere would have us
+                // connect wherever an offer says (libpurple lists its addresses, and
+                // an unscoped link-local one takes its zone from where we learned it).
+                let known: Vec<(IpAddr, u32)> = self
+                    .roster
+                    .get(peer)
+                    .map(|p| p.addresses.iter().map(|a| (a.ip, a.interface)).collect())
+                    .unwrap_or_default();
+                let usable: Vec<(SocketAddr, u32, String)> = hosts
+                    .iter()
+                    .filter_map(|h| {
+                        let address = h.address(|v6| {
+                            known
+                                .iter()
+                                .find(|(ip, _)| *ip == IpAddr::V6(v6))
+                                .map(|(_, i)| *i)
+                        })?;
+                        let learned_on = known.iter().find(|(ip, _)| *ip == address.ip())?.1;
+                        Some((address, learned_on, h.jid.clone()))
+                    })
+                    .collect();
+                if let Some(t) = self.transfers.list.get_mut(&tid) {
+                    t.deadline = ctx.now() + CONNECT_TIMEOUT;
+                    if let Side::Receive {
+                        hosts_iq,
+                        hosts: list,
+                        last_error,
+                        ..
+                    } = &mut t.side
+                    {
+                        *hosts_iq = Some(id);
+                        *list = usable;
+                        if list.is_empty() {
+                            *last_error = format!(
+                                "none of the {} streamhosts is at an address of {peer}",
+                                hosts.len()
+                            );
+                        }
+                    }
+                }
+                self.try_next_stream_host(ctx, &tid);
+            }
+            TransferIq::Error { id, error } => {
+                // libpurple refuses with the SID as the id.
+                let found = self.find(peer, |t| t.offer_iq == id || t.sid == id);
+                if let Some(tid) = found {
+                    let step = self.transfers.list.get(&tid).map(|t| t.step);
+                    let reason = match step {
+                        Some(Step::Offered) => format!("{peer} refused the offer ({error})"),
+                        _ => format!("{peer} gave up ({error})"),
+                    };
+                    self.fail_transfer(ctx, &tid, reason);
+                }
+            }
+            // `streamhost-used`: the data already flows (libpurple ignores it as sender
+            // too); other results answer nothing we wait for.
+            TransferIq::StreamHostUsed { .. } | TransferIq::Result { .. } => {}
+        }
+    }
+
+    /// The transfer with `peer` for which `matches` holds.
+    fn find(&self, peer: &str, matches: impl Fn(&Transfer) -> bool) -> Option<String> {
+        self.transfers
+            .list
+            .iter()
+            .find(|(_, t)| t.peer == peer && matches(t))
+            .map(|(id, _)| id.clone())
+    }
+
+    fn on_offer(&mut self, ctx: &mut Context<'_>, peer: &str, iq_id: String, offer: FileOffer) {
+        self.transfers.next += 1;
+        let id = format!("r{}", self.transfers.next);
+        let name = safe_file_name(&offer.name);
+        let now = ctx.now();
+        self.emit(NodeEvent::FileOffer {
+            id: id.clone(),
+            from: peer.to_owned(),
+            name: name.clone(),
+            size: offer.size,
+            method: "si-socks5".into(),
+        });
+        let refusal = if self.transfers.list.len() >= self.transfers.config.max_transfers {
+            Some(format!(
+                "{} transfers already (the limit)",
+                self.transfers.list.len()
+            ))
+        } else if self
+            .transfers
+            .config
+            .max_file_size
+            .is_some_and(|max| offer.size > max)
+        {
+            Some(format!(
+                "larger than the limit of {} bytes",
+                self.transfers.config.max_file_size.unwrap_or_default()
+            ))
+        } else if !offer.methods.iter().any(|m| m == ns::BYTESTREAMS) {
+            Some(format!(
+                "no stream method we take is offered ({})",
+                offer.methods.join(", ")
+            ))
+        } else {
+            None
+        };
+        self.transfers.list.insert(
+            id.clone(),
+            Transfer {
+                peer: peer.to_owned(),
+                sid: offer.sid,
+                offer_iq: iq_id,
+                name,
+                size: offer.size,
+                side: Side::Receive {
+                    dir: None,
+                    partial: None,
+                    hosts_iq: None,
+                    hosts: Vec::new(),
+                    trying: None,
+                    last_error: String::new(),
+                },
+                step: Step::Offered,
+                deadline: now + OFFER_TIMEOUT,
+                bytes: 0,
+                hasher: Sha256::new(),
+                last_progress: now,
+                conn: None,
+                failure: None,
+            },
+        );
+        if let Some(reason) = refusal {
+            self.fail_transfer(ctx, &id, reason);
+        }
+    }
+
+    /// Our offer was accepted: our streamhosts go to the peer, and we wait for its
+    /// SOCKS5 connection to our listening port.
+    fn offer_stream_hosts(&mut self, ctx: &mut Context<'_>, id: &str) {
+        let Some(t) = self.transfers.list.get(id) else {
+            return;
+        };
+        let peer = t.peer.clone();
+        let sid = t.sid.clone();
+        // Our addresses on the links where the peer is; loopback only for a peer there.
+        let links: Vec<u32> = self
+            .roster
+            .get(&peer)
+            .map(|p| p.addresses.iter().map(|a| a.interface).collect())
+            .unwrap_or_default();
+        let mut hosts: Vec<SocketAddr> = self
+            .addresses
+            .iter()
+            .filter(|a| links.contains(&a.interface))
+            .map(|a| SocketAddr::new(a.ip, self.port))
+            .collect();
+        if hosts.is_empty() {
+            hosts = self
+                .addresses
+                .iter()
+                .map(|a| SocketAddr::new(a.ip, self.port))
+                .collect();
+        }
+        hosts.sort_by_key(|h| h.is_ipv6());
+        let iq_id = format!("{sid}-hosts");
+        let mut xml = String::new();
+        si::write_stream_hosts(&mut xml, self.address(&iq_id, &peer), &sid, &hosts);
+        if let Some(t) = self.transfers.list.get_mut(id) {
+            t.step = Step::Connecting;
+            t.deadline = ctx.now() + CONNECT_TIMEOUT;
+        }
+        self.send_transfer_stanza(ctx, &peer, id, xml);
+    }
+
+    /// Connects to the next streamhost of a transfer we receive; with none left, the
+    /// sender is told and the transfer fails.
+    fn try_next_stream_host(&mut self, ctx: &mut Context<'_>, id: &str) {
+        loop {
+            let Some(t) = self.transfers.list.get_mut(id) else {
+                return;
+            };
+            let hash = stream_hash(&t.sid, &t.peer, &self.instance);
+            let Side::Receive {
+                hosts, last_error, ..
+            } = &mut t.side
+            else {
+                return;
+            };
+            if hosts.is_empty() {
+                let reason = format!(
+                    "could connect to no streamhost of {} ({last_error})",
+                    t.peer
+                );
+                return self.fail_transfer(ctx, id, reason);
+            }
+            let (remote, learned_on, jid) = hosts.remove(0);
+            let attempt = Socks5Client::new(&hash)
+                .map_err(|e| e.to_string())
+                .and_then(|client| {
+                    let options = self.connect_options(remote, learned_on);
+                    let conn = ctx
+                        .connect(remote, options)
+                        .map_err(|e| format!("{remote}: {e}"))?;
+                    Ok((client, conn))
+                });
+            let Some(t) = self.transfers.list.get_mut(id) else {
+                return;
+            };
+            let Side::Receive {
+                trying, last_error, ..
+            } = &mut t.side
+            else {
+                return;
+            };
+            match attempt {
+                Ok((client, conn)) => {
+                    *trying = Some((jid, client));
+                    t.conn = Some(conn);
+                    self.transfers.conns.insert(conn, id.to_owned());
+                    return;
+                }
+                Err(e) => *last_error = e,
+            }
+        }
+    }
+
+    /// An accepted connection began with SOCKS5: the receiver of one of our offers.
+    pub(super) fn transfer_knock(
+        &mut self,
+        ctx: &mut Context<'_>,
+        conn: ConnectionId,
+        remote: IpAddr,
+        data: &[u8],
+    ) {
+        // The streams this address may ask for: our accepted offers to the peers there.
+        let hashes: Vec<String> = self
+            .transfers
+            .list
+            .values()
+            .filter(|t| t.step == Step::Connecting && t.conn.is_none())
+            .filter(|t| {
+                self.roster
+                    .get(&t.peer)
+                    .is_some_and(|p| p.addresses.iter().any(|a| a.ip == remote))
+            })
+            .filter_map(|t| match &t.side {
+                Side::Send { hash, .. } => Some(hash.clone()),
+                Side::Receive { .. } => None,
+            })
+            .collect();
+        let server = Socks5Server::admitting(hashes.iter().map(String::as_str));
+        self.transfers.knocks.insert(conn, Knock { server, remote });
+        self.transfer_knock_data(ctx, conn, data);
+    }
+
+    fn transfer_knock_data(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, data: &[u8]) {
+        let Some(knock) = self.transfers.knocks.get_mut(&conn) else {
+            return;
+        };
+        let progress = knock.server.handle_input(data);
+        let reply = knock.server.take_transmit();
+        if !reply.is_empty() {
+            let _ = ctx.write(conn, &reply);
+        }
+        match progress {
+            Ok(Progress::Pending) => {}
+            Ok(Progress::Established(_)) => {
+                let admitted = knock.server.admitted().map(str::to_owned);
+                self.transfers.knocks.remove(&conn);
+                let found = self.transfers.list.iter().find(|(_, t)| {
+                    matches!(&t.side, Side::Send { hash, .. } if Some(hash) == admitted.as_ref())
+                        && t.conn.is_none()
+                });
+                let Some((id, _)) = found else {
+                    ctx.abort(conn);
+                    return;
+                };
+                let id = id.clone();
+                if let Some(t) = self.transfers.list.get_mut(&id) {
+                    t.conn = Some(conn);
+                    t.step = Step::Moving;
+                    t.deadline = ctx.now() + STALL_TIMEOUT;
+                    t.last_progress = ctx.now();
+                }
+                self.transfers.conns.insert(conn, id.clone());
+                tracing::debug!(%id, ?conn, "the receiver connected; sending");
+                self.pump_file(ctx, &id);
+            }
+            Err(e) => {
+                // Not a stream of ours (a guess, another host): refused, and no transfer
+                // is touched.
+                tracing::info!(remote = %knock.remote, %e, "refused a SOCKS5 connection");
+                self.transfers.knocks.remove(&conn);
+                ctx.close(conn);
+            }
+        }
+    }
+
+    /// Writes the file into its bytestream until the connection pushes back; after the
+    /// last byte, shuts our side (libpurple reads to our end when the size is 0).
+    fn pump_file(&mut self, ctx: &mut Context<'_>, id: &str) {
+        let mut buffer = std::mem::take(&mut self.transfers.buffer);
+        buffer.resize(CHUNK, 0);
+        let outcome = loop {
+            let Some(t) = self.transfers.list.get_mut(id) else {
+                break Ok(());
+            };
+            let (Some(conn), Side::Send { file, .. }) = (t.conn, &mut t.side) else {
+                break Ok(());
+            };
+            if t.step != Step::Moving {
+                break Ok(());
+            }
+            if t.bytes >= t.size {
+                tracing::debug!(%id, bytes = t.bytes, "every byte written; our side shut");
+                ctx.shutdown_write(conn);
+                t.step = Step::Draining;
+                t.deadline = ctx.now() + STALL_TIMEOUT;
+                break Ok(());
+            }
+            let want = CHUNK.min((t.size - t.bytes) as usize);
+            let n = match file.read(&mut buffer[..want]) {
+                Ok(0) => {
+                    break Err(format!(
+                    "the file is shorter than announced: {} of {} bytes (changed while sending)",
+                    t.bytes, t.size
+                ))
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => break Err(format!("cannot read the file: {e}")),
+            };
+            t.hasher.update(&buffer[..n]);
+            t.bytes += n as u64;
+            match ctx.write(conn, &buffer[..n]) {
+                Ok(WriteState::Accepted) => {}
+                Ok(WriteState::Backpressure) => break Ok(()),
+                Err(e) => break Err(format!("cannot write to the bytestream: {e}")),
+            }
+        };
+        self.transfers.buffer = buffer;
+        match outcome {
+            Ok(()) => self.report_progress(ctx, id),
+            Err(reason) => self.fail_transfer(ctx, id, reason),
+        }
+    }
+
+    fn report_progress(&mut self, ctx: &mut Context<'_>, id: &str) {
+        let now = ctx.now();
+        let Some(t) = self.transfers.list.get_mut(id) else {
+            return;
+        };
+        if now.saturating_duration_since(t.last_progress) < PROGRESS_EVERY {
+            return;
+        }
+        t.last_progress = now;
+        let (bytes, total) = (t.bytes, t.size);
+        self.emit(NodeEvent::FileProgress {
+            id: id.to_owned(),
+            bytes,
+            total,
+        });
+    }
+
+    pub(super) fn transfer_connected(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+        let Some(id) = self.transfers.conns.get(&conn).cloned() else {
+            return;
+        };
+        if let Some(Transfer {
+            side:
+                Side::Receive {
+                    trying: Some((_, client)),
+                    ..
+                },
+            ..
+        }) = self.transfers.list.get_mut(&id)
+        {
+            let greeting = client.take_transmit();
+            if let Err(e) = ctx.write(conn, &greeting) {
+                let reason = format!("cannot write to the streamhost: {e}");
+                self.stream_host_failed(ctx, &id, conn, reason);
+            }
+        }
+    }
+
+    /// The streamhost we tried did not work: the next one.
+    fn stream_host_failed(
+        &mut self,
+        ctx: &mut Context<'_>,
+        id: &str,
+        conn: ConnectionId,
+        reason: String,
+    ) {
+        self.transfers.conns.remove(&conn);
+        ctx.abort(conn);
+        if let Some(t) = self.transfers.list.get_mut(id) {
+            t.conn = None;
+            if let Side::Receive {
+                trying, last_error, ..
+            } = &mut t.side
+            {
+                *trying = None;
+                *last_error = reason;
+            }
+        }
+        self.try_next_stream_host(ctx, id);
+    }
+
+    pub(super) fn transfer_data(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, data: &[u8]) {
+        if self.transfers.knocks.contains_key(&conn) {
+            return self.transfer_knock_data(ctx, conn, data);
+        }
+        let Some(id) = self.transfers.conns.get(&conn).cloned() else {
+            return;
+        };
+        let Some(t) = self.transfers.list.get_mut(&id) else {
+            return;
+        };
+        let mut data = data;
+        if let Side::Receive {
+            trying: trying @ Some(_),
+            hosts_iq,
+            ..
+        } = &mut t.side
+        {
+            let Some((jid, client)) = trying.as_mut() else {
+                return;
+            };
+            match client.handle_input(data) {
+                Ok(Progress::Pending) => {
+                    let more = client.take_transmit();
+                    if !more.is_empty() {
+                        let _ = ctx.write(conn, &more);
+                    }
+                    return;
+                }
+                Ok(Progress::Established(established)) => {
+                    let jid = jid.clone();
+                    let hosts_iq = hosts_iq.clone().unwrap_or_default();
+                    *trying = None;
+                    t.step = Step::Moving;
+                    t.deadline = ctx.now() + STALL_TIMEOUT;
+                    t.last_progress = ctx.now();
+                    data = &data[established.consumed..];
+                    let peer = t.peer.clone();
+                    let mut xml = String::new();
+                    si::write_stream_host_used(&mut xml, self.address(&hosts_iq, &peer), &jid);
+                    self.send_transfer_stanza(ctx, &peer, &id, xml);
+                }
+                Err(e) => {
+                    let reason = format!(
+                        "{}: {e}",
+                        ctx.peer(conn).map(|p| p.to_string()).unwrap_or_default()
+                    );
+                    return self.stream_host_failed(ctx, &id, conn, reason);
+                }
+            }
+        }
+        self.receive_bytes(ctx, &id, data);
+    }
+
+    /// File bytes of a transfer we receive: into the partial file, up to the announced
+    /// size (an announced 0 is an empty file: libpurple's "unknown").
+    fn receive_bytes(&mut self, ctx: &mut Context<'_>, id: &str, data: &[u8]) {
+        let Some(t) = self.transfers.list.get_mut(id) else {
+            return;
+        };
+        let Side::Receive {
+            partial: Some((file, _)),
+            ..
+        } = &mut t.side
+        else {
+            return;
+        };
+        if t.step != Step::Moving {
+            return;
+        }
+        let room = t.size - t.bytes;
+        if data.len() as u64 > room {
+            let reason = format!("{} sent more than the {} bytes announced", t.peer, t.size);
+            return self.fail_transfer(ctx, id, reason);
+        }
+        if let Err(e) = file.write_all(data) {
+            let reason = format!("cannot write the file: {e}");
+            return self.fail_transfer(ctx, id, reason);
+        }
+        t.hasher.update(data);
+        t.bytes += data.len() as u64;
+        t.deadline = ctx.now() + STALL_TIMEOUT;
+        if t.bytes == t.size {
+            self.finish_receive(ctx, id);
+        } else {
+            self.report_progress(ctx, id);
+        }
+    }
+
+    /// Every announced byte is in: the sender's stream is closed (libpurple waits for the
+    /// receiver to close first), the file synced and given a free name, `file_done`.
+    fn finish_receive(&mut self, ctx: &mut Context<'_>, id: &str) {
+        let Some(t) = self.transfers.list.remove(id) else {
+            return;
+        };
+        if let Some(conn) = t.conn {
+            self.transfers.conns.remove(&conn);
+            ctx.close(conn);
+        }
+        let Side::Receive {
+            dir: Some(dir),
+            partial: Some((file, partial)),
+            ..
+        } = t.side
+        else {
+            return;
+        };
+        let saved = file.sync_data().and_then(|()| {
+            drop(file);
+            settle(&dir, &t.name, &partial)
+        });
+        match saved {
+            Ok(path) => self.emit(NodeEvent::FileDone {
+                id: id.to_owned(),
+                path: path.display().to_string(),
+                bytes: t.bytes,
+                sha256: hex(&t.hasher.finalize()),
+            }),
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                self.emit(NodeEvent::FileFailed {
+                    id: id.to_owned(),
+                    reason: format!("cannot save the file: {e}"),
+                });
+            }
+        }
+    }
+
+    pub(super) fn transfer_writable(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+        if let Some(id) = self.transfers.conns.get(&conn).cloned() {
+            self.pump_file(ctx, &id);
+        }
+    }
+
+    /// The other side shut its sending side (or the connection ended).
+    pub(super) fn transfer_closed(
+        &mut self,
+        ctx: &mut Context<'_>,
+        conn: ConnectionId,
+        why: Option<String>,
+    ) {
+        if self.transfers.knocks.remove(&conn).is_some() {
+            return;
+        }
+        let Some(id) = self.transfers.conns.remove(&conn) else {
+            return;
+        };
+        let Some(t) = self.transfers.list.get_mut(&id) else {
+            return;
+        };
+        tracing::debug!(%id, ?conn, step = ?t.step, ?why, "the bytestream closed");
+        t.conn = None;
+        match (&t.side, t.step) {
+            (
+                Side::Receive {
+                    trying: Some(_), ..
+                },
+                _,
+            ) => {
+                let reason = why.unwrap_or_else(|| "closed during the SOCKS5 handshake".into());
+                self.stream_host_failed(ctx, &id, conn, reason);
+            }
+            (Side::Send { .. }, Step::Draining) => {
+                // The receiver closed after our last byte: done if its TCP has every
+                // byte (the loop's queue is flushed before it shuts our side).
+                let acknowledged = ctx.send_progress(conn).and_then(|p| p.acknowledged);
+                if why.is_none() || acknowledged.is_some_and(|a| a >= t.size) {
+                    self.finish_send(&id);
+                } else {
+                    let reason = format!(
+                        "the bytestream ended before the receiver had every byte ({})",
+                        why.unwrap_or_default()
+                    );
+                    self.fail_transfer(ctx, &id, reason);
+                }
+            }
+            _ => {
+                let reason = format!(
+                    "the bytestream closed after {} of {} bytes{}",
+                    t.bytes,
+                    t.size,
+                    why.map(|w| format!(" ({w})")).unwrap_or_default()
+                );
+                self.fail_transfer(ctx, &id, reason);
+            }
+        }
+    }
+
+    fn finish_send(&mut self, id: &str) {
+        let Some(t) = self.transfers.list.remove(id) else {
+            return;
+        };
+        let Side::Send { path, .. } = t.side else {
+            return;
+        };
+        self.emit(NodeEvent::FileDone {
+            id: id.to_owned(),
+            path: path.display().to_string(),
+            bytes: t.bytes,
+            sha256: hex(&t.hasher.finalize()),
+        });
+    }
+
+    /// Transfers past their deadline: an offer unanswered, a bytestream that never came
+    /// or stopped moving. A sender whose receiver does not close, though its TCP has
+    /// every byte, is done.
+    pub(super) fn transfer_timeouts(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.now();
+        let due: Vec<String> = self
+            .transfers
+            .list
+            .iter()
+            .filter(|(_, t)| t.deadline <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            let Some(t) = self.transfers.list.get(&id) else {
+                continue;
+            };
+            if let Some(reason) = t.failure.clone() {
+                self.fail_transfer(ctx, &id, reason);
+                continue;
+            }
+            let reason = match t.step {
+                Step::Offered => {
+                    format!("{} did not answer the offer in {OFFER_TIMEOUT:?}", t.peer)
+                }
+                Step::Connecting => format!("no bytestream with {} in {CONNECT_TIMEOUT:?}", t.peer),
+                Step::Moving => format!(
+                    "no byte moved for {STALL_TIMEOUT:?} ({} of {} bytes)",
+                    t.bytes, t.size
+                ),
+                Step::Draining => {
+                    let acknowledged = t
+                        .conn
+                        .and_then(|c| ctx.send_progress(c))
+                        .and_then(|p| p.acknowledged);
+                    if acknowledged.is_some_and(|a| a >= t.size) {
+                        if let Some(conn) = t.conn {
+                            self.transfers.conns.remove(&conn);
+                            ctx.close(conn);
+                        }
+                        self.finish_send(&id);
+                        continue;
+                    }
+                    format!("the receiver did not take the last bytes in {STALL_TIMEOUT:?}")
+                }
+            };
+            self.fail_transfer(ctx, &id, reason);
+        }
+    }
+
+    /// Quitting: every transfer fails.
+    pub(super) fn quit_transfers(&mut self, ctx: &mut Context<'_>) {
+        let ids: Vec<String> = self.transfers.list.keys().cloned().collect();
+        for id in ids {
+            self.fail_transfer(ctx, &id, "quitting".into());
+        }
+        for (conn, _) in self.transfers.knocks.drain() {
+            ctx.abort(conn);
+        }
+    }
+}
+
+/// Creates `NAME.part` in `dir` (numbered if taken), never opening a file that exists.
+fn create_partial(dir: &Path, name: &str) -> io::Result<(File, PathBuf)> {
+    for n in 0..1000 {
+        let base = if n == 0 {
+            name.to_owned()
+        } else {
+            numbered_name(name, n)
+        };
+        let path = dir.join(format!("{base}.part"));
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(file) => return Ok((file, path)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "a thousand partial files of that name",
+    ))
+}
+
+/// Gives a complete partial file the offered name, or `name (n).ext` if that is taken:
+/// never replacing a file, even one that appeared while the transfer ran.
+fn settle(dir: &Path, name: &str, partial: &Path) -> io::Result<PathBuf> {
+    for n in 0..1000 {
+        let candidate = dir.join(if n == 0 {
+            name.to_owned()
+        } else {
+            numbered_name(name, n)
+        });
+        // A hard link fails if the name exists: no window between a check and a rename.
+        match std::fs::hard_link(partial, &candidate) {
+            Ok(()) => {
+                std::fs::remove_file(partial)?;
+                return Ok(candidate);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(_) => {
+                // A file system without hard links: check, then rename.
+                if candidate.symlink_metadata().is_ok() {
+                    continue;
+                }
+                std::fs::rename(partial, &candidate)?;
+                return Ok(candidate);
+            }
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "a thousand files of that name",
+    ))
+}
