@@ -116,3 +116,182 @@ fn files_move_both_ways_byte_for_byte_and_never_overwrite() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
     quit_all([&mut alice, &mut bob]);
 }
+
+/// Waits for the end of transfer `id` on `node`: its `file_done` or `file_failed`.
+fn outcome(node: &mut ChatNode, secs: u64, id: &str) -> Value {
+    node.expect(secs, &format!("the end of {id}"), |e| {
+        (is(e, "file_done") || is(e, "file_failed")) && e["id"] == id
+    })
+}
+
+#[test]
+fn refusals_and_cancels_end_both_sides_and_leave_no_partial_file() {
+    let Some(lab) = Lab::new("g") else { return };
+    // Alice's link at 50 Mbit/s (Wi-Fi's pace): the file is still moving when the
+    // cancel comes.
+    let tc = common::netlab::in_namespace(&lab.hosts.ns("a"), "tc")
+        .args([
+            "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "50mbit",
+        ])
+        .args(["burst", "64kb", "latency", "400ms"])
+        .status()
+        .unwrap();
+    assert!(tc.success());
+    let (mut alice, mut bob) = alice_and_bob(&lab);
+    let outbox = folder("cancel-out");
+    let inbox = folder("cancel-in");
+    let file = outbox.join("big.bin");
+    std::fs::write(&file, random_bytes(16 << 20, 3)).unwrap();
+
+    // Refused: the sender hears it at once.
+    alice.command(json!({"cmd": "send_file", "to": "bob@hostb", "path": file, "id": "no"}));
+    let offer = bob.expect(10, "the offer", |e| is(e, "file_offer"));
+    let started = std::time::Instant::now();
+    bob.command(json!({"cmd": "reject", "id": offer["id"]}));
+    let refused = outcome(&mut alice, 10, "no");
+    assert!(is(&refused, "file_failed"), "{refused}");
+    assert!(
+        refused["reason"].as_str().unwrap().contains("refused"),
+        "{refused}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    let rejected = outcome(&mut bob, 5, offer["id"].as_str().unwrap());
+    assert_eq!(rejected["reason"], "rejected");
+
+    // Cancelled by the receiver once bytes move; then by the sender.
+    for (canceller, id) in [("bob", "c1"), ("alice", "c2")] {
+        alice.seen.clear();
+        bob.seen.clear();
+        alice.command(json!({"cmd": "send_file", "to": "bob@hostb", "path": file, "id": id}));
+        let offer = bob.expect(10, "the offer", |e| is(e, "file_offer"));
+        let theirs = offer["id"].as_str().unwrap().to_owned();
+        bob.command(json!({"cmd": "accept", "id": theirs, "dir": inbox}));
+        bob.expect(10, "bytes moving", |e| {
+            is(e, "file_progress") && e["id"] == theirs.as_str()
+        });
+        match canceller {
+            "bob" => bob.command(json!({"cmd": "cancel", "id": theirs})),
+            _ => alice.command(json!({"cmd": "cancel", "id": id})),
+        }
+        let sender = outcome(&mut alice, 10, id);
+        let receiver = outcome(&mut bob, 10, &theirs);
+        assert!(is(&sender, "file_failed"), "{sender}");
+        assert!(is(&receiver, "file_failed"), "{receiver}");
+        let cancelled = if canceller == "bob" {
+            &receiver
+        } else {
+            &sender
+        };
+        assert_eq!(cancelled["reason"], "cancelled");
+        let left: Vec<_> = std::fs::read_dir(&inbox).unwrap().collect();
+        assert!(left.is_empty(), "{canceller}'s cancel left {left:?}");
+    }
+
+    // Chat still works after all that.
+    alice.command(json!({"cmd": "send", "to": "bob@hostb", "body": "still here", "id": "m"}));
+    bob.expect(10, "the message", |e| {
+        is(e, "message") && e["body"] == "still here"
+    });
+    quit_all([&mut alice, &mut bob]);
+}
+
+#[test]
+fn limits_refuse_offers_at_once() {
+    let Some(lab) = Lab::new("h") else { return };
+    let mut alice = ChatNode::start(&lab, "a", "alice", &[]);
+    let mut bob = ChatNode::start(&lab, "b", "bob", &["--max-file-size", "1000"]);
+    alice.expect(10, "bob online", |e| {
+        is(e, "peer_online") && e["peer"] == "bob@hostb"
+    });
+    let outbox = folder("limits");
+    let file = outbox.join("too big.bin");
+    std::fs::write(&file, random_bytes(1001, 5)).unwrap();
+    alice.command(json!({"cmd": "send_file", "to": "bob@hostb", "path": file, "id": "big"}));
+    let offer = bob.expect(10, "the offer", |e| is(e, "file_offer"));
+    let theirs = outcome(&mut bob, 5, offer["id"].as_str().unwrap());
+    assert!(
+        theirs["reason"].as_str().unwrap().contains("limit"),
+        "{theirs}"
+    );
+    let ours = outcome(&mut alice, 5, "big");
+    assert!(
+        ours["reason"].as_str().unwrap().contains("refused"),
+        "{ours}"
+    );
+
+    // A file that cannot be read, a peer that is not there: failed at once.
+    alice.command(
+        json!({"cmd": "send_file", "to": "bob@hostb", "path": outbox.join("missing"), "id": "m"}),
+    );
+    assert!(outcome(&mut alice, 5, "m")["reason"]
+        .as_str()
+        .unwrap()
+        .contains("cannot read"));
+    alice.command(json!({"cmd": "send_file", "to": "nobody@nowhere", "path": file, "id": "n"}));
+    assert!(outcome(&mut alice, 5, "n")["reason"]
+        .as_str()
+        .unwrap()
+        .contains("not on the link"));
+    quit_all([&mut alice, &mut bob]);
+}
+
+#[test]
+fn send_file_exits_0_only_when_the_peer_has_the_file() {
+    let Some(lab) = Lab::new("i") else { return };
+    let mut bob = ChatNode::start(&lab, "b", "bob", &[]);
+    let outbox = folder("send-file");
+    let inbox = folder("send-file-in");
+    let file = outbox.join("report.pdf");
+    std::fs::write(&file, random_bytes(200_000, 9)).unwrap();
+    let path = file.to_str().unwrap();
+    let run = |lab: &Lab| {
+        lab.command(
+            "a",
+            &[
+                "send-file",
+                "bob@hostb",
+                path,
+                "--name",
+                "alice",
+                "--host",
+                "hosta",
+                "--interface",
+                "eth0",
+            ],
+        )
+        .output()
+        .unwrap()
+    };
+
+    let sender = std::thread::scope(|s| {
+        let sending = s.spawn(|| run(&lab));
+        let offer = bob.expect(15, "the offer", |e| is(e, "file_offer"));
+        bob.command(json!({"cmd": "accept", "id": offer["id"], "dir": inbox}));
+        sending.join().unwrap()
+    });
+    assert!(
+        sender.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sender.stderr)
+    );
+    // The receiver saved the file before it closed the bytestream that told the sender.
+    assert_eq!(
+        std::fs::read(inbox.join("report.pdf")).unwrap(),
+        std::fs::read(&file).unwrap()
+    );
+
+    bob.seen.clear();
+    let refused = std::thread::scope(|s| {
+        let sending = s.spawn(|| run(&lab));
+        let offer = bob.expect(15, "the offer", |e| is(e, "file_offer"));
+        bob.command(json!({"cmd": "reject", "id": offer["id"]}));
+        sending.join().unwrap()
+    });
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("not sent") && stderr.contains("refused"),
+        "{stderr}"
+    );
+    bob.quit();
+}

@@ -964,16 +964,14 @@ impl Node {
         }
     }
 
-    /// Every announced byte is in: the sender's stream is closed (libpurple waits for the
-    /// receiver to close first), the file synced and given a free name, `file_done`.
+    /// Every announced byte is in: the file synced and given a free name, then the
+    /// bytestream closed, which tells the sender (libpurple waits for the receiver to
+    /// close first) that the file is saved; `file_done`. A file that cannot be saved
+    /// resets the bytestream: the sender fails too.
     fn finish_receive(&mut self, ctx: &mut Context<'_>, id: &str) {
         let Some(t) = self.transfers.list.remove(id) else {
             return;
         };
-        if let Some(conn) = t.conn {
-            self.transfers.conns.remove(&conn);
-            ctx.close(conn);
-        }
         let Side::Receive {
             dir: Some(dir),
             partial: Some((file, partial)),
@@ -986,6 +984,13 @@ impl Node {
             drop(file);
             settle(&dir, &t.name, &partial)
         });
+        if let Some(conn) = t.conn {
+            self.transfers.conns.remove(&conn);
+            match saved {
+                Ok(_) => ctx.close(conn),
+                Err(_) => ctx.abort(conn),
+            }
+        }
         match saved {
             Ok(path) => self.emit(NodeEvent::FileDone {
                 id: id.to_owned(),
