@@ -24,7 +24,15 @@ use std::time::Duration;
 mod interop;
 mod netlab;
 
-const FUZZ_TARGETS: [&str; 6] = ["framer", "stanza", "differential", "mdns", "socks5", "http"];
+const FUZZ_TARGETS: [&str; 7] = [
+    "framer",
+    "stanza",
+    "differential",
+    "mdns",
+    "socks5",
+    "http",
+    "si",
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
