@@ -13,12 +13,34 @@
  * received is sent back as `echo: <text>` (never an echo of an echo). libpurple's debug
  * output goes to stderr.
  *
+ * File transfer (XEP-0095 SI + XEP-0065 SOCKS5, the plugin's `bonjour_ft.c`). Every
+ * transfer, sent or received, gets a number n (1, 2, ...). On stdin:
+ * `SENDFILE <peer> <path>` offers a file; `FILEPOLICY ask` (the default) announces each
+ * offer and waits for `FILEACCEPT <n> <dir>` or `FILEREJECT <n>`; `FILEPOLICY accept <dir>`
+ * accepts every offer; `FILEPOLICY reject` refuses every offer; `FILEPOLICY cancel-after
+ * <bytes> <dir>` accepts, then cancels once at least that many bytes have arrived;
+ * `FILECANCEL <n>` cancels transfer n, either direction. A received file is saved as
+ * `<dir>/<the offered name>`, the name unchanged (one that holds a `/` or is `.` or `..` is
+ * refused, `unsafe name`). On stdout: `FILE_OFFER <n>|<from>|<name>|<size>` (the name runs
+ * to the last `|`; size 0 means none was offered), `FILE_SENDING <n>|<peer>|<path>`,
+ * `FILE_PROGRESS <n>|<bytes>|<size>` (at most 4 a second per transfer), then exactly one
+ * of `FILE_DONE <n>|<local path>|<bytes in the file>|<SHA-256 hex of the file>` and
+ * `FILE_FAILED <n>|<reason>`, the reason one of `denied` (we refused the offer), `unsafe
+ * name`, `cancelled locally` (FILECANCEL or cancel-after), `cancelled remotely` (the peer
+ * refused or cancelled, or its stream ended early), `failed` (libpurple gave up on its own,
+ * e.g. no streamhost reachable), `destroyed` (libpurple dropped it without saying why).
+ * A SENDFILE that creates no transfer (unknown peer, unreadable file) gives an `ERROR`.
+ * libpurple never finishes a 0-byte file: the sender has nothing to write and waits,
+ * so both ends stay started until FILECANCEL.
+ *
  * Usage: purple_driver USER@HOST USER_DIR FIRST LAST [--echo]
  * It needs avahi-daemon reachable over D-Bus (DBUS_SYSTEM_BUS_ADDRESS).
  */
+#include <errno.h>
 #include <glib.h>
 #include <purple.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define UI_ID "llxmpp-interop"
@@ -195,6 +217,275 @@ static void set_status(const char *word, const char *message) {
     purple_savedstatus_activate(status);
 }
 
+/* What the driver knows of one transfer, in the xfer's `ui_data` (freed with the xfer). */
+typedef struct {
+    int n;
+    gboolean announced;        /* FILE_OFFER or FILE_SENDING printed */
+    gboolean finished;         /* FILE_DONE or FILE_FAILED printed (or scheduled) */
+    gboolean cancel_requested; /* we cancelled it, so a local cancel is ours, not a failure */
+    gboolean cancel_scheduled;
+    gboolean cancel_after;     /* cancel once `cancel_bytes` have arrived */
+    guint64 cancel_bytes;
+    gint64 last_progress; /* monotonic µs of the last FILE_PROGRESS */
+} Transfer;
+
+typedef enum { POLICY_ASK, POLICY_ACCEPT, POLICY_REJECT, POLICY_CANCEL_AFTER } Policy;
+
+static Policy policy = POLICY_ASK;
+static char *policy_dir;
+static guint64 policy_bytes;
+static int next_transfer = 1;
+/* Unfinished transfers by number: n → PurpleXfer (libpurple 2's xfer is no GObject). */
+static GHashTable *transfers;
+/* The number of the transfer the last SENDFILE announced, to tell whether it made one. */
+static int last_sending;
+
+static Transfer *transfer_of(PurpleXfer *xfer) {
+    return xfer ? xfer->ui_data : NULL;
+}
+
+static PurpleXfer *find_transfer(const char *number) {
+    char *end = NULL;
+    long n = number ? strtol(number, &end, 10) : 0;
+    PurpleXfer *xfer = end && *end == '\0' ? g_hash_table_lookup(transfers, GINT_TO_POINTER((int)n)) : NULL;
+    if (!xfer)
+        emit("ERROR no unfinished transfer %s", number ? number : "");
+    return xfer;
+}
+
+/* Marks the transfer finished: from now on it prints nothing and cannot be named. */
+static gboolean finish(Transfer *t) {
+    if (!t || t->finished)
+        return FALSE;
+    t->finished = TRUE;
+    g_hash_table_remove(transfers, GINT_TO_POINTER(t->n));
+    return TRUE;
+}
+
+/* One field of an event: a newline in an offered name would split the line. */
+static char *one_line(const char *text) {
+    char *copy = g_strdup(text ? text : "");
+    for (char *c = copy; *c; c++)
+        if (*c == '\n' || *c == '\r')
+            *c = ' ';
+    return copy;
+}
+
+typedef struct {
+    int n;
+    char *path;
+} Done;
+
+/* FILE_DONE from the file on disk. It runs from an idle callback because libpurple signals
+ * completion before it has written the last chunk and closed the file (purple_xfer_end, in
+ * the same call, does that). */
+static gboolean report_done(gpointer data) {
+    Done *done = data;
+    FILE *file = fopen(done->path, "rb");
+    if (!file) {
+        emit("FILE_FAILED %d|cannot read %s: %s", done->n, done->path, g_strerror(errno));
+    } else {
+        GChecksum *checksum = g_checksum_new(G_CHECKSUM_SHA256);
+        guchar buffer[65536];
+        guint64 total = 0;
+        size_t got;
+        while ((got = fread(buffer, 1, sizeof buffer, file)) > 0) {
+            g_checksum_update(checksum, buffer, got);
+            total += got;
+        }
+        fclose(file);
+        emit("FILE_DONE %d|%s|%" G_GUINT64_FORMAT "|%s", done->n, done->path, total, g_checksum_get_string(checksum));
+        g_checksum_free(checksum);
+    }
+    g_free(done->path);
+    g_free(done);
+    return G_SOURCE_REMOVE;
+}
+
+static void xfer_completed(PurpleXfer *xfer, gpointer data) {
+    (void)data;
+    Transfer *t = transfer_of(xfer);
+    if (!finish(t))
+        return;
+    /* A copy: a sent xfer is freed before the idle callback runs. */
+    Done *done = g_new0(Done, 1);
+    done->n = t->n;
+    done->path = g_strdup(purple_xfer_get_local_filename(xfer));
+    g_idle_add(report_done, done);
+}
+
+static void xfer_cancelled(PurpleXfer *xfer, gpointer data) {
+    (void)data;
+    Transfer *t = transfer_of(xfer);
+    if (!finish(t))
+        return;
+    const char *reason = "failed";
+    if (purple_xfer_get_status(xfer) == PURPLE_XFER_STATUS_CANCEL_REMOTE)
+        reason = "cancelled remotely";
+    else if (t->cancel_requested)
+        reason = "cancelled locally";
+    emit("FILE_FAILED %d|%s", t->n, reason);
+}
+
+static void cancel_transfer(PurpleXfer *xfer) {
+    transfer_of(xfer)->cancel_requested = TRUE;
+    purple_xfer_cancel_local(xfer);
+}
+
+/* purple_xfer_request_denied sends the peer a 403 and drops the xfer without changing its
+ * status, so no cancel signal follows: the FILE_FAILED line is ours to print. */
+static void deny_offer(PurpleXfer *xfer, const char *reason) {
+    Transfer *t = transfer_of(xfer);
+    if (finish(t))
+        emit("FILE_FAILED %d|%s", t->n, reason);
+    purple_xfer_request_denied(xfer);
+}
+
+static void accept_offer(PurpleXfer *xfer, const char *dir) {
+    const char *name = purple_xfer_get_filename(xfer);
+    /* The offered name is kept byte for byte, but it must not leave `dir`. */
+    if (!name || !*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+        deny_offer(xfer, "unsafe name");
+        return;
+    }
+    char *path = g_build_filename(dir, name, NULL);
+    purple_xfer_request_accepted(xfer, path);
+    g_free(path);
+}
+
+/* An offer arrives. libpurple emits this before it would ask a UI (we have none, so that
+ * asking does nothing), and accepting or denying right here is what its own auto-accept
+ * plugin does. Left alone, the offer waits for FILEACCEPT or FILEREJECT. */
+static void xfer_offered(PurpleXfer *xfer, gpointer data) {
+    (void)data;
+    Transfer *t = transfer_of(xfer);
+    if (!t)
+        return;
+    t->announced = TRUE;
+    char *name = one_line(purple_xfer_get_filename(xfer));
+    emit("FILE_OFFER %d|%s|%s|%" G_GSIZE_FORMAT, t->n, purple_xfer_get_remote_user(xfer), name, purple_xfer_get_size(xfer));
+    g_free(name);
+    switch (policy) {
+    case POLICY_ACCEPT:
+        accept_offer(xfer, policy_dir);
+        break;
+    case POLICY_CANCEL_AFTER:
+        t->cancel_after = TRUE;
+        t->cancel_bytes = policy_bytes;
+        accept_offer(xfer, policy_dir);
+        break;
+    case POLICY_REJECT:
+        deny_offer(xfer, "denied");
+        break;
+    case POLICY_ASK:
+        break;
+    }
+}
+
+static void new_xfer(PurpleXfer *xfer) {
+    Transfer *t = g_new0(Transfer, 1);
+    t->n = next_transfer++;
+    xfer->ui_data = t;
+    g_hash_table_insert(transfers, GINT_TO_POINTER(t->n), xfer);
+}
+
+static void destroy_xfer(PurpleXfer *xfer) {
+    Transfer *t = transfer_of(xfer);
+    if (t && t->announced && finish(t))
+        emit("FILE_FAILED %d|destroyed", t->n);
+    else if (t && !t->finished)
+        g_hash_table_remove(transfers, GINT_TO_POINTER(t->n));
+    xfer->ui_data = NULL;
+    g_free(t);
+}
+
+/* libpurple adds an xfer to the UI once a send has passed its checks (the file exists and
+ * its size is known), just before the offer goes out. */
+static void add_xfer(PurpleXfer *xfer) {
+    Transfer *t = transfer_of(xfer);
+    if (!t || purple_xfer_get_type(xfer) != PURPLE_XFER_SEND)
+        return;
+    t->announced = TRUE;
+    last_sending = t->n;
+    emit("FILE_SENDING %d|%s|%s", t->n, purple_xfer_get_remote_user(xfer), purple_xfer_get_local_filename(xfer));
+}
+
+static gboolean cancel_later(gpointer data) {
+    PurpleXfer *xfer = g_hash_table_lookup(transfers, data);
+    if (xfer && purple_xfer_get_status(xfer) == PURPLE_XFER_STATUS_STARTED)
+        cancel_transfer(xfer);
+    return G_SOURCE_REMOVE;
+}
+
+static void update_progress(PurpleXfer *xfer, double percent) {
+    (void)percent;
+    Transfer *t = transfer_of(xfer);
+    /* Completion calls this too, before the last chunk is counted: FILE_DONE says it. */
+    if (!t || t->finished || purple_xfer_get_status(xfer) != PURPLE_XFER_STATUS_STARTED)
+        return;
+    gint64 now = g_get_monotonic_time();
+    if (now - t->last_progress >= 250000) {
+        t->last_progress = now;
+        emit("FILE_PROGRESS %d|%" G_GSIZE_FORMAT "|%" G_GSIZE_FORMAT, t->n, purple_xfer_get_bytes_sent(xfer), purple_xfer_get_size(xfer));
+    }
+    /* Not from inside libpurple's transfer loop, which goes on using the xfer after this. */
+    if (t->cancel_after && !t->cancel_scheduled && purple_xfer_get_bytes_sent(xfer) >= t->cancel_bytes) {
+        t->cancel_scheduled = TRUE;
+        g_idle_add(cancel_later, GINT_TO_POINTER(t->n));
+    }
+}
+
+/* No ui_read/ui_write: libpurple reads and writes the files itself. */
+static PurpleXferUiOps xfer_ops = {new_xfer, destroy_xfer, add_xfer, update_progress, NULL, NULL, NULL, NULL, NULL, NULL};
+
+static void send_file(const char *peer, const char *path) {
+    int before = last_sending;
+    serv_send_file(purple_account_get_connection(account), peer, path);
+    /* libpurple says nothing when the peer is unknown or the file cannot be read. */
+    if (last_sending == before)
+        emit("ERROR cannot send %s to %s", path, peer);
+}
+
+static void set_policy(const char *arguments) {
+    char **parts = g_strsplit(arguments, " ", 2);
+    gboolean understood = TRUE;
+    if (g_strcmp0(parts[0], "ask") == 0 && !parts[1]) {
+        policy = POLICY_ASK;
+    } else if (g_strcmp0(parts[0], "reject") == 0 && !parts[1]) {
+        policy = POLICY_REJECT;
+    } else if (g_strcmp0(parts[0], "accept") == 0 && parts[1]) {
+        policy = POLICY_ACCEPT;
+        g_free(policy_dir);
+        policy_dir = g_strdup(parts[1]);
+    } else if (g_strcmp0(parts[0], "cancel-after") == 0 && parts[1]) {
+        char **counted = g_strsplit(parts[1], " ", 2);
+        guint64 bytes = 0;
+        understood = counted[1] && g_ascii_string_to_unsigned(counted[0], 10, 0, G_MAXUINT64, &bytes, NULL);
+        if (understood) {
+            policy = POLICY_CANCEL_AFTER;
+            policy_bytes = bytes;
+            g_free(policy_dir);
+            policy_dir = g_strdup(counted[1]);
+        }
+        g_strfreev(counted);
+    } else {
+        understood = FALSE;
+    }
+    if (!understood)
+        emit("ERROR bad FILEPOLICY %s", arguments);
+    g_strfreev(parts);
+}
+
+/* FILEACCEPT and FILEREJECT name an offer still waiting for an answer. */
+static PurpleXfer *find_offer(const char *number) {
+    PurpleXfer *xfer = find_transfer(number);
+    if (xfer && (purple_xfer_get_type(xfer) != PURPLE_XFER_RECEIVE || purple_xfer_get_status(xfer) != PURPLE_XFER_STATUS_NOT_STARTED)) {
+        emit("ERROR transfer %s is no offer waiting for an answer", number);
+        return NULL;
+    }
+    return xfer;
+}
+
 static gboolean on_stdin(GIOChannel *channel, GIOCondition condition, gpointer data) {
     (void)data;
     (void)condition;
@@ -219,6 +510,27 @@ static gboolean on_stdin(GIOChannel *channel, GIOCondition condition, gpointer d
         g_strfreev(parts);
     } else if (g_str_has_prefix(line, "ICON ")) {
         set_icon(line + 5);
+    } else if (g_str_has_prefix(line, "SENDFILE ")) {
+        char **parts = g_strsplit(line + 9, " ", 2);
+        if (parts[0] && parts[1])
+            send_file(parts[0], parts[1]);
+        g_strfreev(parts);
+    } else if (g_str_has_prefix(line, "FILEPOLICY ")) {
+        set_policy(line + 11);
+    } else if (g_str_has_prefix(line, "FILEACCEPT ")) {
+        char **parts = g_strsplit(line + 11, " ", 2);
+        PurpleXfer *xfer = parts[1] ? find_offer(parts[0]) : NULL;
+        if (xfer)
+            accept_offer(xfer, parts[1]);
+        g_strfreev(parts);
+    } else if (g_str_has_prefix(line, "FILEREJECT ")) {
+        PurpleXfer *xfer = find_offer(line + 11);
+        if (xfer)
+            deny_offer(xfer, "denied");
+    } else if (g_str_has_prefix(line, "FILECANCEL ")) {
+        PurpleXfer *xfer = find_transfer(line + 11);
+        if (xfer)
+            cancel_transfer(xfer);
     } else if (g_strcmp0(line, "QUIT") == 0) {
         purple_account_set_enabled(account, UI_ID, FALSE);
         g_main_loop_quit(main_loop);
@@ -237,6 +549,8 @@ int main(int argc, char **argv) {
     purple_util_set_user_dir(argv[2]);
     purple_debug_set_ui_ops(&debug_ops);
     purple_eventloop_set_ui_ops(&loop_ops);
+    purple_xfers_set_ui_ops(&xfer_ops);
+    transfers = g_hash_table_new(g_direct_hash, g_direct_equal);
     if (!purple_core_init(UI_ID)) {
         fprintf(stderr, "libpurple did not initialise\n");
         return 1;
@@ -253,6 +567,11 @@ int main(int argc, char **argv) {
     purple_signal_connect(purple_blist_get_handle(), "buddy-status-changed", &handle, PURPLE_CALLBACK(buddy_status_changed), NULL);
     purple_signal_connect(purple_blist_get_handle(), "buddy-icon-changed", &handle, PURPLE_CALLBACK(buddy_icon_changed), NULL);
     purple_signal_connect(purple_conversations_get_handle(), "received-im-msg", &handle, PURPLE_CALLBACK(received_im), NULL);
+    purple_signal_connect(purple_xfers_get_handle(), "file-recv-request", &handle, PURPLE_CALLBACK(xfer_offered), NULL);
+    purple_signal_connect(purple_xfers_get_handle(), "file-recv-complete", &handle, PURPLE_CALLBACK(xfer_completed), NULL);
+    purple_signal_connect(purple_xfers_get_handle(), "file-send-complete", &handle, PURPLE_CALLBACK(xfer_completed), NULL);
+    purple_signal_connect(purple_xfers_get_handle(), "file-recv-cancel", &handle, PURPLE_CALLBACK(xfer_cancelled), NULL);
+    purple_signal_connect(purple_xfers_get_handle(), "file-send-cancel", &handle, PURPLE_CALLBACK(xfer_cancelled), NULL);
 
     account = purple_account_new(argv[1], "prpl-bonjour");
     purple_account_set_string(account, "first", argv[3]);

@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 use crate::netlab::{self, Avahi, Hosts};
 
 mod apple;
+mod files;
+
+pub use files::transfer_bench;
 
 const PACKAGES: [&str; 9] = [
     "avahi-daemon",

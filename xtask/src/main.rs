@@ -42,6 +42,7 @@ fn main() -> ExitCode {
         Some("interop") => interop::interop(&workspace_root(), &args[1..]),
         Some("package") => package(),
         Some("discovery") => interop::discovery(&workspace_root(), &args[1..]),
+        Some("transfer-bench") => interop::transfer_bench(&workspace_root(), &args[1..]),
         Some("ci") => ci(&args[1..]),
         _ => Err(usage()),
     };
@@ -55,7 +56,7 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> String {
-    "usage: cargo xtask fuzz [--seconds N] [TARGET...] | cargo xtask bench [--quick] | cargo xtask interop [--capture DIR] [--mdnsresponder DIR] | cargo xtask package | cargo xtask discovery [--runs N] | cargo xtask ci".to_owned()
+    "usage: cargo xtask fuzz [--seconds N] [TARGET...] | cargo xtask bench [--quick] | cargo xtask interop [--capture DIR] [--mdnsresponder DIR] | cargo xtask package | cargo xtask discovery [--runs N] | cargo xtask transfer-bench [--mib N] | cargo xtask ci".to_owned()
 }
 
 fn workspace_root() -> PathBuf {

@@ -28,6 +28,11 @@ const INTERFACE_WATCH: Token = Token(3);
 /// After the kernel says interfaces changed, how long to wait for the rest of the burst
 /// (an address replaced is a removal and an addition) before reading them again.
 const WATCH_SETTLE: Duration = Duration::from_millis(20);
+/// Reads of one connection in one round before the others get their turn: a peer that
+/// sends faster than the handler consumes (a file, a flood) must not keep the loop from
+/// every other socket (chat, mDNS), nor its clock from moving. What is left is read in
+/// the next round, without waiting.
+const READS_PER_ROUND: usize = 16;
 const MDNS_BASE: usize = 16;
 const MDNS_MAX: usize = 4096;
 const CONNECTION_BASE: usize = MDNS_BASE + MDNS_MAX;
@@ -373,6 +378,9 @@ struct Inner {
     /// Connections whose reading was resumed: read at once, because the readiness edge
     /// that announced their waiting bytes has passed (mio is edge-triggered).
     to_read: Vec<ConnectionId>,
+    /// Connections that had more to read when their round's reads ran out
+    /// (`READS_PER_ROUND`): read again in the next round, which does not sleep.
+    read_again: Vec<ConnectionId>,
 }
 
 #[derive(Debug)]
@@ -803,6 +811,7 @@ impl<C: Send + 'static> EventLoop<C> {
             corked: false,
             to_flush: Vec::new(),
             to_read: Vec::new(),
+            read_again: Vec::new(),
             watch: None,
         };
         if inner.config.mdns.is_some() {
@@ -874,7 +883,11 @@ impl<C: Send + 'static> EventLoop<C> {
             .into_iter()
             .flatten()
             .min();
-            let timeout = deadline.map(|d| d.saturating_duration_since(now));
+            let timeout = if self.inner.read_again.is_empty() {
+                deadline.map(|d| d.saturating_duration_since(now))
+            } else {
+                Some(Duration::ZERO)
+            };
             match self.inner.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -955,6 +968,10 @@ impl<C: Send + 'static> EventLoop<C> {
             }
             self.deliver_pending(handler, now);
             self.read_resumed(handler, now, &mut read_buffer);
+            for conn in std::mem::take(&mut self.inner.read_again) {
+                self.read(handler, now, conn, &mut read_buffer);
+                self.deliver_pending(handler, now);
+            }
         }
     }
 
@@ -1126,10 +1143,18 @@ impl<C: Send + 'static> EventLoop<C> {
         conn: ConnectionId,
         buffer: &mut [u8],
     ) {
+        let mut reads = 0;
         loop {
             let Some(c) = self.inner.get(conn) else {
                 return;
             };
+            if reads == READS_PER_ROUND {
+                if !self.inner.read_again.contains(&conn) {
+                    self.inner.read_again.push(conn);
+                }
+                return;
+            }
+            reads += 1;
             if c.reading_paused {
                 // Left in the socket; `resume_reading` reads it.
                 return;

@@ -774,3 +774,65 @@ fn send_progress_counts_what_the_peer_acknowledged_not_what_the_kernel_took() {
     handle.send(Cmd::Stop).map_err(|_| ()).unwrap();
     join.join().unwrap();
 }
+
+/// Consumes slowly (as a handler that writes a file to disk): counts the bytes of the
+/// first connection, and notes how many had come when the second one spoke.
+#[derive(Default)]
+struct SlowSink {
+    first: Option<ConnectionId>,
+    bulk_bytes: usize,
+    bulk_bytes_when_other_spoke: Option<usize>,
+}
+
+impl Handler for SlowSink {
+    type Command = Cmd;
+    fn on_accepted(&mut self, _: &mut Context<'_>, conn: ConnectionId, _: SocketAddr) {
+        self.first.get_or_insert(conn);
+    }
+    fn on_data(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, data: &[u8]) {
+        if Some(conn) == self.first {
+            self.bulk_bytes += data.len();
+            thread::sleep(Duration::from_micros(100));
+        } else if self.bulk_bytes_when_other_spoke.is_none() {
+            self.bulk_bytes_when_other_spoke = Some(self.bulk_bytes);
+            stop_soon(ctx);
+        }
+    }
+    fn on_command(&mut self, ctx: &mut Context<'_>, _: Cmd) {
+        stop_soon(ctx);
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
+
+#[test]
+fn a_connection_that_never_runs_dry_does_not_starve_the_others() {
+    let (port, handle, join) = spawn(Limits::DEFAULT, SlowSink::default());
+    let address = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
+    // A bulk sender that keeps the first connection's socket full for seconds…
+    let mut bulk = TcpStream::connect(address).unwrap();
+    let writer = thread::spawn(move || {
+        let chunk = vec![7u8; 64 << 10];
+        for _ in 0..(512 << 20) / chunk.len() {
+            if bulk.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    thread::sleep(Duration::from_millis(200));
+    // …and a few bytes on a second one, which must be heard while the first still flows.
+    let mut other = TcpStream::connect(address).unwrap();
+    other.write_all(b"hello").unwrap();
+    let sink = join.join().unwrap();
+    let _ = handle.send(Cmd::Stop);
+    drop(other);
+    let _ = writer.join();
+    let heard_at = sink
+        .bulk_bytes_when_other_spoke
+        .expect("the second connection was heard");
+    assert!(
+        heard_at < 256 << 20,
+        "the second connection was heard only after {heard_at} bytes of the first"
+    );
+}
