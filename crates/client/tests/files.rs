@@ -127,16 +127,7 @@ fn outcome(node: &mut ChatNode, secs: u64, id: &str) -> Value {
 #[test]
 fn refusals_and_cancels_end_both_sides_and_leave_no_partial_file() {
     let Some(lab) = Lab::new("g") else { return };
-    // Alice's link at 50 Mbit/s (Wi-Fi's pace): the file is still moving when the
-    // cancel comes.
-    let tc = common::netlab::in_namespace(&lab.hosts.ns("a"), "tc")
-        .args([
-            "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "50mbit",
-        ])
-        .args(["burst", "64kb", "latency", "400ms"])
-        .status()
-        .unwrap();
-    assert!(tc.success());
+    throttle(&lab, "a");
     let (mut alice, mut bob) = alice_and_bob(&lab);
     let outbox = folder("cancel-out");
     let inbox = folder("cancel-in");
@@ -293,5 +284,83 @@ fn send_file_exits_0_only_when_the_peer_has_the_file() {
         stderr.contains("not sent") && stderr.contains("refused"),
         "{stderr}"
     );
+    bob.quit();
+}
+
+/// The link of `host` throttled to 50 Mbit/s (Wi-Fi's pace), so that a file is still
+/// moving when the test acts on it.
+fn throttle(lab: &Lab, host: &str) {
+    let tc = common::netlab::in_namespace(&lab.hosts.ns(host), "tc")
+        .args([
+            "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "50mbit",
+        ])
+        .args(["burst", "64kb", "latency", "400ms"])
+        .status()
+        .unwrap();
+    assert!(tc.success());
+}
+
+fn signal(node: &ChatNode, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &node.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Alice offers a 16 MiB file, Bob accepts into `inbox`; returns Bob's id once bytes move.
+fn start_moving(alice: &mut ChatNode, bob: &mut ChatNode, file: &Path, inbox: &Path) -> String {
+    alice.command(json!({"cmd": "send_file", "to": "bob@hostb", "path": file, "id": "s"}));
+    let offer = bob.expect(10, "the offer", |e| is(e, "file_offer"));
+    let theirs = offer["id"].as_str().unwrap().to_owned();
+    bob.command(json!({"cmd": "accept", "id": theirs, "dir": inbox}));
+    bob.expect(10, "bytes moving", |e| {
+        is(e, "file_progress") && e["id"] == theirs.as_str()
+    });
+    theirs
+}
+
+#[test]
+fn a_sender_that_stalls_or_vanishes_fails_the_transfer_and_leaves_no_partial_file() {
+    let Some(lab) = Lab::new("j") else { return };
+    throttle(&lab, "a");
+    let (mut alice, mut bob) = alice_and_bob(&lab);
+    let outbox = folder("stall-out");
+    let inbox = folder("stall-in");
+    let file = outbox.join("big.bin");
+    std::fs::write(&file, random_bytes(16 << 20, 11)).unwrap();
+
+    // Stopped (a laptop lid closed): no byte for the stall timeout.
+    let theirs = start_moving(&mut alice, &mut bob, &file, &inbox);
+    signal(&alice, "STOP");
+    let stalled = outcome(&mut bob, 45, &theirs);
+    signal(&alice, "CONT");
+    assert!(is(&stalled, "file_failed"), "{stalled}");
+    assert!(
+        stalled["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no byte moved"),
+        "{stalled}"
+    );
+    assert!(is(&outcome(&mut alice, 45, "s"), "file_failed"));
+    assert_eq!(std::fs::read_dir(&inbox).unwrap().count(), 0);
+
+    // Killed: the bytestream ends short of the size.
+    alice.seen.clear();
+    bob.seen.clear();
+    let theirs = start_moving(&mut alice, &mut bob, &file, &inbox);
+    alice.child.kill().unwrap();
+    let _ = alice.child.wait();
+    let vanished = outcome(&mut bob, 10, &theirs);
+    assert!(is(&vanished, "file_failed"), "{vanished}");
+    assert!(
+        vanished["reason"]
+            .as_str()
+            .unwrap()
+            .contains("closed after"),
+        "{vanished}"
+    );
+    assert_eq!(std::fs::read_dir(&inbox).unwrap().count(), 0);
     bob.quit();
 }

@@ -271,7 +271,10 @@ impl Node {
         let sid = format!(
             "llxmpp-{}-{:x}",
             self.transfers.next,
-            self.seed ^ (ctx.now().elapsed().as_nanos() as u64) ^ std::process::id() as u64
+            self.seed
+                ^ std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as u64)
         );
         let hash = stream_hash(&sid, &self.instance, &to);
         let offer = FileOffer {
@@ -802,6 +805,9 @@ impl Node {
             };
             t.hasher.update(&buffer[..n]);
             t.bytes += n as u64;
+            // Bytes leave: not stalled. A receiver that stops reading stops this (the
+            // queue pushes back), and the deadline then comes.
+            t.deadline = ctx.now() + STALL_TIMEOUT;
             match ctx.write(conn, &buffer[..n]) {
                 Ok(WriteState::Accepted) => {}
                 Ok(WriteState::Backpressure) => break Ok(()),
