@@ -63,6 +63,13 @@ pub fn check_si(data: &[u8]) {
             assert!(method.len() <= MAX_FIELD_BYTES);
         }
         TransferIq::StreamHostUsed { jid, .. } => assert!(jid.len() <= MAX_FIELD_BYTES),
+        TransferIq::OobOffer { url, .. } => {
+            assert!(url.len() <= MAX_FIELD_BYTES);
+            if let Some((_, path)) = si::http_url(url) {
+                let name = safe_file_name(&si::url_file_name(&path));
+                assert!(!name.contains(['/', '\\']) && !name.starts_with('.'));
+            }
+        }
         TransferIq::Result { .. } | TransferIq::Error { .. } => {}
     }
 }

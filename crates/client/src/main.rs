@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use llxmpp::cli::{self, SendIds};
-use llxmpp::node::{Events, Node, NodeCommand, NodeConfig, NodeEvent, TransferConfig};
+use llxmpp::node::{Events, Method, Node, NodeCommand, NodeConfig, NodeEvent, TransferConfig};
 use llxmpp_dnssd::MAX_AVATAR_BYTES;
 use llxmpp_event_loop::{Config, EventLoop, InterfaceSelection, LoopHandle};
 use llxmpp_roster::{Peer, Presence, Status};
@@ -77,6 +77,10 @@ enum Command {
         /// How long to wait for the peer to show up, in seconds.
         #[arg(long, default_value_t = 10.0)]
         wait: f64,
+        /// How to offer it: si (XEP-0095 + SOCKS5: libpurple, Gajim, llxmpp) or oob
+        /// (XEP-0066 over HTTP: iChat, Adium); default: by what the peer's TXT says.
+        #[arg(long, value_parser = ["si", "oob"])]
+        method: Option<String>,
     },
 }
 
@@ -178,7 +182,14 @@ fn main() -> ExitCode {
             path,
             identity,
             wait,
-        } => send_file(peer, path, identity, wait),
+            method,
+        } => send_file(
+            peer,
+            path,
+            identity,
+            wait,
+            method.as_deref().and_then(Method::from_name),
+        ),
     };
     match result {
         Ok(code) => code,
@@ -502,6 +513,7 @@ fn send_file(
     path: std::path::PathBuf,
     identity: Identity,
     wait: f64,
+    method: Option<Method>,
 ) -> Result<ExitCode, String> {
     // Before anything is published: a file we cannot read fails at once.
     if let Err(e) = std::fs::File::open(&path) {
@@ -530,6 +542,7 @@ fn send_file(
                     to: peer.clone(),
                     path: path.clone(),
                     id: "f1".into(),
+                    method,
                 });
             }
             Ok(NodeEvent::FileDone { id, .. }) if id == "f1" => {

@@ -39,8 +39,8 @@ use crate::presence::{Presence, PresenceEvent};
 use crate::session::{CloseReason, Session, SessionConfig, SessionEvent};
 
 pub use files::{
-    default_downloads, TransferConfig, CONNECT_TIMEOUT as TRANSFER_CONNECT_TIMEOUT, OFFER_TIMEOUT,
-    STALL_TIMEOUT,
+    default_downloads, Method, TransferConfig, CONNECT_TIMEOUT as TRANSFER_CONNECT_TIMEOUT,
+    OFFER_TIMEOUT, STALL_TIMEOUT,
 };
 
 /// Messages held for a peer that does not read fast enough (its connection's queue is over
@@ -377,6 +377,8 @@ pub enum NodeCommand {
         path: PathBuf,
         /// The transfer's id.
         id: String,
+        /// How to offer it; `None`: by what the peer's TXT says it is.
+        method: Option<Method>,
     },
     /// Accept a peer's offer ([`NodeEvent::FileOffer`]).
     AcceptFile {
@@ -1412,8 +1414,9 @@ impl Handler for Node {
         }
         if let Some(c) = self.conns.get_mut(&conn) {
             let first = !std::mem::replace(&mut c.heard, true);
-            if first && c.outgoing.is_none() && files::is_socks5(data) {
-                // The receiver of one of our offers, at our streamhost (this port).
+            if first && c.outgoing.is_none() && files::is_file_request(data) {
+                // The receiver of one of our offers, at our streamhost or our HTTP
+                // server (this port).
                 let remote = c.remote.ip();
                 if let Some(c) = self.conns.remove(&conn) {
                     if let Some(deadline) = c.deadline {
@@ -1622,7 +1625,12 @@ impl Handler for Node {
                 let image = self.roster.get(&peer).and_then(|p| p.avatar.clone());
                 self.emit(NodeEvent::Avatar { peer, image })
             }
-            NodeCommand::SendFile { to, path, id } => self.send_file(ctx, to, path, id),
+            NodeCommand::SendFile {
+                to,
+                path,
+                id,
+                method,
+            } => self.send_file(ctx, to, path, id, method),
             NodeCommand::AcceptFile { id, dir } => self.accept_file(ctx, &id, dir),
             NodeCommand::RejectFile { id } => self.reject_file(ctx, &id),
             NodeCommand::CancelFile { id } => self.cancel_file(ctx, &id),

@@ -102,7 +102,8 @@ pub enum SessionEvent {
         /// without `<composing/>`).
         state: String,
     },
-    /// An IQ for the node: a `set` of a file offer (XEP-0095 SI, XEP-0065 bytestreams),
+    /// An IQ for the node: a `set` of a file offer (XEP-0095 SI, XEP-0065 bytestreams,
+    /// XEP-0066 OOB),
     /// or any `result` or `error` (answers to what the node sent). Other gets and sets
     /// are answered by the session itself.
     Iq {
@@ -521,7 +522,11 @@ impl Session {
             IqType::Result | IqType::Error => true,
             IqType::Set => matches!(
                 iq.payload_namespace.as_deref(),
-                Some(llxmpp_transfer::si::ns::SI | llxmpp_transfer::si::ns::BYTESTREAMS)
+                Some(
+                    llxmpp_transfer::si::ns::SI
+                        | llxmpp_transfer::si::ns::BYTESTREAMS
+                        | llxmpp_transfer::si::ns::OOB
+                )
             ),
             IqType::Get => false,
         };

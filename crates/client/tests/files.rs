@@ -364,3 +364,57 @@ fn a_sender_that_stalls_or_vanishes_fails_the_transfer_and_leaves_no_partial_fil
     assert_eq!(std::fs::read_dir(&inbox).unwrap().count(), 0);
     bob.quit();
 }
+
+#[test]
+fn files_move_over_oob_http_and_a_guessed_url_gets_nothing() {
+    let Some(lab) = Lab::new("k") else { return };
+    let (mut alice, mut bob) = alice_and_bob(&lab);
+    let outbox = folder("oob-out");
+    let inbox = folder("oob-in");
+    for (name, len) in [("photo 1.jpg", 2 << 20), ("empty", 0), ("one", 1)] {
+        let file = outbox.join(name);
+        std::fs::write(&file, random_bytes(len, 13)).unwrap();
+        alice.seen.clear();
+        bob.seen.clear();
+        alice.command(json!({"cmd": "send_file", "to": "bob@hostb", "path": file, "id": name, "method": "oob"}));
+        let offer = bob.expect(10, "the offer", |e| is(e, "file_offer"));
+        assert_eq!(offer["method"], "oob-http");
+        assert_eq!(offer["name"], name);
+        assert_eq!(offer["size"], len as u64);
+        let theirs = offer["id"].as_str().unwrap().to_owned();
+        bob.command(json!({"cmd": "accept", "id": theirs, "dir": inbox}));
+        let received = outcome(&mut bob, 30, &theirs);
+        let sent = outcome(&mut alice, 30, name);
+        assert!(is(&received, "file_done"), "{received}");
+        assert!(is(&sent, "file_done"), "{sent}");
+        assert_eq!(received["sha256"], sent["sha256"]);
+        assert_eq!(
+            std::fs::read(inbox.join(name)).unwrap(),
+            std::fs::read(&file).unwrap()
+        );
+    }
+
+    // An offer waits; a guess at its URL from the peer's host gets 404, a host that is
+    // no peer's is cut off before a byte (curl's 000), and the offer stays.
+    let file = outbox.join("secret.txt");
+    std::fs::write(&file, b"not for you").unwrap();
+    alice.seen.clear();
+    bob.seen.clear();
+    alice.command(json!({"cmd": "send_file", "to": "bob@hostb", "path": file, "id": "secret", "method": "oob"}));
+    let offer = bob.expect(10, "the offer", |e| is(e, "file_offer"));
+    for (host, code) in [("b", "404"), ("c", "000")] {
+        let url = "http://10.80.0.1:5298/guess/secret.txt";
+        let out = common::netlab::in_namespace(&lab.hosts.ns(host), "curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", url])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            code,
+            "from host {host}"
+        );
+    }
+    bob.command(json!({"cmd": "accept", "id": offer["id"], "dir": inbox}));
+    assert!(is(&outcome(&mut alice, 10, "secret"), "file_done"));
+    quit_all([&mut alice, &mut bob]);
+}

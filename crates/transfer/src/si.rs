@@ -33,6 +33,9 @@ pub mod ns {
     pub const BYTESTREAMS: &str = "http://jabber.org/protocol/bytestreams";
     /// XEP-0047 In-Band Bytestreams (recognised in offers, not taken).
     pub const IBB: &str = "http://jabber.org/protocol/ibb";
+    /// XEP-0066 Out of Band Data, the IQ form: iChat, Adium and telepathy-salut offer
+    /// files this way, as a URL to GET.
+    pub const OOB: &str = "jabber:iq:oob";
 }
 
 /// The longest stream id, file name, MIME type or description taken from an offer, in
@@ -152,6 +155,18 @@ pub enum TransferIq {
         /// The streamhost's `jid`.
         jid: String,
     },
+    /// A file offered as a URL to GET (XEP-0066 `jabber:iq:oob`, as iChat sends it).
+    OobOffer {
+        /// The IQ's id: the answer (a result once the file is here, an error if not)
+        /// tells the sender it may stop serving.
+        id: String,
+        /// The URL, without the line break iChat may put before it.
+        url: String,
+        /// The size iChat announces on `<url size='…'>`, if any.
+        size: Option<u64>,
+        /// The description, if any.
+        description: Option<String>,
+    },
     /// A `result` with nothing of the above in it.
     Result {
         /// The IQ's id.
@@ -244,6 +259,32 @@ impl TransferIq {
                         .take(MAX_STREAM_HOSTS)
                         .collect();
                     Ok(Some(TransferIq::StreamHosts { id, sid, hosts }))
+                }
+                Some(query) if is(query, ns::OOB, "query") => {
+                    let url = query
+                        .children()
+                        .find(|c| is(*c, ns::OOB, "url"))
+                        .ok_or(SiError::Missing("url"))?;
+                    let text = url.text().unwrap_or_default().trim();
+                    let text = bounded(Some(text), "url")?.ok_or(SiError::Missing("url"))?;
+                    let size = match url.attribute("size") {
+                        None | Some("") => None,
+                        Some(size) => Some(
+                            size.trim()
+                                .parse::<u64>()
+                                .map_err(|_| SiError::NotNumber("url size"))?,
+                        ),
+                    };
+                    let description = match query.children().find(|c| is(*c, ns::OOB, "desc")) {
+                        Some(desc) => bounded(desc.text(), "desc")?,
+                        None => None,
+                    };
+                    Ok(Some(TransferIq::OobOffer {
+                        id,
+                        url: text,
+                        size,
+                        description,
+                    }))
                 }
                 _ => Ok(None),
             },
@@ -551,4 +592,112 @@ pub fn write_stream_host_used(out: &mut String, address: IqAddress<'_>, jid: &st
     out.push_str("'><streamhost-used jid='");
     escape_attribute(out, jid);
     out.push_str("'/></query></iq>");
+}
+
+/// Appends our offer of a file as a URL to GET (XEP-0066 `jabber:iq:oob`), the way iChat
+/// writes it: the size and an octal POSIX mode on `<url type='file'>`.
+pub fn write_oob_offer(
+    out: &mut String,
+    address: IqAddress<'_>,
+    url: &str,
+    size: u64,
+    description: Option<&str>,
+) {
+    open_iq(out, "set", address);
+    out.push_str("><query xmlns='");
+    out.push_str(ns::OOB);
+    out.push_str("'><url type='file' size='");
+    out.push_str(&size.to_string());
+    out.push_str("' posixflags='000001A4' mimeType='application/octet-stream'>");
+    escape_text(out, url);
+    out.push_str("</url>");
+    if let Some(desc) = description {
+        out.push_str("<desc>");
+        escape_text(out, desc);
+        out.push_str("</desc>");
+    }
+    out.push_str("</query></iq>");
+}
+
+/// Appends an empty `result` answering `address.id` (the file of an OOB offer is here).
+pub fn write_result(out: &mut String, address: IqAddress<'_>) {
+    open_iq(out, "result", address);
+    out.push_str("/>");
+}
+
+/// The parts of an `http://` URL that an OOB offer may carry: the server's address (an
+/// IP literal: a link-local peer has no DNS name we could trust) and the request target.
+/// `None` for anything else (https, a host name, user info, a bad port).
+pub fn http_url(url: &str) -> Option<(SocketAddr, String)> {
+    let rest = url.trim().strip_prefix("http://")?;
+    let (authority, path) = match rest.find('/') {
+        Some(at) => (&rest[..at], &rest[at..]),
+        None => (rest, "/"),
+    };
+    if authority.contains('@') {
+        return None;
+    }
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let (host, after) = v6.split_once(']')?;
+            let port = match after.strip_prefix(':') {
+                Some(port) => port.parse().ok()?,
+                None if after.is_empty() => 80,
+                None => return None,
+            };
+            // A zone (`%25eth0`) names an interface of the sender's: not ours to use.
+            (host.split('%').next()?.to_owned(), port)
+        }
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host.to_owned(), port.parse().ok()?),
+            None => (authority.to_owned(), 80),
+        },
+    };
+    let ip: IpAddr = host.parse().ok()?;
+    if port == 0 || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    Some((SocketAddr::new(ip, port), path.to_owned()))
+}
+
+/// The file name an OOB URL gives: its last path segment, percent-decoded (UTF-8, lossy).
+/// Not yet safe to save under: see [`crate::safe_file_name`].
+pub fn url_file_name(path: &str) -> String {
+    let segment = path.split(['?', '#']).next().unwrap_or_default();
+    let segment = segment.rsplit('/').next().unwrap_or_default();
+    let bytes = segment.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                decoded.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                decoded.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
+/// A file name as a URL path segment: unreserved characters kept, every other byte
+/// percent-encoded (RFC 3986 §2).
+pub fn url_segment(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }

@@ -256,3 +256,82 @@ fn streamhost_used_reads_back() {
         Some(TransferIq::Result { id: "r".into() })
     );
 }
+
+#[test]
+fn ichats_oob_offer_is_read_and_ours_reads_back() {
+    // iChat: the URL after a line break, size and POSIX flags on <url type='file'>.
+    let xml = "<iq type='set' id='iChat_4E6F7A9B' to='bob@hostb' from='mac@studio'>\
+        <query xmlns='jabber:iq:oob'><url type='file' size='1234' posixflags='000001A4' \
+        mimeType='image/png'>\nhttp://169.254.7.7:50123/a1b2/Screen%20Shot.png</url></query></iq>";
+    assert_eq!(
+        parse(xml).unwrap(),
+        Some(TransferIq::OobOffer {
+            id: "iChat_4E6F7A9B".into(),
+            url: "http://169.254.7.7:50123/a1b2/Screen%20Shot.png".into(),
+            size: Some(1234),
+            description: None,
+        })
+    );
+    let mut out = String::new();
+    si::write_oob_offer(
+        &mut out,
+        ADDRESS,
+        "http://[fe80::1]:5298/x/a%20b.txt",
+        99,
+        Some("notes"),
+    );
+    assert_eq!(
+        parse(&out).unwrap(),
+        Some(TransferIq::OobOffer {
+            id: "7".into(),
+            url: "http://[fe80::1]:5298/x/a%20b.txt".into(),
+            size: Some(99),
+            description: Some("notes".into()),
+        })
+    );
+    let no_url = "<iq type='set' id='1'><query xmlns='jabber:iq:oob'/></iq>";
+    assert_eq!(parse(no_url), Err(SiError::Missing("url")));
+    let bad_size = "<iq type='set' id='1'><query xmlns='jabber:iq:oob'><url size='x'>http://a/b</url></query></iq>";
+    assert_eq!(parse(bad_size), Err(SiError::NotNumber("url size")));
+}
+
+#[test]
+fn oob_urls_must_be_plain_http_to_an_address() {
+    assert_eq!(
+        si::http_url("http://169.254.7.7:50123/a1b2/Screen%20Shot.png"),
+        Some((
+            "169.254.7.7:50123".parse().unwrap(),
+            "/a1b2/Screen%20Shot.png".into()
+        ))
+    );
+    assert_eq!(
+        si::http_url("http://[fe80::1%25en0]:80/f"),
+        Some(("[fe80::1]:80".parse().unwrap(), "/f".into()))
+    );
+    assert_eq!(
+        si::http_url("http://10.0.0.1"),
+        Some(("10.0.0.1:80".parse().unwrap(), "/".into()))
+    );
+    for refused in [
+        "https://10.0.0.1/f",
+        "http://example.org/f",
+        "http://user@10.0.0.1/f",
+        "http://10.0.0.1:0/f",
+        "http://10.0.0.1:99999/f",
+        "http://10.0.0.1/a b",
+        "ftp://10.0.0.1/f",
+    ] {
+        assert_eq!(si::http_url(refused), None, "{refused}");
+    }
+    assert_eq!(
+        si::url_file_name("/a1b2/Screen%20Shot.png"),
+        "Screen Shot.png"
+    );
+    assert_eq!(si::url_file_name("/x/na%C3%AFve.txt?x=1"), "naïve.txt");
+    assert_eq!(si::url_file_name("/bad%zz%4"), "bad%zz%4");
+    assert_eq!(si::url_segment("naïve file.txt"), "na%C3%AFve%20file.txt");
+    assert_eq!(
+        si::url_file_name(&format!("/{}", si::url_segment("a/b %.txt"))),
+        "a/b %.txt"
+    );
+}

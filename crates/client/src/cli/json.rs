@@ -17,7 +17,7 @@ use llxmpp_roster::{Peer, Status};
 use serde_json::{json, Value};
 
 use super::SendIds;
-use crate::node::{NodeCommand, NodeEvent};
+use crate::node::{Method, NodeCommand, NodeEvent};
 
 /// An event as the JSON object written for it; its field `"event"` names its kind.
 pub fn event_value(event: &NodeEvent) -> Value {
@@ -127,11 +127,19 @@ pub fn parse_command(line: &str, ids: &mut SendIds) -> Result<NodeCommand, Strin
             let peer = text("peer").ok_or("avatar needs \"peer\"")?;
             Ok(NodeCommand::Avatar { peer })
         }
-        Some("send_file") => Ok(NodeCommand::SendFile {
-            to: text("to").ok_or("send_file needs \"to\"")?,
-            path: text("path").ok_or("send_file needs \"path\"")?.into(),
-            id: text("id").unwrap_or_else(|| ids.next_file_id()),
-        }),
+        Some("send_file") => {
+            Ok(NodeCommand::SendFile {
+                to: text("to").ok_or("send_file needs \"to\"")?,
+                path: text("path").ok_or("send_file needs \"path\"")?.into(),
+                id: text("id").unwrap_or_else(|| ids.next_file_id()),
+                method: match text("method") {
+                    None => None,
+                    Some(name) => Some(Method::from_name(&name).ok_or_else(|| {
+                        format!("unknown file method {name:?}: \"si\" or \"oob\"")
+                    })?),
+                },
+            })
+        }
         Some("accept") => Ok(NodeCommand::AcceptFile {
             id: text("id").ok_or("accept needs \"id\"")?,
             dir: text("dir").map(Into::into),

@@ -133,6 +133,7 @@ pub fn parse_command(line: &str, ids: &mut SendIds) -> Result<Option<NodeCommand
                 to: to.into(),
                 path: path.trim().into(),
                 id: ids.next_file_id(),
+                method: None,
             }))
         }
         "/accept" => {

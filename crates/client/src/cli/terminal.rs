@@ -408,6 +408,7 @@ fn interpret(line: &str, shared: &mut Shared, ids: &mut SendIds) -> Action {
                             to,
                             path: path.trim().into(),
                             id,
+                            method: None,
                         },
                         Some(text),
                     )

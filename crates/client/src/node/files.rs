@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use llxmpp_event_loop::{ConnectionId, Context, WriteState};
 use llxmpp_framer::{Iq, OwnedStanza};
+use llxmpp_transfer::http::{error_head, ok_head, request_head, RequestReader, ResponseReader};
 use llxmpp_transfer::si::{self, ns};
 use llxmpp_transfer::{
     numbered_name, safe_file_name, stream_hash, FileOffer, IqAddress, Progress, Refusal,
@@ -86,14 +87,53 @@ enum Step {
     Draining,
 }
 
+/// How a file is offered and moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// XEP-0095/0096 offer, XEP-0065 SOCKS5 bytestream: libpurple, Gajim, llxmpp.
+    Si,
+    /// XEP-0066 `jabber:iq:oob`: a URL the receiver GETs over HTTP: iChat, Adium,
+    /// telepathy-salut.
+    Oob,
+}
+
+impl Method {
+    /// The name `file_offer` and `send_file` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Si => "si-socks5",
+            Method::Oob => "oob-http",
+        }
+    }
+
+    /// The method a name stands for (`si`, `si-socks5`, `oob`, `oob-http`).
+    pub fn from_name(name: &str) -> Option<Method> {
+        match name {
+            "si" | "si-socks5" => Some(Method::Si),
+            "oob" | "oob-http" => Some(Method::Oob),
+            _ => None,
+        }
+    }
+}
+
+/// What admits the receiver's connection to a file we send.
 #[derive(Debug)]
+enum Admit {
+    /// The SOCKS5 request names the stream's hash.
+    Socks5(String),
+    /// The HTTP GET asks for this path (random, unguessable).
+    Http(String),
+}
+
+#[derive(Debug)]
+// A handful of transfers at most (`max_transfers`): boxing would only add indirection.
+#[allow(clippy::large_enum_variant)]
 enum Side {
     /// We send `file` (opened when the send was asked for).
     Send {
         path: PathBuf,
         file: File,
-        /// The stream's hash, which the receiver's SOCKS5 request names.
-        hash: String,
+        admit: Admit,
     },
     /// We receive.
     Receive {
@@ -108,6 +148,9 @@ enum Side {
         /// The streamhost being tried and the handshake with it.
         trying: Option<(String, Socks5Client)>,
         last_error: String,
+        /// An OOB offer: where to GET the file, and the response head's reader until
+        /// the head has come.
+        oob: Option<(SocketAddr, String, Option<ResponseReader>)>,
     },
 }
 
@@ -132,11 +175,26 @@ struct Transfer {
     failure: Option<String>,
 }
 
-/// An accepted connection that began as SOCKS5, before it names its stream.
+/// An accepted connection that began as SOCKS5 or HTTP, before it names its file.
 #[derive(Debug)]
-struct Knock {
-    server: Socks5Server,
-    remote: IpAddr,
+enum Knock {
+    Socks5 {
+        server: Socks5Server,
+        remote: IpAddr,
+    },
+    Http {
+        reader: RequestReader,
+        remote: IpAddr,
+    },
+}
+
+/// A peer's offer, as either method makes it.
+struct Incoming {
+    iq_id: String,
+    sid: String,
+    name: String,
+    size: u64,
+    oob: Option<(SocketAddr, String, Option<ResponseReader>)>,
 }
 
 /// The node's transfers.
@@ -174,9 +232,10 @@ impl Transfers {
     }
 }
 
-/// Whether an accepted connection's first bytes are SOCKS5's, not an XML stream's.
-pub(super) fn is_socks5(first: &[u8]) -> bool {
-    first.first() == Some(&5)
+/// Whether an accepted connection's first bytes are a SOCKS5 greeting or an HTTP request
+/// (`GET`, `HEAD`), not an XML stream (which starts with `<`, white space or a BOM).
+pub(super) fn is_file_request(first: &[u8]) -> bool {
+    matches!(first.first(), Some(5 | b'G' | b'H'))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -227,6 +286,7 @@ impl Node {
         to: String,
         path: PathBuf,
         id: String,
+        method: Option<Method>,
     ) {
         let failed = |node: &mut Node, reason: String| {
             node.emit(NodeEvent::FileFailed {
@@ -276,18 +336,35 @@ impl Node {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_nanos() as u64)
         );
-        let hash = stream_hash(&sid, &self.instance, &to);
-        let offer = FileOffer {
-            sid: sid.clone(),
-            name: name.clone(),
-            size,
-            mime_type: None,
-            description: None,
-            methods: vec![ns::BYTESTREAMS.into()],
-        };
-        // The offer's IQ id is its SID, as libpurple does: its refusal names the SID.
+        let method = method.unwrap_or_else(|| self.method_for(&to));
         let mut xml = String::new();
-        si::write_offer(&mut xml, self.address(&sid, &to), &offer);
+        let admit = match method {
+            Method::Si => {
+                let offer = FileOffer {
+                    sid: sid.clone(),
+                    name: name.clone(),
+                    size,
+                    mime_type: None,
+                    description: None,
+                    methods: vec![ns::BYTESTREAMS.into()],
+                };
+                // The offer's IQ id is its SID, as libpurple does: its refusal names the
+                // SID.
+                si::write_offer(&mut xml, self.address(&sid, &to), &offer);
+                Admit::Socks5(stream_hash(&sid, &self.instance, &to))
+            }
+            Method::Oob => {
+                // Served on our XMPP port, at an address of ours on the peer's link, under
+                // a path nobody can guess (the stream id holds 64 random bits).
+                let Some(host) = self.our_address_for(&to) else {
+                    return failed(self, format!("no address of ours is on {to}'s link"));
+                };
+                let url_path = format!("/{sid}/{}", si::url_segment(&name));
+                let url = format!("http://{}{url_path}", SocketAddr::new(host, self.port));
+                si::write_oob_offer(&mut xml, self.address(&sid, &to), &url, size, None);
+                Admit::Http(url_path)
+            }
+        };
         let now = ctx.now();
         self.transfers.list.insert(
             id.clone(),
@@ -297,7 +374,7 @@ impl Node {
                 offer_iq: sid,
                 name,
                 size,
-                side: Side::Send { path, file, hash },
+                side: Side::Send { path, file, admit },
                 step: Step::Offered,
                 deadline: now + OFFER_TIMEOUT,
                 bytes: 0,
@@ -310,6 +387,43 @@ impl Node {
         self.send_transfer_stanza(ctx, &to, &id, xml);
     }
 
+    /// How to offer a file to `peer`, by what its TXT says it is: SI for libpurple
+    /// (`node=libpurple`), Gajim and llxmpp, whose caps name them; OOB for the others
+    /// (iChat and Adium publish no caps node; telepathy-salut names itself and speaks OOB).
+    fn method_for(&self, peer: &str) -> Method {
+        let node = self
+            .roster
+            .get(peer)
+            .and_then(|p| p.presence.caps.node.clone())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if ["libpurple", "gajim", "llxmpp", "pidgin"]
+            .iter()
+            .any(|known| node.contains(known))
+        {
+            Method::Si
+        } else {
+            Method::Oob
+        }
+    }
+
+    /// An address of ours on a link where `peer` is (IPv4 first: it needs no zone).
+    fn our_address_for(&self, peer: &str) -> Option<IpAddr> {
+        let links: Vec<u32> = self
+            .roster
+            .get(peer)
+            .map(|p| p.addresses.iter().map(|a| a.interface).collect())
+            .unwrap_or_default();
+        let mut ours: Vec<IpAddr> = self
+            .addresses
+            .iter()
+            .filter(|a| links.contains(&a.interface))
+            .map(|a| a.ip)
+            .collect();
+        ours.sort_by_key(|ip| ip.is_ipv6());
+        ours.into_iter().next()
+    }
+
     /// `accept`: takes a peer's offer, saving into `dir` (else the downloads folder).
     pub(super) fn accept_file(&mut self, ctx: &mut Context<'_>, id: &str, dir: Option<PathBuf>) {
         let downloads = self.transfers.config.downloads.clone();
@@ -319,6 +433,7 @@ impl Node {
         let Side::Receive {
             dir: chosen,
             partial,
+            oob,
             ..
         } = &mut t.side
         else {
@@ -330,27 +445,41 @@ impl Node {
         let dir = dir.unwrap_or(downloads);
         let opened = std::fs::create_dir_all(&dir).and_then(|()| create_partial(&dir, &t.name));
         let (peer, offer_iq) = (t.peer.clone(), t.offer_iq.clone());
-        match opened {
-            Ok(file) => {
-                *partial = Some(file);
-                *chosen = Some(dir);
-                t.step = Step::Connecting;
-                t.deadline = ctx.now() + CONNECT_TIMEOUT;
+        let file = match opened {
+            Ok(file) => file,
+            Err(e) => {
+                // The sender is told we decline (fail_transfer answers the offer).
+                let reason = format!("cannot save into {}: {e}", dir.display());
+                return self.fail_transfer(ctx, id, reason);
+            }
+        };
+        *partial = Some(file);
+        *chosen = Some(dir);
+        t.step = Step::Connecting;
+        t.deadline = ctx.now() + CONNECT_TIMEOUT;
+        match oob.as_ref().map(|(remote, _, _)| *remote) {
+            // OOB: accepting is fetching the URL.
+            Some(remote) => {
+                let learned_on = self
+                    .roster
+                    .get(&peer)
+                    .and_then(|p| p.addresses.iter().find(|a| a.ip == remote.ip()))
+                    .map_or(0, |a| a.interface);
+                let options = self.connect_options(remote, learned_on);
+                match ctx.connect(remote, options) {
+                    Ok(conn) => {
+                        self.transfers.conns.insert(conn, id.to_owned());
+                        if let Some(t) = self.transfers.list.get_mut(id) {
+                            t.conn = Some(conn);
+                        }
+                    }
+                    Err(e) => self.fail_transfer(ctx, id, format!("cannot fetch the file: {e}")),
+                }
+            }
+            None => {
                 let mut xml = String::new();
                 si::write_accept(&mut xml, self.address(&offer_iq, &peer), ns::BYTESTREAMS);
                 self.send_transfer_stanza(ctx, &peer, id, xml);
-            }
-            Err(e) => {
-                let reason = format!("cannot save into {}: {e}", dir.display());
-                let mut xml = String::new();
-                si::write_refusal(
-                    &mut xml,
-                    self.address(&offer_iq, &peer),
-                    Refusal::Declined,
-                    Some("cannot save the file"),
-                );
-                self.send_transfer_stanza(ctx, &peer, "", xml);
-                self.fail_transfer(ctx, id, reason);
             }
         }
     }
@@ -390,15 +519,21 @@ impl Node {
             ctx.abort(conn);
         }
         if let Side::Receive {
-            partial, hosts_iq, ..
+            partial,
+            hosts_iq,
+            oob,
+            ..
         } = &t.side
         {
             if let Some((_, path)) = partial {
                 let _ = std::fs::remove_file(path);
             }
-            let answer = match (t.step, hosts_iq) {
-                (Step::Offered, _) => Some((t.offer_iq.as_str(), Refusal::Declined)),
-                (Step::Connecting, Some(iq)) => Some((iq.as_str(), Refusal::NotFound)),
+            let answer = match (t.step, hosts_iq, oob) {
+                (Step::Offered, _, _) => Some((t.offer_iq.as_str(), Refusal::Declined)),
+                (Step::Connecting, Some(iq), None) => Some((iq.as_str(), Refusal::NotFound)),
+                // An OOB offer is answered at the end, whatever it is: the sender may
+                // then stop serving.
+                (_, _, Some(_)) => Some((t.offer_iq.as_str(), Refusal::NotFound)),
                 _ => None,
             };
             if let Some((iq, refusal)) = answer {
@@ -442,11 +577,20 @@ impl Node {
         tracing::debug!(%peer, ?parsed, "a file-transfer IQ");
         match parsed {
             TransferIq::Offer { id, offer } => self.on_offer(ctx, peer, id, offer),
+            TransferIq::OobOffer { id, url, size, .. } => {
+                self.on_oob_offer(ctx, peer, id, url, size)
+            }
             TransferIq::Accepted { id, method } => {
                 let found = self.find(peer, |t| {
                     t.offer_iq == id
                         && t.step == Step::Offered
-                        && matches!(t.side, Side::Send { .. })
+                        && matches!(
+                            t.side,
+                            Side::Send {
+                                admit: Admit::Socks5(_),
+                                ..
+                            }
+                        )
                 });
                 let Some(tid) = found else {
                     let mut xml = String::new();
@@ -527,9 +671,47 @@ impl Node {
                     self.fail_transfer(ctx, &tid, reason);
                 }
             }
+            // The answer to our OOB offer: the receiver is done with the URL, fetched or
+            // not (iChat answers a result even when it failed).
+            TransferIq::Result { id } => {
+                let found = self.find(peer, |t| {
+                    t.offer_iq == id
+                        && matches!(
+                            t.side,
+                            Side::Send {
+                                admit: Admit::Http(_),
+                                ..
+                            }
+                        )
+                });
+                let Some(tid) = found else { return };
+                match self.transfers.list.get(&tid).map(|t| (t.step, t.conn)) {
+                    Some((Step::Draining, conn)) => {
+                        let acknowledged = conn
+                            .and_then(|c| ctx.send_progress(c))
+                            .and_then(|p| p.acknowledged);
+                        let size = self.transfers.list.get(&tid).map_or(0, |t| t.size);
+                        if conn.is_none() || acknowledged.is_some_and(|a| a >= size) {
+                            if let Some(conn) = conn {
+                                self.transfers.conns.remove(&conn);
+                                ctx.close(conn);
+                            }
+                            self.finish_send(&tid);
+                        }
+                    }
+                    Some((Step::Offered, _)) => {
+                        self.fail_transfer(
+                            ctx,
+                            &tid,
+                            format!("{peer} answered without fetching the file"),
+                        );
+                    }
+                    _ => {}
+                }
+            }
             // `streamhost-used`: the data already flows (libpurple ignores it as sender
-            // too); other results answer nothing we wait for.
-            TransferIq::StreamHostUsed { .. } | TransferIq::Result { .. } => {}
+            // too).
+            TransferIq::StreamHostUsed { .. } => {}
         }
     }
 
@@ -543,6 +725,69 @@ impl Node {
     }
 
     fn on_offer(&mut self, ctx: &mut Context<'_>, peer: &str, iq_id: String, offer: FileOffer) {
+        let refusal = (!offer.methods.iter().any(|m| m == ns::BYTESTREAMS)).then(|| {
+            format!(
+                "no stream method we take is offered ({})",
+                offer.methods.join(", ")
+            )
+        });
+        let incoming = Incoming {
+            iq_id,
+            sid: offer.sid,
+            name: offer.name,
+            size: offer.size,
+            oob: None,
+        };
+        self.offered(ctx, peer, incoming, refusal);
+    }
+
+    /// An OOB offer (iChat's way): the file is at `url`, which must be plain HTTP to an
+    /// address the peer has (anything else could have us fetch from a third host).
+    fn on_oob_offer(
+        &mut self,
+        ctx: &mut Context<'_>,
+        peer: &str,
+        iq_id: String,
+        url: String,
+        size: Option<u64>,
+    ) {
+        let parsed = si::http_url(&url);
+        let name = parsed
+            .as_ref()
+            .map(|(_, path)| si::url_file_name(path))
+            .unwrap_or_default();
+        let at_peer = parsed.as_ref().is_some_and(|(remote, _)| {
+            self.roster
+                .get(peer)
+                .is_some_and(|p| p.addresses.iter().any(|a| a.ip == remote.ip()))
+        });
+        let refusal = match &parsed {
+            None => Some(format!("not a plain HTTP URL at an address: {url}")),
+            Some((remote, _)) if !at_peer => Some(format!(
+                "the URL is at {}, not an address of {peer}",
+                remote.ip()
+            )),
+            Some(_) => None,
+        };
+        let incoming = Incoming {
+            sid: iq_id.clone(),
+            iq_id,
+            name,
+            size: size.unwrap_or(0),
+            oob: parsed.map(|(remote, path)| (remote, path, Some(ResponseReader::new()))),
+        };
+        self.offered(ctx, peer, incoming, refusal);
+    }
+
+    /// A peer's offer, of either kind: `file_offer`, then at once `file_failed` if it is
+    /// refused (`refusal`, or a limit), else it waits for our user.
+    fn offered(
+        &mut self,
+        ctx: &mut Context<'_>,
+        peer: &str,
+        offer: Incoming,
+        refusal: Option<String>,
+    ) {
         self.transfers.next += 1;
         let id = format!("r{}", self.transfers.next);
         let name = safe_file_name(&offer.name);
@@ -552,37 +797,35 @@ impl Node {
             from: peer.to_owned(),
             name: name.clone(),
             size: offer.size,
-            method: "si-socks5".into(),
+            method: match offer.oob {
+                Some(_) => Method::Oob,
+                None => Method::Si,
+            }
+            .name()
+            .into(),
         });
-        let refusal = if self.transfers.list.len() >= self.transfers.config.max_transfers {
-            Some(format!(
-                "{} transfers already (the limit)",
-                self.transfers.list.len()
-            ))
-        } else if self
-            .transfers
-            .config
-            .max_file_size
-            .is_some_and(|max| offer.size > max)
-        {
-            Some(format!(
-                "larger than the limit of {} bytes",
-                self.transfers.config.max_file_size.unwrap_or_default()
-            ))
-        } else if !offer.methods.iter().any(|m| m == ns::BYTESTREAMS) {
-            Some(format!(
-                "no stream method we take is offered ({})",
-                offer.methods.join(", ")
-            ))
-        } else {
-            None
-        };
+        let limits = &self.transfers.config;
+        let refusal = refusal.or_else(|| {
+            if self.transfers.list.len() >= limits.max_transfers {
+                Some(format!(
+                    "{} transfers already (the limit)",
+                    self.transfers.list.len()
+                ))
+            } else if limits.max_file_size.is_some_and(|max| offer.size > max) {
+                Some(format!(
+                    "larger than the limit of {} bytes",
+                    limits.max_file_size.unwrap_or_default()
+                ))
+            } else {
+                None
+            }
+        });
         self.transfers.list.insert(
             id.clone(),
             Transfer {
                 peer: peer.to_owned(),
                 sid: offer.sid,
-                offer_iq: iq_id,
+                offer_iq: offer.iq_id,
                 name,
                 size: offer.size,
                 side: Side::Receive {
@@ -592,6 +835,7 @@ impl Node {
                     hosts: Vec::new(),
                     trying: None,
                     last_error: String::new(),
+                    oob: offer.oob,
                 },
                 step: Step::Offered,
                 deadline: now + OFFER_TIMEOUT,
@@ -697,7 +941,8 @@ impl Node {
         }
     }
 
-    /// An accepted connection began with SOCKS5: the receiver of one of our offers.
+    /// An accepted connection began with SOCKS5 or HTTP: the receiver of one of our
+    /// offers.
     pub(super) fn transfer_knock(
         &mut self,
         ctx: &mut Context<'_>,
@@ -705,68 +950,136 @@ impl Node {
         remote: IpAddr,
         data: &[u8],
     ) {
-        // The streams this address may ask for: our accepted offers to the peers there.
-        let hashes: Vec<String> = self
-            .transfers
-            .list
-            .values()
-            .filter(|t| t.step == Step::Connecting && t.conn.is_none())
-            .filter(|t| {
-                self.roster
+        let knock = if data.first() == Some(&5) {
+            // The streams this address may ask for: our accepted offers to the peers there.
+            let hashes: Vec<String> = self
+                .waiting_for(remote, Step::Connecting)
+                .filter_map(|(_, t)| match &t.side {
+                    Side::Send {
+                        admit: Admit::Socks5(hash),
+                        ..
+                    } => Some(hash.clone()),
+                    _ => None,
+                })
+                .collect();
+            Knock::Socks5 {
+                server: Socks5Server::admitting(hashes.iter().map(String::as_str)),
+                remote,
+            }
+        } else {
+            Knock::Http {
+                reader: RequestReader::new(),
+                remote,
+            }
+        };
+        self.transfers.knocks.insert(conn, knock);
+        self.transfer_knock_data(ctx, conn, data);
+    }
+
+    /// Our transfers at `step`, not yet connected, to a peer at `remote`.
+    fn waiting_for(
+        &self,
+        remote: IpAddr,
+        step: Step,
+    ) -> impl Iterator<Item = (&String, &Transfer)> {
+        self.transfers.list.iter().filter(move |(_, t)| {
+            t.step == step
+                && t.conn.is_none()
+                && self
+                    .roster
                     .get(&t.peer)
                     .is_some_and(|p| p.addresses.iter().any(|a| a.ip == remote))
-            })
-            .filter_map(|t| match &t.side {
-                Side::Send { hash, .. } => Some(hash.clone()),
-                Side::Receive { .. } => None,
-            })
-            .collect();
-        let server = Socks5Server::admitting(hashes.iter().map(String::as_str));
-        self.transfers.knocks.insert(conn, Knock { server, remote });
-        self.transfer_knock_data(ctx, conn, data);
+        })
     }
 
     fn transfer_knock_data(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, data: &[u8]) {
         let Some(knock) = self.transfers.knocks.get_mut(&conn) else {
             return;
         };
-        let progress = knock.server.handle_input(data);
-        let reply = knock.server.take_transmit();
-        if !reply.is_empty() {
-            let _ = ctx.write(conn, &reply);
-        }
-        match progress {
-            Ok(Progress::Pending) => {}
-            Ok(Progress::Established(_)) => {
-                let admitted = knock.server.admitted().map(str::to_owned);
-                self.transfers.knocks.remove(&conn);
-                let found = self.transfers.list.iter().find(|(_, t)| {
-                    matches!(&t.side, Side::Send { hash, .. } if Some(hash) == admitted.as_ref())
-                        && t.conn.is_none()
-                });
-                let Some((id, _)) = found else {
-                    ctx.abort(conn);
-                    return;
-                };
-                let id = id.clone();
-                if let Some(t) = self.transfers.list.get_mut(&id) {
-                    t.conn = Some(conn);
-                    t.step = Step::Moving;
-                    t.deadline = ctx.now() + STALL_TIMEOUT;
-                    t.last_progress = ctx.now();
+        // The transfer the connection is for, once it has said which, and the bytes of
+        // `data` that came after its request.
+        let found: Result<Option<(String, usize)>, String> = match knock {
+            Knock::Socks5 { server, remote } => {
+                let progress = server.handle_input(data);
+                let reply = server.take_transmit();
+                if !reply.is_empty() {
+                    let _ = ctx.write(conn, &reply);
                 }
-                self.transfers.conns.insert(conn, id.clone());
-                tracing::debug!(%id, ?conn, "the receiver connected; sending");
-                self.pump_file(ctx, &id);
+                match progress {
+                    Ok(Progress::Pending) => return,
+                    Ok(Progress::Established(established)) => {
+                        let admitted = server.admitted().map(str::to_owned);
+                        let remote = *remote;
+                        Ok(self
+                            .waiting_for(remote, Step::Connecting)
+                            .find(|(_, t)| {
+                                matches!(&t.side, Side::Send { admit: Admit::Socks5(hash), .. } if Some(hash) == admitted.as_ref())
+                            })
+                            .map(|(id, _)| (id.clone(), established.consumed)))
+                    }
+                    Err(e) => Err(format!("refused a SOCKS5 connection from {remote}: {e}")),
+                }
             }
-            Err(e) => {
-                // Not a stream of ours (a guess, another host): refused, and no transfer
-                // is touched.
-                tracing::info!(remote = %knock.remote, %e, "refused a SOCKS5 connection");
-                self.transfers.knocks.remove(&conn);
+            Knock::Http { reader, remote } => match reader.handle_input(data) {
+                Ok(None) => return,
+                Ok(Some(request)) => {
+                    let remote = *remote;
+                    let found = self
+                        .waiting_for(remote, Step::Offered)
+                        .find(|(_, t)| {
+                            matches!(&t.side, Side::Send { admit: Admit::Http(path), .. } if *path == request.path)
+                        })
+                        .map(|(id, t)| (id.clone(), t.size));
+                    match found {
+                        Some((id, size)) => {
+                            let _ = ctx.write(conn, &ok_head(size, "application/octet-stream"));
+                            if request.head_only {
+                                // HEAD: the size, and the offer stays as it was.
+                                self.transfers.knocks.remove(&conn);
+                                ctx.close(conn);
+                                return;
+                            }
+                            Ok(Some((id, request.consumed)))
+                        }
+                        None => {
+                            let _ = ctx.write(conn, &error_head(404));
+                            Err(format!(
+                                "{remote} asked for {} (not a file we offered it)",
+                                request.path
+                            ))
+                        }
+                    }
+                }
+                Err(e) => {
+                    let _ = ctx.write(conn, &error_head(e.status().unwrap_or(400)));
+                    Err(format!("refused an HTTP request: {e}"))
+                }
+            },
+        };
+        self.transfers.knocks.remove(&conn);
+        let id = match found {
+            Ok(Some((id, _))) => id,
+            Ok(None) => {
+                ctx.abort(conn);
+                return;
+            }
+            Err(why) => {
+                // Not a file of ours (a guess, another host): refused, and no transfer is
+                // touched.
+                tracing::info!(%why, "refused a file request");
                 ctx.close(conn);
+                return;
             }
+        };
+        if let Some(t) = self.transfers.list.get_mut(&id) {
+            t.conn = Some(conn);
+            t.step = Step::Moving;
+            t.deadline = ctx.now() + STALL_TIMEOUT;
+            t.last_progress = ctx.now();
         }
+        self.transfers.conns.insert(conn, id.clone());
+        tracing::debug!(%id, ?conn, "the receiver connected; sending");
+        self.pump_file(ctx, &id);
     }
 
     /// Writes the file into its bytestream until the connection pushes back; after the
@@ -856,6 +1169,19 @@ impl Node {
                 let reason = format!("cannot write to the streamhost: {e}");
                 self.stream_host_failed(ctx, &id, conn, reason);
             }
+        } else if let Some(Transfer {
+            side:
+                Side::Receive {
+                    oob: Some((remote, path, Some(_))),
+                    ..
+                },
+            ..
+        }) = self.transfers.list.get(&id)
+        {
+            let head = request_head(&remote.to_string(), path);
+            if let Err(e) = ctx.write(conn, &head) {
+                self.fail_transfer(ctx, &id, format!("cannot ask for the file: {e}"));
+            }
         }
     }
 
@@ -894,6 +1220,45 @@ impl Node {
         };
         let mut data = data;
         if let Side::Receive {
+            oob: Some((_, _, reader @ Some(_))),
+            ..
+        } = &mut t.side
+        {
+            let Some(head) = reader.as_mut() else {
+                return;
+            };
+            match head.handle_input(data) {
+                Ok(None) => return,
+                Ok(Some(response)) => {
+                    *reader = None;
+                    let length = response.content_length;
+                    let refusal = if t.size != 0 && length != t.size {
+                        Some(format!(
+                            "{} announced {} bytes and serves {length}",
+                            t.peer, t.size
+                        ))
+                    } else if self
+                        .transfers
+                        .config
+                        .max_file_size
+                        .is_some_and(|max| length > max)
+                    {
+                        Some(format!("{length} bytes: larger than the limit"))
+                    } else {
+                        None
+                    };
+                    if let Some(reason) = refusal {
+                        return self.fail_transfer(ctx, &id, reason);
+                    }
+                    t.size = length;
+                    t.step = Step::Moving;
+                    t.deadline = ctx.now() + STALL_TIMEOUT;
+                    t.last_progress = ctx.now();
+                    data = &data[response.consumed..];
+                }
+                Err(e) => return self.fail_transfer(ctx, &id, format!("fetching the file: {e}")),
+            }
+        } else if let Side::Receive {
             trying: trying @ Some(_),
             hosts_iq,
             ..
@@ -981,6 +1346,7 @@ impl Node {
         let Side::Receive {
             dir: Some(dir),
             partial: Some((file, partial)),
+            oob,
             ..
         } = t.side
         else {
@@ -990,6 +1356,21 @@ impl Node {
             drop(file);
             settle(&dir, &t.name, &partial)
         });
+        if oob.is_some() {
+            // The sender of an OOB offer learns from our answer that it may stop serving.
+            let mut xml = String::new();
+            if saved.is_ok() {
+                si::write_result(&mut xml, self.address(&t.offer_iq, &t.peer));
+            } else {
+                si::write_refusal(
+                    &mut xml,
+                    self.address(&t.offer_iq, &t.peer),
+                    Refusal::NotFound,
+                    None,
+                );
+            }
+            self.send_transfer_stanza(ctx, &t.peer, "", xml);
+        }
         if let Some(conn) = t.conn {
             self.transfers.conns.remove(&conn);
             match saved {
