@@ -28,10 +28,14 @@
  * `FILE_FAILED <n>|<reason>`, the reason one of `denied` (we refused the offer), `unsafe
  * name`, `cancelled locally` (FILECANCEL or cancel-after), `cancelled remotely` (the peer
  * refused or cancelled, or its stream ended early), `failed` (libpurple gave up on its own,
- * e.g. no streamhost reachable), `destroyed` (libpurple dropped it without saying why).
+ * e.g. no streamhost reachable), `destroyed` (libpurple dropped it without saying why),
+ * `cannot read <path>: <why>` (the finished file could not be read back).
  * A SENDFILE that creates no transfer (unknown peer, unreadable file) gives an `ERROR`.
- * libpurple never finishes a 0-byte file: the sender has nothing to write and waits,
- * so both ends stay started until FILECANCEL.
+ * libpurple's own limits show through: it never finishes a 0-byte file (its sender has
+ * nothing to write and waits, so both ends stay started until FILECANCEL); a receiver takes
+ * size 0 as unknown and the end of the stream as the sender's cancel (`cancelled remotely`,
+ * an empty file left on disk); a cancelled transfer leaves its partial file; FILECANCEL of
+ * an offer not yet answered tells the sender nothing (FILEREJECT does).
  *
  * Usage: purple_driver USER@HOST USER_DIR FIRST LAST [--echo]
  * It needs avahi-daemon reachable over D-Bus (DBUS_SYSTEM_BUS_ADDRESS).
@@ -278,7 +282,8 @@ typedef struct {
 
 /* FILE_DONE from the file on disk. It runs from an idle callback because libpurple signals
  * completion before it has written the last chunk and closed the file (purple_xfer_end, in
- * the same call, does that). */
+ * the same call, does that); at default priority, so that the socket watches of other
+ * transfers cannot hold it back. */
 static gboolean report_done(gpointer data) {
     Done *done = data;
     FILE *file = fopen(done->path, "rb");
@@ -311,7 +316,7 @@ static void xfer_completed(PurpleXfer *xfer, gpointer data) {
     Done *done = g_new0(Done, 1);
     done->n = t->n;
     done->path = g_strdup(purple_xfer_get_local_filename(xfer));
-    g_idle_add(report_done, done);
+    g_idle_add_full(G_PRIORITY_DEFAULT, report_done, done, NULL);
 }
 
 static void xfer_cancelled(PurpleXfer *xfer, gpointer data) {
@@ -428,10 +433,11 @@ static void update_progress(PurpleXfer *xfer, double percent) {
         t->last_progress = now;
         emit("FILE_PROGRESS %d|%" G_GSIZE_FORMAT "|%" G_GSIZE_FORMAT, t->n, purple_xfer_get_bytes_sent(xfer), purple_xfer_get_size(xfer));
     }
-    /* Not from inside libpurple's transfer loop, which goes on using the xfer after this. */
+    /* Not from inside libpurple's transfer loop, which goes on using the xfer after this; and
+     * not at idle priority, which the socket watch (always ready) would starve to the end. */
     if (t->cancel_after && !t->cancel_scheduled && purple_xfer_get_bytes_sent(xfer) >= t->cancel_bytes) {
         t->cancel_scheduled = TRUE;
-        g_idle_add(cancel_later, GINT_TO_POINTER(t->n));
+        g_idle_add_full(G_PRIORITY_DEFAULT, cancel_later, GINT_TO_POINTER(t->n), NULL);
     }
 }
 
@@ -476,10 +482,13 @@ static void set_policy(const char *arguments) {
     g_strfreev(parts);
 }
 
-/* FILEACCEPT and FILEREJECT name an offer still waiting for an answer. */
+/* FILEACCEPT and FILEREJECT name an offer still waiting for an answer. Its status is still
+ * the UNKNOWN (0) of a new xfer: libpurple 2 never sets NOT_STARTED. */
 static PurpleXfer *find_offer(const char *number) {
     PurpleXfer *xfer = find_transfer(number);
-    if (xfer && (purple_xfer_get_type(xfer) != PURPLE_XFER_RECEIVE || purple_xfer_get_status(xfer) != PURPLE_XFER_STATUS_NOT_STARTED)) {
+    PurpleXferStatusType status = xfer ? purple_xfer_get_status(xfer) : PURPLE_XFER_STATUS_UNKNOWN;
+    if (xfer && (purple_xfer_get_type(xfer) != PURPLE_XFER_RECEIVE ||
+                 (status != PURPLE_XFER_STATUS_UNKNOWN && status != PURPLE_XFER_STATUS_NOT_STARTED))) {
         emit("ERROR transfer %s is no offer waiting for an answer", number);
         return NULL;
     }
