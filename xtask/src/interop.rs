@@ -445,6 +445,7 @@ pub fn interop(root: &Path, args: &[String]) -> Result<(), String> {
     }
     lab.start_avahi()?;
     let mut results = scenarios(&mut lab);
+    results.extend(files::ichat_scenarios(&lab, root));
     let mut skipped = Vec::new();
     match &apple {
         Ok(dir) => results.extend(apple::scenarios(&mut lab, dir, root)),
@@ -889,6 +890,8 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
             outcome
         },
     ));
+
+    results.extend(files::libpurple_scenarios(lab, &mut purple));
 
     let _ = purple.say("QUIT");
     results

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::{event, json, prepare, target_dir, Lab};
+use super::{event, json, prepare, target_dir, Lab, Outcome, Peer};
 
 /// `len` bytes that do not repeat (xorshift): compression or a repeated block cannot
 /// flatter a method, and a byte out of place shows in the SHA-256.
@@ -23,6 +23,360 @@ pub fn random_file(path: &Path, len: usize, seed: u64) -> Result<(), String> {
     }
     bytes.truncate(len);
     std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// SHA-256 of a file, in lowercase hex (`sha256sum`, as the peers print it).
+fn sha256_of(path: &Path) -> Result<String, String> {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .map_err(|e| format!("sha256sum: {e}"))?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// An iChat-style peer (xtask/driver/ichat_peer.py) on host c, `mac@hostc`, published by
+/// Avahi on host b for host c's address with a TXT like iChat's: no caps `node`, so
+/// llxmpp offers it files by OOB. `extra`: `--applesingle`, `--curl`.
+fn ichat_on_host_c(lab: &Lab, root: &Path, extra: &[&str]) -> Result<(Peer, Vec<Peer>), String> {
+    let driver = root
+        .join("xtask/driver/ichat_peer.py")
+        .display()
+        .to_string();
+    let mut args = vec![driver.as_str(), "5400"];
+    args.extend(extra);
+    let mut ichat = Peer::spawn(
+        "iChat-style peer",
+        lab.in_host("c", Path::new("/usr/bin/python3"), &args),
+        &lab.dir.join("ichat-peer.log"),
+    )?;
+    ichat.expect(5.0, "the peer listening", |l| l == "LISTENING")?;
+    let address = Peer::spawn(
+        "avahi-publish -a",
+        lab.in_host(
+            "b",
+            Path::new("avahi-publish"),
+            &["-a", "-R", "mac-hostc.local", "10.83.0.3"],
+        ),
+        &lab.dir.join("avahi-publish-address.log"),
+    )?;
+    let service = Peer::spawn(
+        "avahi-publish -s",
+        lab.in_host(
+            "b",
+            Path::new("avahi-publish"),
+            &[
+                "-s",
+                "-H",
+                "mac-hostc.local",
+                "mac@hostc",
+                "_presence._tcp",
+                "5400",
+                "txtvers=1",
+                "status=avail",
+                "port.p2pj=5400",
+                "1st=Mac",
+            ],
+        ),
+        &lab.dir.join("avahi-publish-service.log"),
+    )?;
+    Ok((ichat, vec![address, service]))
+}
+
+/// The file scenarios with the iChat-style peer: llxmpp (dana on host d) sends it a file
+/// by OOB, chosen from its TXT, which it GETs (AppleSingle asked, with its own client;
+/// then with curl); it offers dana one, which she GETs; byte for byte both ways.
+pub fn ichat_scenarios(lab: &Lab, root: &Path) -> Vec<(&'static str, Outcome)> {
+    let mut results: Vec<(&'static str, Outcome)> = Vec::new();
+    for (name, extra) in [
+        (
+            "19 files with an iChat-style OOB peer (AppleSingle asked), both ways, byte for byte: llxmpp picks OOB from its TXT, the peer GETs our URL; the peer's offer, we GET its URL",
+            &["--applesingle"][..],
+        ),
+        (
+            "20 curl fetches the URL llxmpp offers an iChat-style peer, byte for byte",
+            &["--curl"][..],
+        ),
+    ] {
+        let outcome = (|| {
+            let (mut ichat, _published) = ichat_on_host_c(lab, root, extra)?;
+            let mut dana = lab.llxmpp_chat("d", "dana", &[])?;
+            dana.expect(15.0, "mac@hostc online", |l| {
+                json(l)["event"] == "peer_online" && json(l)["peer"] == "mac@hostc"
+            })?;
+            let outbox = lab.dir.join("ichat-out");
+            let inbox = lab.dir.join("ichat-in");
+            let _ = std::fs::remove_dir_all(&inbox);
+            std::fs::create_dir_all(&outbox).map_err(|e| e.to_string())?;
+            let file = outbox.join("Screen Shot.png");
+            random_file(&file, 3 << 20, 19)?;
+            let digest = sha256_of(&file)?;
+            dana.say(
+                &serde_json::json!({"cmd": "send_file", "to": "mac@hostc", "path": file, "id": "m"})
+                    .to_string(),
+            )?;
+            let fetched = ichat.expect(20.0, "the peer's GET", |l| l.starts_with("FETCHED"))?;
+            if fetched != format!("FETCHED 200 {} {digest} -", 3 << 20) {
+                return Err(format!("the peer reported {fetched:?}"));
+            }
+            let done = json(&dana.expect(10.0, "dana's end of it", |l| {
+                let e = json(l);
+                (e["event"] == "file_done" || e["event"] == "file_failed") && e["id"] == "m"
+            })?);
+            if done["event"] != "file_done" || done["sha256"] != digest.as_str() {
+                return Err(format!("dana reported {done}"));
+            }
+            if extra.contains(&"--curl") {
+                return Ok(());
+            }
+            // The other way: the peer serves, dana GETs.
+            let theirs = outbox.join("from mac.bin");
+            random_file(&theirs, 1 << 20, 23)?;
+            let digest = sha256_of(&theirs)?;
+            ichat.say(&format!("offer 10.83.0.4 5298 {}", theirs.display()))?;
+            let offer = json(&dana.expect(10.0, "the peer's offer", event("file_offer"))?);
+            if offer["method"] != "oob-http" || offer["name"] != "from mac.bin" || offer["from"] != "mac@hostc" {
+                return Err(format!("dana saw {offer}"));
+            }
+            dana.say(&serde_json::json!({"cmd": "accept", "id": offer["id"], "dir": inbox}).to_string())?;
+            let received = json(&dana.expect(20.0, "dana's file", |l| {
+                let e = json(l);
+                (e["event"] == "file_done" || e["event"] == "file_failed") && e["id"] == offer["id"]
+            })?);
+            if received["event"] != "file_done" || received["sha256"] != digest.as_str() {
+                return Err(format!("dana reported {received}"));
+            }
+            if sha256_of(&inbox.join("from mac.bin"))? != digest {
+                return Err("the saved file differs".into());
+            }
+            ichat.expect(10.0, "the answer to its offer", |l| l == "OFFER_ANSWER result")?;
+            let _ = dana.say(r#"{"cmd":"quit"}"#);
+            let _ = dana.child.wait();
+            Ok(())
+        })();
+        results.push((name, outcome));
+    }
+    results
+}
+
+/// A driver line's `|`-separated fields after its word: `FILE_DONE 3|p|1|h` → `[3, p, 1, h]`.
+fn fields(line: &str) -> Vec<String> {
+    line.split_once(' ')
+        .map(|(_, rest)| rest.split('|').map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// The end of libpurple's transfer `n`: its `FILE_DONE` or `FILE_FAILED` line.
+fn purple_end(purple: &mut Peer, n: &str, secs: f64) -> Result<String, String> {
+    let done = format!("FILE_DONE {n}|");
+    let failed = format!("FILE_FAILED {n}|");
+    purple.expect(secs, &format!("the end of libpurple's transfer {n}"), |l| {
+        l.starts_with(&done) || l.starts_with(&failed)
+    })
+}
+
+/// The end of llxmpp's transfer `id`: its `file_done` or `file_failed` event.
+fn llxmpp_end(node: &mut Peer, id: &str, secs: f64) -> Result<serde_json::Value, String> {
+    node.expect(secs, &format!("the end of llxmpp's transfer {id}"), |l| {
+        let e = json(l);
+        (e["event"] == "file_done" || e["event"] == "file_failed") && e["id"] == id
+    })
+    .map(|l| json(&l))
+}
+
+/// The file scenarios with libpurple's echobot on host b (XEP-0095 SI, XEP-0065
+/// SOCKS5): dana (llxmpp on host d) and libpurple send each other files of 0 bytes, 1
+/// byte and a few MiB with a UTF-8 name with spaces, byte for byte; each refuses the
+/// other's offer; each cancels mid-transfer, as sender and as receiver.
+pub fn libpurple_scenarios(lab: &Lab, purple: &mut Peer) -> Vec<(&'static str, Outcome)> {
+    let mut results: Vec<(&'static str, Outcome)> = Vec::new();
+    let outbox = lab.dir.join("files-out");
+    let to_purple = lab.dir.join("files-libpurple");
+    let to_dana = lab.dir.join("files-dana");
+    let mut dana = match (|| {
+        for dir in [&outbox, &to_purple, &to_dana] {
+            let _ = std::fs::remove_dir_all(dir);
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        }
+        super::dana_beside_echobot(lab, purple)
+    })() {
+        Ok(dana) => dana,
+        Err(e) => return vec![("21 dana beside libpurple for files", Err(e))],
+    };
+    let files: Vec<(&str, usize)> =
+        vec![("one byte", 1), ("naïve file ✓.bin", 4 << 20), ("empty", 0)];
+    let setup = files
+        .iter()
+        .enumerate()
+        .try_for_each(|(i, (name, len))| random_file(&outbox.join(name), *len, 100 + i as u64));
+
+    results.push((
+        "21 llxmpp -> libpurple files over SI + SOCKS5 (1 byte, 4 MiB with a UTF-8 name with spaces, 0 bytes), byte for byte",
+        (|| {
+            setup.clone()?;
+            purple.say(&format!("FILEPOLICY accept {}", to_purple.display()))?;
+            for (i, (name, _)) in files.iter().enumerate() {
+                purple.forget();
+                let path = outbox.join(name);
+                let digest = sha256_of(&path)?;
+                let id = format!("p{i}");
+                dana.say(&serde_json::json!({"cmd": "send_file", "to": "echobot@hostb", "path": path, "id": id}).to_string())?;
+                let offer = purple.expect(10.0, "the offer in libpurple", |l| l.starts_with("FILE_OFFER "))?;
+                let offered = fields(&offer);
+                if offered.get(2).map(String::as_str) != Some(*name) {
+                    return Err(format!("libpurple saw the offer {offer:?}"));
+                }
+                let ours = llxmpp_end(&mut dana, &id, 20.0)?;
+                if ours["event"] != "file_done" || ours["sha256"] != digest.as_str() {
+                    return Err(format!("dana reported {ours}"));
+                }
+                let theirs = purple_end(purple, &offered[0], 10.0)?;
+                let saved = sha256_of(&to_purple.join(name))?;
+                if name == &"empty" {
+                    // libpurple takes size 0 as "unknown" and the end of the stream as the
+                    // sender's cancel; the file it leaves is the empty file all the same.
+                    if saved != digest {
+                        return Err(format!("libpurple saved {saved} ({theirs})"));
+                    }
+                    continue;
+                }
+                if !theirs.starts_with("FILE_DONE") || fields(&theirs).get(3) != Some(&digest) || saved != digest {
+                    return Err(format!("libpurple reported {theirs:?}, saved {saved}"));
+                }
+            }
+            Ok(())
+        })(),
+    ));
+
+    results.push((
+        "22 libpurple -> llxmpp files over SI + SOCKS5 (1 byte, 4 MiB with a UTF-8 name with spaces, 0 bytes), byte for byte",
+        (|| {
+            setup.clone()?;
+            for (name, _) in &files {
+                dana.forget();
+                purple.forget();
+                let path = outbox.join(name);
+                let digest = sha256_of(&path)?;
+                purple.say(&format!("SENDFILE dana@hostd {}", path.display()))?;
+                let sending = fields(&purple.expect(10.0, "FILE_SENDING", |l| l.starts_with("FILE_SENDING "))?);
+                let offer = json(&dana.expect(10.0, "libpurple's offer", event("file_offer"))?);
+                if offer["name"] != *name || offer["method"] != "si-socks5" || offer["from"] != "echobot@hostb" {
+                    return Err(format!("dana saw {offer}"));
+                }
+                let id = offer["id"].as_str().unwrap_or_default().to_owned();
+                dana.say(&serde_json::json!({"cmd": "accept", "id": id, "dir": to_dana}).to_string())?;
+                let ours = llxmpp_end(&mut dana, &id, 20.0)?;
+                if ours["event"] != "file_done" || ours["sha256"] != digest.as_str() || sha256_of(&to_dana.join(name))? != digest {
+                    return Err(format!("dana reported {ours}"));
+                }
+                if name == &"empty" {
+                    // libpurple's sender of an empty file never ends on its own.
+                    purple.say(&format!("FILECANCEL {}", sending[0]))?;
+                    continue;
+                }
+                let theirs = purple_end(purple, &sending[0], 10.0)?;
+                if !theirs.starts_with("FILE_DONE") {
+                    return Err(format!("libpurple reported {theirs:?}"));
+                }
+            }
+            Ok(())
+        })(),
+    ));
+
+    results.push((
+        "23 refusals both ways: libpurple's is heard by llxmpp at once (matched by its SID), ours by libpurple",
+        (|| {
+            setup.clone()?;
+            purple.forget();
+            dana.forget();
+            purple.say("FILEPOLICY reject")?;
+            let path = outbox.join("one byte");
+            let asked = Instant::now();
+            dana.say(&serde_json::json!({"cmd": "send_file", "to": "echobot@hostb", "path": path, "id": "no"}).to_string())?;
+            let ours = llxmpp_end(&mut dana, "no", 10.0)?;
+            if ours["event"] != "file_failed" || !ours["reason"].as_str().unwrap_or_default().contains("refused") {
+                return Err(format!("dana reported {ours}"));
+            }
+            println!("  files: libpurple's refusal reached llxmpp {} ms after the offer", asked.elapsed().as_millis());
+            purple.say(&format!("SENDFILE dana@hostd {}", path.display()))?;
+            let sending = fields(&purple.expect(10.0, "FILE_SENDING", |l| l.starts_with("FILE_SENDING "))?);
+            let offer = json(&dana.expect(10.0, "libpurple's offer", event("file_offer"))?);
+            dana.say(&serde_json::json!({"cmd": "reject", "id": offer["id"]}).to_string())?;
+            let theirs = purple_end(purple, &sending[0], 10.0)?;
+            if !theirs.starts_with("FILE_FAILED") {
+                return Err(format!("libpurple reported {theirs:?}"));
+            }
+            Ok(())
+        })(),
+    ));
+
+    results.push((
+        "24 cancels mid-transfer both ways, by sender and by receiver: the other side ends too, llxmpp leaves no partial file",
+        (|| {
+            // Dana's link at 50 Mbit/s: 16 MiB take about 3 s, time to cancel in the middle.
+            let tc = lab.in_host("d", Path::new("tc"), &["qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "50mbit", "burst", "64kb", "latency", "400ms"]).status().map_err(|e| e.to_string())?;
+            if !tc.success() {
+                return Err("tc failed".into());
+            }
+            let outcome = (|| {
+                let big = outbox.join("big.bin");
+                random_file(&big, 16 << 20, 7)?;
+                purple.say(&format!("FILEPOLICY accept {}", to_purple.display()))?;
+                // llxmpp sends, cancels; then libpurple receives and cancels after 1 MiB.
+                for (canceller, policy) in [("llxmpp", "accept"), ("libpurple", "cancel-after 1048576")] {
+                    purple.forget();
+                    dana.forget();
+                    purple.say(&format!("FILEPOLICY {policy} {}", to_purple.display()))?;
+                    let id = format!("c-{canceller}");
+                    dana.say(&serde_json::json!({"cmd": "send_file", "to": "echobot@hostb", "path": big, "id": id}).to_string())?;
+                    let offer = fields(&purple.expect(10.0, "the offer", |l| l.starts_with("FILE_OFFER "))?);
+                    dana.expect(10.0, "bytes moving", |l| json(l)["event"] == "file_progress")?;
+                    if canceller == "llxmpp" {
+                        dana.say(&serde_json::json!({"cmd": "cancel", "id": id}).to_string())?;
+                    }
+                    let ours = llxmpp_end(&mut dana, &id, 15.0)?;
+                    let theirs = purple_end(purple, &offer[0], 15.0)?;
+                    if ours["event"] != "file_failed" || !theirs.starts_with("FILE_FAILED") {
+                        return Err(format!("{canceller} cancelled sending: dana {ours}, libpurple {theirs:?}"));
+                    }
+                }
+                // libpurple sends and cancels; then llxmpp receives and cancels.
+                for canceller in ["libpurple", "llxmpp"] {
+                    purple.forget();
+                    dana.forget();
+                    purple.say(&format!("SENDFILE dana@hostd {}", big.display()))?;
+                    let sending = fields(&purple.expect(10.0, "FILE_SENDING", |l| l.starts_with("FILE_SENDING "))?);
+                    let offer = json(&dana.expect(10.0, "libpurple's offer", event("file_offer"))?);
+                    let id = offer["id"].as_str().unwrap_or_default().to_owned();
+                    dana.say(&serde_json::json!({"cmd": "accept", "id": id, "dir": to_dana}).to_string())?;
+                    dana.expect(10.0, "bytes moving", |l| json(l)["event"] == "file_progress")?;
+                    match canceller {
+                        "libpurple" => purple.say(&format!("FILECANCEL {}", sending[0]))?,
+                        _ => dana.say(&serde_json::json!({"cmd": "cancel", "id": id}).to_string())?,
+                    }
+                    let ours = llxmpp_end(&mut dana, &id, 15.0)?;
+                    let theirs = purple_end(purple, &sending[0], 15.0)?;
+                    if ours["event"] != "file_failed" || !theirs.starts_with("FILE_FAILED") {
+                        return Err(format!("{canceller} cancelled receiving: dana {ours}, libpurple {theirs:?}"));
+                    }
+                    if to_dana.join("big.bin").exists() || to_dana.join("big.bin.part").exists() {
+                        return Err("llxmpp left a file behind".into());
+                    }
+                }
+                Ok(())
+            })();
+            let _ = lab.in_host("d", Path::new("tc"), &["qdisc", "del", "dev", "eth0", "root"]).status();
+            outcome
+        })(),
+    ));
+
+    let _ = dana.say(r#"{"cmd":"quit"}"#);
+    let _ = dana.child.wait();
+    let _ = purple.say("FILEPOLICY ask");
+    results
 }
 
 /// The peak resident memory (VmHWM) of a process, in bytes.
