@@ -162,7 +162,7 @@ fn an_application_that_reads_no_events_stops_the_peers_not_the_memory() {
         );
     }
     let unread = events.unread_bytes();
-    // One read (16 KiB, ~85 messages) may land after the bound is passed.
+    // One read (at most 64 KiB) may land after the bound is passed.
     assert!(
         unread > BOUND && unread <= BOUND + (64 << 10),
         "{unread} bytes of events unread with a bound of {BOUND}"

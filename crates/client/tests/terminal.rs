@@ -498,7 +498,8 @@ fn piped_stdin_keeps_the_plain_line_mode() {
     writeln!(stdin, "/msg bob@hostb hi\nhello without a command").unwrap();
     wait_line(
         "! commands: /msg PEER TEXT, /status avail|away|dnd [TEXT], /typing PEER, \
-         /avatar PEER, /peers, /quit",
+         /avatar PEER, /peers, /send PEER PATH, /accept ID [FOLDER], /reject ID, \
+         /cancel ID, /quit",
     );
     wait_line("* sent m1 to bob@hostb");
     bob.command(json!({"cmd": "send", "to": "alice@hosta", "body": "back", "id": "b1"}));

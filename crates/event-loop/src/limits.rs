@@ -9,7 +9,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// Accepted connections from one remote address. Default 16.
     pub max_connections_per_address: usize,
-    /// Bytes read from a connection in one go (the read buffer). Default 16 KiB.
+    /// Bytes read from a connection in one go (the read buffer, one for the whole loop).
+    /// Default 64 KiB: a file arrives in fewer calls.
     pub read_buffer: usize,
     /// Queued bytes above which a write reports backpressure. Default 1 MiB.
     pub write_high_watermark: usize,
@@ -27,7 +28,7 @@ impl Limits {
     pub const DEFAULT: Limits = Limits {
         max_connections: 1024,
         max_connections_per_address: 16,
-        read_buffer: 16 << 10,
+        read_buffer: 64 << 10,
         write_high_watermark: 1 << 20,
         write_low_watermark: 256 << 10,
         max_write_queue: 8 << 20,

@@ -9,6 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::{event, json, prepare, target_dir, Lab, Outcome, Peer};
+use crate::netlab::{self, Avahi};
 
 /// `len` bytes that do not repeat (xorshift): compression or a repeated block cannot
 /// flatter a method, and a byte out of place shows in the SHA-256.
@@ -300,7 +301,7 @@ pub fn libpurple_scenarios(lab: &Lab, purple: &mut Peer) -> Vec<(&'static str, O
             if ours["event"] != "file_failed" || !ours["reason"].as_str().unwrap_or_default().contains("refused") {
                 return Err(format!("dana reported {ours}"));
             }
-            println!("  files: libpurple's refusal reached llxmpp {} ms after the offer", asked.elapsed().as_millis());
+            println!("  files: libpurple's refusal reached llxmpp {:.1} ms after the offer", asked.elapsed().as_secs_f64() * 1000.0);
             purple.say(&format!("SENDFILE dana@hostd {}", path.display()))?;
             let sending = fields(&purple.expect(10.0, "FILE_SENDING", |l| l.starts_with("FILE_SENDING "))?);
             let offer = json(&dana.expect(10.0, "libpurple's offer", event("file_offer"))?);
@@ -333,8 +334,10 @@ pub fn libpurple_scenarios(lab: &Lab, purple: &mut Peer) -> Vec<(&'static str, O
                     let id = format!("c-{canceller}");
                     dana.say(&serde_json::json!({"cmd": "send_file", "to": "echobot@hostb", "path": big, "id": id}).to_string())?;
                     let offer = fields(&purple.expect(10.0, "the offer", |l| l.starts_with("FILE_OFFER "))?);
-                    dana.expect(10.0, "bytes moving", |l| json(l)["event"] == "file_progress")?;
+                    // libpurple cancels on its own after 1 MiB (within our first quarter
+                    // second: no progress is reported before).
                     if canceller == "llxmpp" {
+                        dana.expect(10.0, "bytes moving", |l| json(l)["event"] == "file_progress")?;
                         dana.say(&serde_json::json!({"cmd": "cancel", "id": id}).to_string())?;
                     }
                     let ours = llxmpp_end(&mut dana, &id, 15.0)?;
@@ -387,6 +390,30 @@ fn peak_rss(pid: u32) -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// Between two measurements: the copies made so far are removed and written back
+/// (`sync`), so that no method pays for the dirty pages of the one before it (with many
+/// GiB written in a row, the kernel throttles writers and the later methods looked
+/// slower), and the source stays in the page cache for all of them.
+fn settle(lab: &Lab) {
+    if let Ok(entries) = std::fs::read_dir(&lab.dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            if name == "source.bin" || !(path.is_dir() || name.to_string_lossy().ends_with(".bin"))
+            {
+                continue;
+            }
+            if path.is_dir() && name != "hostc" && name != "purple" {
+                let _ = std::fs::remove_dir_all(&path);
+            } else if path.is_file() {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+    let _ = Command::new("sync").status();
+    std::thread::sleep(Duration::from_secs(1));
+}
+
 fn mb_per_s(bytes: u64, took: Duration) -> f64 {
     bytes as f64 / took.as_secs_f64() / 1e6
 }
@@ -432,15 +459,53 @@ fn floor(lab: &Lab, source: &Path, into: &Path) -> Result<Duration, String> {
     Ok(took)
 }
 
-/// llxmpp on host a sends `source` to llxmpp on host b, which saves it in `into`; the
-/// time from bob's `accept` to bob's `file_done`, and each side's peak RSS. Chat
-/// messages from alice every 20 ms while the file moves give the median time a message
-/// takes to reach bob during a transfer.
-fn llxmpp_to_llxmpp(
-    lab: &Lab,
-    source: &Path,
-    into: &Path,
-) -> Result<(Duration, u64, u64, f64), String> {
+/// How long the receiver took, from its `accept` (or from the offer, for a libpurple
+/// that accepts on its own) to its end; each side's peak RSS; and the median time a chat
+/// message from the sender took to reach the receiver while the file moved.
+struct Moved {
+    took: Duration,
+    sender_rss: u64,
+    receiver_rss: u64,
+    chat_ms: f64,
+}
+
+/// Sends chat messages from `say` every 20 ms until `finished` sees the end in a line of
+/// `watch`; the times the messages took to show in `watch` (by `heard`, which gives the
+/// message's number), and the time of the end.
+fn chat_while(
+    mut say: impl FnMut(usize) -> Result<(), String>,
+    watch: &mut Peer,
+    heard: impl Fn(&str) -> Option<usize>,
+    finished: impl Fn(&str) -> Option<Result<(), String>>,
+) -> Result<(Instant, Vec<f64>), String> {
+    let started = Instant::now();
+    let mut sent_at = Vec::new();
+    let mut latencies = Vec::new();
+    loop {
+        say(sent_at.len())?;
+        sent_at.push(Instant::now());
+        let deadline = Instant::now() + Duration::from_millis(20);
+        while Instant::now() < deadline {
+            let Ok((at, line)) = watch.lines.recv_timeout(Duration::from_millis(5)) else {
+                continue;
+            };
+            if let Some(k) = heard(&line).filter(|k| *k < sent_at.len()) {
+                latencies.push(super::millis(sent_at[k], at));
+            }
+            if let Some(end) = finished(&line) {
+                end?;
+                return Ok((at, latencies));
+            }
+        }
+        if started.elapsed() > Duration::from_secs(300) {
+            return Err("the transfer took over 5 minutes".into());
+        }
+    }
+}
+
+/// llxmpp on host a sends `source` to llxmpp on host b by `method`, which saves it in
+/// `into`.
+fn llxmpp_to_llxmpp(lab: &Lab, source: &Path, into: &Path, method: &str) -> Result<Moved, String> {
     let _ = std::fs::remove_dir_all(into);
     let mut alice = lab.llxmpp_chat("a", "alice", &[])?;
     let mut bob = lab.llxmpp_chat("b", "bob", &[])?;
@@ -451,62 +516,145 @@ fn llxmpp_to_llxmpp(
         json(l)["event"] == "peer_online" && json(l)["peer"] == "alice@hosta"
     })?;
     alice.say(
-        &serde_json::json!({"cmd": "send_file", "to": "bob@hostb", "path": source, "id": "bench"})
+        &serde_json::json!({"cmd": "send_file", "to": "bob@hostb", "path": source, "id": "bench", "method": method})
             .to_string(),
     )?;
     let offer = bob.expect(10.0, "the offer", event("file_offer"))?;
     let id = json(&offer)["id"].as_str().unwrap_or_default().to_owned();
     let started = Instant::now();
     bob.say(&serde_json::json!({"cmd": "accept", "id": id, "dir": into}).to_string())?;
-    let mut sent_at = Vec::new();
-    let mut latencies = Vec::new();
-    let done_at = loop {
-        let n = sent_at.len();
-        alice.say(
-            &serde_json::json!({"cmd": "send", "to": "bob@hostb", "body": format!("ping {n}")})
-                .to_string(),
-        )?;
-        sent_at.push(Instant::now());
-        let deadline = Instant::now() + Duration::from_millis(20);
-        let mut finished = None;
-        while Instant::now() < deadline {
-            let Ok((at, line)) = bob.lines.recv_timeout(Duration::from_millis(5)) else {
-                continue;
-            };
-            let value = json(&line);
-            if value["event"] == "message" {
-                if let Some(k) = value["body"]
-                    .as_str()
-                    .and_then(|b| b.strip_prefix("ping "))
-                    .and_then(|k| k.parse::<usize>().ok())
-                {
-                    latencies.push(super::millis(sent_at[k], at));
-                }
-            } else if value["event"] == "file_done" || value["event"] == "file_failed" {
-                finished = Some((at, value));
+    let (done_at, mut latencies) = chat_while(
+        |n| {
+            alice.say(
+                &serde_json::json!({"cmd": "send", "to": "bob@hostb", "body": format!("ping {n}")})
+                    .to_string(),
+            )
+        },
+        &mut bob,
+        |line| {
+            let e = json(line);
+            (e["event"] == "message")
+                .then(|| e["body"].as_str()?.strip_prefix("ping ")?.parse().ok())
+                .flatten()
+        },
+        |line| {
+            let e = json(line);
+            match e["event"].as_str() {
+                Some("file_done") => Some(Ok(())),
+                Some("file_failed") => Some(Err(format!("the transfer failed: {e}"))),
+                _ => None,
             }
-        }
-        if let Some((at, value)) = finished {
-            if value["event"] != "file_done" {
-                return Err(format!("the transfer failed: {value}"));
-            }
-            break at;
-        }
-        if started.elapsed() > Duration::from_secs(300) {
-            return Err("the transfer took over 5 minutes".into());
-        }
+        },
+    )?;
+    let moved = Moved {
+        took: done_at.saturating_duration_since(started),
+        sender_rss: peak_rss(alice.child.id()).unwrap_or(0),
+        receiver_rss: peak_rss(bob.child.id()).unwrap_or(0),
+        chat_ms: super::median(&mut latencies),
     };
-    let took = done_at.saturating_duration_since(started);
-    let rss = (
-        peak_rss(alice.child.id()).unwrap_or(0),
-        peak_rss(bob.child.id()).unwrap_or(0),
-    );
     alice.expect(10.0, "alice's file_done", event("file_done"))?;
     for peer in [&mut alice, &mut bob] {
         let _ = peer.say(r#"{"cmd":"quit"}"#);
         let _ = peer.child.wait();
     }
-    Ok((took, rss.0, rss.1, super::median(&mut latencies)))
+    Ok(moved)
+}
+
+/// A second libpurple driver, `purple@hostc` on host c, with an avahi-daemon of its own.
+fn purple_on_host_c(lab: &Lab) -> Result<(Peer, Avahi), String> {
+    let dir = lab.dir.join("hostc");
+    std::fs::create_dir_all(dir.join("purple")).map_err(|e| e.to_string())?;
+    let avahi = Avahi::start(&lab.ns("c"), &dir, "hostc")?;
+    let home = dir.join("purple").display().to_string();
+    let mut command = netlab::in_namespace(&lab.ns("c"), &lab.driver);
+    command
+        .args(["purple@hostc", &home, "Purple", "C"])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", netlab::bus_address(&dir))
+        .env("HOME", &home);
+    let mut purple = Peer::spawn(
+        "libpurple purple@hostc",
+        command,
+        &dir.join("libpurple.log"),
+    )?;
+    purple.expect(15.0, "SIGNED_ON", |l| l.starts_with("SIGNED_ON"))?;
+    Ok((purple, avahi))
+}
+
+/// libpurple sends `source` to the other libpurple, which accepts on its own into `into`;
+/// from its offer to its `FILE_DONE`. Chat from the sender to the receiver meanwhile.
+fn purple_to_purple(
+    sender: &mut Peer,
+    sender_name: &str,
+    receiver: &mut Peer,
+    receiver_name: &str,
+    source: &Path,
+    into: &Path,
+) -> Result<Moved, String> {
+    let _ = std::fs::remove_dir_all(into);
+    std::fs::create_dir_all(into).map_err(|e| e.to_string())?;
+    receiver.say(&format!("FILEPOLICY accept {}", into.display()))?;
+    sender.forget();
+    receiver.forget();
+    sender.say(&format!("SENDFILE {receiver_name} {}", source.display()))?;
+    let (started, _) = receiver.expect_at(10.0, "the offer", |l| l.starts_with("FILE_OFFER "))?;
+    let (done_at, mut latencies) = chat_while(
+        |n| sender.say(&format!("SEND {receiver_name} ping {n}")),
+        receiver,
+        |line| {
+            line.strip_prefix(&format!("RECV {sender_name}|ping "))?
+                .parse()
+                .ok()
+        },
+        |line| {
+            if line.starts_with("FILE_DONE ") {
+                Some(Ok(()))
+            } else if line.starts_with("FILE_FAILED ") {
+                Some(Err(format!("libpurple: {line}")))
+            } else {
+                None
+            }
+        },
+    )?;
+    Ok(Moved {
+        took: done_at.saturating_duration_since(started),
+        sender_rss: peak_rss(sender.child.id()).unwrap_or(0),
+        receiver_rss: peak_rss(receiver.child.id()).unwrap_or(0),
+        chat_ms: super::median(&mut latencies),
+    })
+}
+
+fn report(
+    figures: &mut serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    what: &str,
+    moved: &Moved,
+    bytes: u64,
+    floor: Duration,
+) {
+    println!(
+        "xtask: {what}: {:.0} MB/s ({:.0} % of the floor), peak RSS sender {:.1} MiB, receiver {:.1} MiB, chat during the transfer {:.2} ms median",
+        mb_per_s(bytes, moved.took),
+        100.0 * floor.as_secs_f64() / moved.took.as_secs_f64(),
+        moved.sender_rss as f64 / 1048576.0,
+        moved.receiver_rss as f64 / 1048576.0,
+        moved.chat_ms
+    );
+    figures.insert(
+        format!("{key}_mb_per_s"),
+        mb_per_s(bytes, moved.took).into(),
+    );
+    figures.insert(
+        format!("{key}_sender_peak_rss_bytes"),
+        moved.sender_rss.into(),
+    );
+    figures.insert(
+        format!("{key}_receiver_peak_rss_bytes"),
+        moved.receiver_rss.into(),
+    );
+    figures.insert(
+        format!("{key}_chat_during_transfer_ms"),
+        moved.chat_ms.into(),
+    );
 }
 
 /// `cargo xtask transfer-bench [--mib N]`: the figures of benches/README.md's file
@@ -533,6 +681,7 @@ pub fn transfer_bench(root: &Path, args: &[String]) -> Result<(), String> {
     let mut figures = serde_json::Map::new();
     figures.insert("mib".into(), mib.into());
 
+    settle(&lab);
     let floor_took = floor(&lab, &source, &lab.dir.join("floor.bin"))?;
     println!(
         "xtask: floor (socat -u -b 65536): {:.0} MB/s",
@@ -540,19 +689,101 @@ pub fn transfer_bench(root: &Path, args: &[String]) -> Result<(), String> {
     );
     figures.insert("floor_mb_per_s".into(), mb_per_s(bytes, floor_took).into());
 
-    let (took, alice_rss, bob_rss, latency) =
-        llxmpp_to_llxmpp(&lab, &source, &lab.dir.join("inbox"))?;
-    println!(
-        "xtask: llxmpp -> llxmpp: {:.0} MB/s ({:.0} % of the floor), peak RSS sender {:.1} MiB, receiver {:.1} MiB, chat during the transfer {latency:.2} ms median",
-        mb_per_s(bytes, took),
-        100.0 * floor_took.as_secs_f64() / took.as_secs_f64(),
-        alice_rss as f64 / 1048576.0,
-        bob_rss as f64 / 1048576.0
+    for (method, key) in [("oob", "llxmpp_oob"), ("si", "llxmpp_si")] {
+        settle(&lab);
+        let moved = llxmpp_to_llxmpp(&lab, &source, &lab.dir.join("inbox"), method)?;
+        report(
+            &mut figures,
+            key,
+            &format!("llxmpp -> llxmpp ({method})"),
+            &moved,
+            bytes,
+            floor_took,
+        );
+    }
+
+    // libpurple: echobot on host b (with the lab's Avahi), purple@hostc on host c.
+    lab.start_avahi()?;
+    let mut echobot = lab.purple()?;
+    echobot.expect(15.0, "SIGNED_ON", |l| l.starts_with("SIGNED_ON"))?;
+    let (mut purple_c, _avahi_c) = purple_on_host_c(&lab)?;
+    echobot.expect(20.0, "purple@hostc online", |l| {
+        l.starts_with("BUDDY_ON purple@hostc|")
+    })?;
+    purple_c.expect(20.0, "echobot online", |l| {
+        l.starts_with("BUDDY_ON echobot@hostb|")
+    })?;
+    settle(&lab);
+    let moved = purple_to_purple(
+        &mut echobot,
+        "echobot@hostb",
+        &mut purple_c,
+        "purple@hostc",
+        &source,
+        &lab.dir.join("purple-in"),
+    )?;
+    report(
+        &mut figures,
+        "libpurple",
+        "libpurple -> libpurple",
+        &moved,
+        bytes,
+        floor_took,
     );
-    figures.insert("llxmpp_mb_per_s".into(), mb_per_s(bytes, took).into());
-    figures.insert("llxmpp_sender_peak_rss_bytes".into(), alice_rss.into());
-    figures.insert("llxmpp_receiver_peak_rss_bytes".into(), bob_rss.into());
-    figures.insert("llxmpp_chat_during_transfer_ms".into(), latency.into());
+
+    // llxmpp and libpurple, both ways (alice on host a, echobot on host b).
+    let mut alice = lab.llxmpp_chat("a", "alice", &[])?;
+    alice.expect(15.0, "echobot online", |l| {
+        json(l)["event"] == "peer_online" && json(l)["peer"] == "echobot@hostb"
+    })?;
+    echobot.expect(20.0, "alice online", |l| {
+        l.starts_with("BUDDY_ON alice@hosta|")
+    })?;
+    settle(&lab);
+    let into = lab.dir.join("purple-from-llxmpp");
+    let _ = std::fs::remove_dir_all(&into);
+    std::fs::create_dir_all(&into).map_err(|e| e.to_string())?;
+    echobot.say(&format!("FILEPOLICY accept {}", into.display()))?;
+    echobot.forget();
+    alice.say(&serde_json::json!({"cmd": "send_file", "to": "echobot@hostb", "path": source, "id": "to-purple"}).to_string())?;
+    let (started, _) = echobot.expect_at(10.0, "the offer", |l| l.starts_with("FILE_OFFER "))?;
+    let (done_at, _) = echobot.expect_at(300.0, "libpurple's FILE_DONE", |l| {
+        l.starts_with("FILE_DONE ") || l.starts_with("FILE_FAILED ")
+    })?;
+    let took = done_at.saturating_duration_since(started);
+    println!(
+        "xtask: llxmpp -> libpurple: {:.0} MB/s",
+        mb_per_s(bytes, took)
+    );
+    figures.insert(
+        "llxmpp_to_libpurple_mb_per_s".into(),
+        mb_per_s(bytes, took).into(),
+    );
+    alice.expect(20.0, "alice's end", |l| json(l)["event"] == "file_done")?;
+
+    settle(&lab);
+    alice.forget();
+    echobot.say(&format!("SENDFILE alice@hosta {}", source.display()))?;
+    let offer = json(&alice.expect(10.0, "libpurple's offer", event("file_offer"))?);
+    let started = Instant::now();
+    let into = lab.dir.join("llxmpp-from-purple");
+    alice.say(&serde_json::json!({"cmd": "accept", "id": offer["id"], "dir": into}).to_string())?;
+    let (done_at, _) = alice.expect_at(300.0, "alice's file", |l| {
+        json(l)["event"] == "file_done" || json(l)["event"] == "file_failed"
+    })?;
+    let took = done_at.saturating_duration_since(started);
+    println!(
+        "xtask: libpurple -> llxmpp: {:.0} MB/s",
+        mb_per_s(bytes, took)
+    );
+    figures.insert(
+        "libpurple_to_llxmpp_mb_per_s".into(),
+        mb_per_s(bytes, took).into(),
+    );
+    let _ = alice.say(r#"{"cmd":"quit"}"#);
+    let _ = alice.child.wait();
+    let _ = echobot.say("QUIT");
+    let _ = purple_c.say("QUIT");
     println!("{}", serde_json::Value::Object(figures));
     Ok(())
 }
