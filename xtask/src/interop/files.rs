@@ -317,10 +317,13 @@ pub fn libpurple_scenarios(lab: &Lab, purple: &mut Peer) -> Vec<(&'static str, O
     results.push((
         "24 cancels mid-transfer both ways, by sender and by receiver: the other side ends too, llxmpp leaves no partial file",
         (|| {
-            // Dana's link at 50 Mbit/s: 16 MiB take about 3 s, time to cancel in the middle.
-            let tc = lab.in_host("d", Path::new("tc"), &["qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "50mbit", "burst", "64kb", "latency", "400ms"]).status().map_err(|e| e.to_string())?;
-            if !tc.success() {
-                return Err("tc failed".into());
+            // Hosts d and b send at 50 Mbit/s: 16 MiB take about 3 s either way, time to
+            // cancel in the middle.
+            for host in ["d", "b"] {
+                let tc = lab.in_host(host, Path::new("tc"), &["qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "50mbit", "burst", "64kb", "latency", "400ms"]).status().map_err(|e| e.to_string())?;
+                if !tc.success() {
+                    return Err("tc failed".into());
+                }
             }
             let outcome = (|| {
                 let big = outbox.join("big.bin");
@@ -371,7 +374,9 @@ pub fn libpurple_scenarios(lab: &Lab, purple: &mut Peer) -> Vec<(&'static str, O
                 }
                 Ok(())
             })();
-            let _ = lab.in_host("d", Path::new("tc"), &["qdisc", "del", "dev", "eth0", "root"]).status();
+            for host in ["d", "b"] {
+                let _ = lab.in_host(host, Path::new("tc"), &["qdisc", "del", "dev", "eth0", "root"]).status();
+            }
             outcome
         })(),
     ));
