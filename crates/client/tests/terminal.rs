@@ -514,3 +514,68 @@ fn piped_stdin_keeps_the_plain_line_mode() {
     }
     bob.quit();
 }
+
+#[test]
+fn files_are_offered_accepted_with_a_progress_bar_and_sent_from_the_prompt() {
+    let Some(lab) = Lab::new("f") else { return };
+    // Bob's link at 50 Mbit/s: his 4 MiB take most of a second, long enough for bars.
+    let tc = netlab::in_namespace(&lab.hosts.ns("b"), "tc")
+        .args([
+            "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "50mbit",
+        ])
+        .args(["burst", "64kb", "latency", "400ms"])
+        .status()
+        .unwrap();
+    assert!(tc.success());
+    let mut bob = ChatNode::start_with(&lab, "b", "bob", &[]);
+    let mut alice = Terminal::start(&lab.hosts, "a", "alice", &[("NO_COLOR", "1")]);
+    alice.wait_for(15, "bob online", |t| {
+        t.shows("bob@hostb (bob@hostb) is online")
+    });
+    bob.expect(15, "alice online", |e| {
+        is(e, "peer_online") && e["peer"] == "alice@hosta"
+    });
+    let dir = std::env::temp_dir().join(format!("llxmpp-{}-files", lab.hosts.ns("a")));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let theirs = dir.join("from bob.bin");
+    let bytes: Vec<u8> = (0..4u32 << 20).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&theirs, &bytes).unwrap();
+
+    bob.command(json!({"cmd": "send_file", "to": "alice@hosta", "path": theirs, "id": "b1"}));
+    alice.wait_for(10, "the offer", |t| {
+        t.shows("* bob@hostb offers from bob.bin (4.0 MiB): /accept r1 or /reject r1")
+    });
+    let inbox = dir.join("inbox");
+    alice.type_keys(&format!("/accept r1 {}\r", inbox.display()));
+    alice.wait_for(20, "the file saved", |t| {
+        t.shows(&format!(
+            "* r1 done: {} (4.0 MiB)",
+            inbox.join("from bob.bin").display()
+        ))
+    });
+    assert!(
+        alice
+            .rows()
+            .iter()
+            .any(|row| row.contains("] r1 ") && row.contains(" of 4.0 MiB")),
+        "no progress bar: {:#?}",
+        alice.rows()
+    );
+    assert_eq!(std::fs::read(inbox.join("from bob.bin")).unwrap(), bytes);
+
+    // And the other way, named by a prefix.
+    let ours = dir.join("notes.txt");
+    std::fs::write(&ours, b"for bob").unwrap();
+    alice.type_keys(&format!("/send bo {}\r", ours.display()));
+    alice.wait_for(5, "the confirmation", |t| {
+        t.shows(&format!("* offering {} to bob@hostb as f1", ours.display()))
+    });
+    let offer = bob.expect(10, "alice's offer", |e| is(e, "file_offer"));
+    bob.command(json!({"cmd": "accept", "id": offer["id"], "dir": dir.join("bob")}));
+    alice.wait_for(10, "sent", |t| {
+        t.shows(&format!("* f1 done: {}", ours.display()))
+    });
+    alice.quit();
+    bob.quit();
+}
