@@ -32,6 +32,27 @@ pub fn chat_args(name: &str, host: &str) -> Vec<String> {
     .to_vec()
 }
 
+/// Slows what the host in namespace `ns` sends on its `eth0` to 50 Mbit/s (Wi-Fi's pace),
+/// so that a file is still moving when a test acts on it; `false` takes that back.
+pub fn throttle(ns: &str, on: bool) -> Result<(), String> {
+    let args: &[&str] = if on {
+        &[
+            "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "50mbit", "burst", "64kb",
+            "latency", "400ms",
+        ]
+    } else {
+        &["qdisc", "del", "dev", "eth0", "root"]
+    };
+    let status = in_namespace(ns, "tc")
+        .args(args)
+        .status()
+        .map_err(|e| format!("tc: {e}"))?;
+    if !status.success() {
+        return Err(format!("tc {args:?} failed in {ns}"));
+    }
+    Ok(())
+}
+
 /// Runs a command to completion; its stdout, or why it failed.
 pub fn run(program: &str, args: &[&str]) -> Result<String, String> {
     let output = Command::new(program)

@@ -454,58 +454,16 @@ impl llxmpp_event_loop::Handler for Browse {
 }
 
 fn send(peer: String, text: String, identity: Identity, wait: f64) -> Result<ExitCode, String> {
-    let config = node_config(&identity)?;
-    let (handle, events, thread) = start(
-        config,
-        TransferConfig::default(),
-        Some(identity.port),
-        &identity.interfaces,
-    )?;
-    let deadline = Instant::now() + Duration::from_secs_f64(wait.max(0.0));
-    let mut asked = false;
-    let mut written = false;
-    let mut reason = format!("{peer} did not show up within {wait} s");
-    loop {
-        let timeout = deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(10));
-        match events.recv_timeout(timeout) {
-            Ok(NodeEvent::PeerOnline(p)) if p.instance == peer && !asked => {
-                asked = true;
-                let _ = handle.send(NodeCommand::Send {
-                    to: peer.clone(),
-                    body: text.clone(),
-                    id: "m1".into(),
-                });
-            }
-            Ok(NodeEvent::Sent { id, .. }) if id == "m1" => {
-                written = true;
-                let _ = handle.send(NodeCommand::Quit);
-            }
-            Ok(NodeEvent::SendFailed {
-                id, reason: why, ..
-            }) if id == "m1" => {
-                reason = why;
-                let _ = handle.send(NodeCommand::Quit);
-            }
-            Ok(NodeEvent::Stopped) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Ok(NodeEvent::Error(message)) => eprintln!("llxmpp: {message}"),
-            Ok(_) => {}
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if !asked {
-                    let _ = handle.send(NodeCommand::Quit);
-                    asked = true;
-                }
-            }
-        }
-    }
-    let _ = thread.join();
-    if written {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        eprintln!("llxmpp: not sent: {reason}");
-        Ok(ExitCode::FAILURE)
-    }
+    let command = NodeCommand::Send {
+        to: peer.clone(),
+        body: text,
+        id: "m1".into(),
+    };
+    one_shot(&peer, command, identity, wait, |event| match event {
+        NodeEvent::Sent { id, .. } if id == "m1" => Some(Ok(())),
+        NodeEvent::SendFailed { id, reason, .. } if id == "m1" => Some(Err(reason.clone())),
+        _ => None,
+    })
 }
 
 fn send_file(
@@ -520,6 +478,29 @@ fn send_file(
         eprintln!("llxmpp: not sent: cannot read {}: {e}", path.display());
         return Ok(ExitCode::FAILURE);
     }
+    let command = NodeCommand::SendFile {
+        to: peer.clone(),
+        path,
+        id: "f1".into(),
+        method,
+    };
+    one_shot(&peer, command, identity, wait, |event| match event {
+        NodeEvent::FileDone { id, .. } if id == "f1" => Some(Ok(())),
+        NodeEvent::FileFailed { id, reason } if id == "f1" => Some(Err(reason.clone())),
+        _ => None,
+    })
+}
+
+/// `send` and `send-file`: publishes us, waits up to `wait` seconds for `peer`, gives the
+/// node `command` once it is online, and quits when `outcome` says how it ended; exit 0
+/// only for `Ok`, else 1 with `llxmpp: not sent: REASON` on standard error.
+fn one_shot(
+    peer: &str,
+    command: NodeCommand,
+    identity: Identity,
+    wait: f64,
+    outcome: impl Fn(&NodeEvent) -> Option<Result<(), String>>,
+) -> Result<ExitCode, String> {
     let config = node_config(&identity)?;
     let (handle, events, thread) = start(
         config,
@@ -528,47 +509,40 @@ fn send_file(
         &identity.interfaces,
     )?;
     let deadline = Instant::now() + Duration::from_secs_f64(wait.max(0.0));
-    let mut asked = false;
-    let mut done = false;
-    let mut reason = format!("{peer} did not show up within {wait} s");
+    let mut command = Some(command);
+    let mut result = Err(format!("{peer} did not show up within {wait} s"));
     loop {
         let timeout = deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(10));
         match events.recv_timeout(timeout) {
-            Ok(NodeEvent::PeerOnline(p)) if p.instance == peer && !asked => {
-                asked = true;
-                let _ = handle.send(NodeCommand::SendFile {
-                    to: peer.clone(),
-                    path: path.clone(),
-                    id: "f1".into(),
-                    method,
-                });
-            }
-            Ok(NodeEvent::FileDone { id, .. }) if id == "f1" => {
-                done = true;
-                let _ = handle.send(NodeCommand::Quit);
-            }
-            Ok(NodeEvent::FileFailed { id, reason: why }) if id == "f1" => {
-                reason = why;
-                let _ = handle.send(NodeCommand::Quit);
+            Ok(NodeEvent::PeerOnline(p)) if p.instance == peer && command.is_some() => {
+                if let Some(command) = command.take() {
+                    let _ = handle.send(command);
+                }
             }
             Ok(NodeEvent::Stopped) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Ok(NodeEvent::Error(message)) => eprintln!("llxmpp: {message}"),
-            Ok(_) => {}
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if !asked {
+            Ok(event) => {
+                if let Some(ended) = outcome(&event) {
+                    result = ended;
                     let _ = handle.send(NodeCommand::Quit);
-                    asked = true;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                // The peer never came: give up (once; the node then stops).
+                if command.take().is_some() {
+                    let _ = handle.send(NodeCommand::Quit);
                 }
             }
         }
     }
     let _ = thread.join();
-    if done {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        eprintln!("llxmpp: not sent: {reason}");
-        Ok(ExitCode::FAILURE)
+    match result {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(reason) => {
+            eprintln!("llxmpp: not sent: {reason}");
+            Ok(ExitCode::FAILURE)
+        }
     }
 }

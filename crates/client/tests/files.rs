@@ -287,17 +287,9 @@ fn send_file_exits_0_only_when_the_peer_has_the_file() {
     bob.quit();
 }
 
-/// The link of `host` throttled to 50 Mbit/s (Wi-Fi's pace), so that a file is still
-/// moving when the test acts on it.
+/// What `host` sends goes at 50 Mbit/s: a file is still moving when the test acts on it.
 fn throttle(lab: &Lab, host: &str) {
-    let tc = common::netlab::in_namespace(&lab.hosts.ns(host), "tc")
-        .args([
-            "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "50mbit",
-        ])
-        .args(["burst", "64kb", "latency", "400ms"])
-        .status()
-        .unwrap();
-    assert!(tc.success());
+    common::netlab::throttle(&lab.hosts.ns(host), true).unwrap();
 }
 
 fn signal(node: &ChatNode, signal: &str) {

@@ -519,14 +519,7 @@ fn piped_stdin_keeps_the_plain_line_mode() {
 fn files_are_offered_accepted_with_a_progress_bar_and_sent_from_the_prompt() {
     let Some(lab) = Lab::new("f") else { return };
     // Bob's link at 50 Mbit/s: his 4 MiB take most of a second, long enough for bars.
-    let tc = netlab::in_namespace(&lab.hosts.ns("b"), "tc")
-        .args([
-            "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "50mbit",
-        ])
-        .args(["burst", "64kb", "latency", "400ms"])
-        .status()
-        .unwrap();
-    assert!(tc.success());
+    netlab::throttle(&lab.hosts.ns("b"), true).unwrap();
     let mut bob = ChatNode::start_with(&lab, "b", "bob", &[]);
     let mut alice = Terminal::start(&lab.hosts, "a", "alice", &[("NO_COLOR", "1")]);
     alice.wait_for(15, "bob online", |t| {

@@ -320,10 +320,7 @@ pub fn libpurple_scenarios(lab: &Lab, purple: &mut Peer) -> Vec<(&'static str, O
             // Hosts d and b send at 50 Mbit/s: 16 MiB take about 3 s either way, time to
             // cancel in the middle.
             for host in ["d", "b"] {
-                let tc = lab.in_host(host, Path::new("tc"), &["qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "50mbit", "burst", "64kb", "latency", "400ms"]).status().map_err(|e| e.to_string())?;
-                if !tc.success() {
-                    return Err("tc failed".into());
-                }
+                netlab::throttle(&lab.ns(host), true)?;
             }
             let outcome = (|| {
                 let big = outbox.join("big.bin");
@@ -375,7 +372,7 @@ pub fn libpurple_scenarios(lab: &Lab, purple: &mut Peer) -> Vec<(&'static str, O
                 Ok(())
             })();
             for host in ["d", "b"] {
-                let _ = lab.in_host(host, Path::new("tc"), &["qdisc", "del", "dev", "eth0", "root"]).status();
+                let _ = netlab::throttle(&lab.ns(host), false);
             }
             outcome
         })(),
