@@ -410,3 +410,86 @@ fn files_move_over_oob_http_and_a_guessed_url_gets_nothing() {
     assert!(is(&outcome(&mut alice, 10, "secret"), "file_done"));
     quit_all([&mut alice, &mut bob]);
 }
+
+#[test]
+fn a_full_disk_fails_the_transfer_and_strangers_at_our_port_touch_nothing() {
+    let Some(lab) = Lab::new("m") else { return };
+    // Bob saves into a 1 MiB file system: the disk fills halfway. Mounted before the nodes
+    // start: `ip netns exec` gives each a copy of the mounts of that moment.
+    let full = folder("full-disk");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&full)
+        .status()
+        .unwrap();
+    assert!(mounted.success());
+    let _unmount = Unmount(full.clone());
+    let (mut alice, mut bob) = alice_and_bob(&lab);
+    let outbox = folder("full-out");
+    let file = outbox.join("big.bin");
+    std::fs::write(&file, random_bytes(2 << 20, 17)).unwrap();
+    alice.command(json!({"cmd": "send_file", "to": "bob@hostb", "path": file, "id": "full"}));
+    let offer = bob.expect(10, "the offer", |e| is(e, "file_offer"));
+    let theirs = offer["id"].as_str().unwrap().to_owned();
+    bob.command(json!({"cmd": "accept", "id": theirs, "dir": full}));
+    let failed = outcome(&mut bob, 10, &theirs);
+    let left: Vec<_> = std::fs::read_dir(&full).unwrap().collect();
+    assert!(is(&failed, "file_failed"), "{failed}");
+    assert!(
+        failed["reason"].as_str().unwrap().contains("No space left"),
+        "{failed}"
+    );
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(is(&outcome(&mut alice, 10, "full"), "file_failed"));
+
+    // While an offer of Alice's waits for its bytestream: a SOCKS5 stranger from host c
+    // is cut off before a byte, and one from Bob's own address that does not know the
+    // stream's hash gets SOCKS5's "not allowed"; the transfer then goes through.
+    let inbox = folder("strangers-in");
+    alice.seen.clear();
+    bob.seen.clear();
+    alice.command(json!({"cmd": "send_file", "to": "bob@hostb", "path": file, "id": "ok"}));
+    bob.expect(10, "the offer", |e| is(e, "file_offer"));
+    let knock = |host: &str| {
+        let script = "import socket,sys\n\
+            s=socket.create_connection(('10.80.0.1',5298),timeout=5)\n\
+            s.sendall(bytes([5,1,0])+bytes([5,1,0,3,40])+b'0'*40+bytes([0,0]))\n\
+            got=b''\n\
+            try:\n\
+            \x20   while len(got)<12:\n\
+            \x20       c=s.recv(64)\n\
+            \x20       if not c: break\n\
+            \x20       got+=c\n\
+            except OSError: pass\n\
+            sys.stdout.write(got.hex())\n";
+        let out = common::netlab::in_namespace(&lab.hosts.ns(host), "/usr/bin/python3")
+            .args(["-c", script])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(knock("c"), "", "a host that is no peer's");
+    assert!(knock("b").starts_with("05000502"), "a guessed hash");
+    let offer = bob
+        .seen
+        .iter()
+        .find(|e| is(e, "file_offer"))
+        .unwrap()
+        .clone();
+    bob.command(json!({"cmd": "accept", "id": offer["id"], "dir": inbox}));
+    assert!(is(
+        &outcome(&mut bob, 10, offer["id"].as_str().unwrap()),
+        "file_done"
+    ));
+    assert!(is(&outcome(&mut alice, 10, "ok"), "file_done"));
+    quit_all([&mut alice, &mut bob]);
+}
+
+/// Unmounts a test's file system when the test ends, however it ends.
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
