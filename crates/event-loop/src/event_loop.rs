@@ -28,11 +28,12 @@ const INTERFACE_WATCH: Token = Token(3);
 /// After the kernel says interfaces changed, how long to wait for the rest of the burst
 /// (an address replaced is a removal and an addition) before reading them again.
 const WATCH_SETTLE: Duration = Duration::from_millis(20);
-/// Reads of one connection in one round (4 × 64 KiB) before the others get their turn: a peer that
+/// Reads of one connection in one round (one read buffer, 64 KiB) before the others get
+/// their turn: a peer that
 /// sends faster than the handler consumes (a file, a flood) must not keep the loop from
 /// every other socket (chat, mDNS), nor its clock from moving. What is left is read in
 /// the next round, without waiting.
-const READS_PER_ROUND: usize = 4;
+const READS_PER_ROUND: usize = 1;
 const MDNS_BASE: usize = 16;
 const MDNS_MAX: usize = 4096;
 const CONNECTION_BASE: usize = MDNS_BASE + MDNS_MAX;

@@ -42,7 +42,7 @@ const CHUNK: usize = 64 << 10;
 /// Chunks written in one turn before the loop serves the others: a receiver that keeps
 /// up never pushes back, and without a bound one turn would send the whole file while
 /// chat and mDNS wait.
-const CHUNKS_PER_TURN: usize = 4;
+const CHUNKS_PER_TURN: usize = 1;
 
 /// Where files go and how many may move.
 #[derive(Clone, Debug)]
