@@ -493,3 +493,36 @@ impl Drop for Unmount {
         let _ = std::process::Command::new("umount").arg(&self.0).status();
     }
 }
+
+#[test]
+fn a_receiver_that_stops_reading_fails_the_sender_after_the_stall_timeout() {
+    let Some(lab) = Lab::new("n") else { return };
+    throttle(&lab, "a");
+    let (mut alice, mut bob) = alice_and_bob(&lab);
+    let outbox = folder("slow-out");
+    let inbox = folder("slow-in");
+    let file = outbox.join("big.bin");
+    std::fs::write(&file, random_bytes(64 << 20, 29)).unwrap();
+    let theirs = start_moving(&mut alice, &mut bob, &file, &inbox);
+    // Bob stops (a reader that never reads): queues fill, Alice's writes stop.
+    signal(&bob, "STOP");
+    let stalled = outcome(&mut alice, 45, "s");
+    signal(&bob, "CONT");
+    assert!(is(&stalled, "file_failed"), "{stalled}");
+    assert!(
+        stalled["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no byte moved"),
+        "{stalled}"
+    );
+    // Her side reset the bytestream: Bob's transfer ends too, without a partial file.
+    assert!(is(&outcome(&mut bob, 10, &theirs), "file_failed"));
+    assert_eq!(std::fs::read_dir(&inbox).unwrap().count(), 0);
+    // And both nodes still chat.
+    alice.command(json!({"cmd": "send", "to": "bob@hostb", "body": "awake?", "id": "m"}));
+    bob.expect(10, "the message", |e| {
+        is(e, "message") && e["body"] == "awake?"
+    });
+    quit_all([&mut alice, &mut bob]);
+}
