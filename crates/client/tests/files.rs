@@ -526,3 +526,86 @@ fn a_receiver_that_stops_reading_fails_the_sender_after_the_stall_timeout() {
     });
     quit_all([&mut alice, &mut bob]);
 }
+
+/// A sender that lies, on host c: published with python-zeroconf as `rogue@hostc`, it
+/// offers `x.bin` (1,000 bytes) to bob@hostb over XEP-0095, serves the streamhost itself
+/// and writes 3,000 bytes into it. Prints `ACCEPTED` when Bob accepts, `SENT` once it has
+/// written.
+const ROGUE_SENDER: &str = r#"
+import socket, time
+from zeroconf import ServiceInfo, Zeroconf
+zc = Zeroconf(interfaces=["10.80.0.3"])
+info = ServiceInfo("_presence._tcp.local.", "rogue@hostc._presence._tcp.local.",
+    addresses=[socket.inet_aton("10.80.0.3")], port=5400, server="hostc-rogue.local.",
+    properties={"txtvers": "1", "status": "avail", "port.p2pj": "5400"})
+zc.register_service(info)
+time.sleep(3)
+streamhost = socket.socket()
+streamhost.bind(("10.80.0.3", 0))
+streamhost.listen(1)
+port = streamhost.getsockname()[1]
+s = socket.create_connection(("10.80.0.2", 5298), timeout=20)
+s.sendall(b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+          b"xmlns:stream='http://etherx.jabber.org/streams' from='rogue@hostc' "
+          b"to='bob@hostb'>"
+          b"<iq type='set' id='o1' from='rogue@hostc' to='bob@hostb'>"
+          b"<si xmlns='http://jabber.org/protocol/si' id='o1' "
+          b"profile='http://jabber.org/protocol/si/profile/file-transfer'>"
+          b"<file xmlns='http://jabber.org/protocol/si/profile/file-transfer' name='x.bin' size='1000'/>"
+          b"<feature xmlns='http://jabber.org/protocol/feature-neg'><x xmlns='jabber:x:data' type='form'>"
+          b"<field var='stream-method' type='list-single'><option>"
+          b"<value>http://jabber.org/protocol/bytestreams</value></option></field></x></feature>"
+          b"</si></iq>")
+got = b""
+while b"type='result'" not in got:
+    chunk = s.recv(4096)
+    if not chunk:
+        raise SystemExit("closed")
+    got += chunk
+print("ACCEPTED", flush=True)
+s.sendall(("<iq type='set' id='h1' from='rogue@hostc' to='bob@hostb'>"
+           "<query xmlns='http://jabber.org/protocol/bytestreams' sid='o1'>"
+           "<streamhost jid='rogue@hostc' host='10.80.0.3' port='%d'/></query></iq>" % port).encode())
+conn, _ = streamhost.accept()
+conn.recv(3)
+conn.sendall(bytes([5, 0]))
+conn.recv(47)
+conn.sendall(bytes([5, 0, 0, 3, 40]) + b"0" * 40 + bytes([0, 0]))
+try:
+    conn.sendall(b"y" * 3000)
+except OSError:
+    pass
+print("SENT", flush=True)
+time.sleep(3)
+zc.unregister_service(info)
+zc.close()
+"#;
+
+#[test]
+fn more_bytes_than_announced_fail_the_transfer_and_leave_nothing() {
+    let Some(lab) = Lab::new("q") else { return };
+    let mut bob = ChatNode::start(&lab, "b", "bob", &[]);
+    bob.expect(10, "ready", |e| is(e, "ready"));
+    let mut rogue = common::netlab::in_namespace(&lab.hosts.ns("c"), "/usr/bin/python3")
+        .args(["-c", ROGUE_SENDER])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let offer = bob.expect(20, "the rogue's offer", |e| is(e, "file_offer"));
+    assert_eq!(offer["from"], "rogue@hostc");
+    assert_eq!(offer["size"], 1000);
+    let inbox = folder("rogue-in");
+    bob.command(json!({"cmd": "accept", "id": offer["id"], "dir": inbox}));
+    let failed = outcome(&mut bob, 20, offer["id"].as_str().unwrap());
+    assert!(is(&failed, "file_failed"), "{failed}");
+    assert!(
+        failed["reason"]
+            .as_str()
+            .unwrap()
+            .contains("more than the 1000 bytes announced"),
+        "{failed}"
+    );
+    assert_eq!(std::fs::read_dir(&inbox).unwrap().count(), 0);
+    let _ = rogue.wait();
+    bob.quit();
+}
