@@ -250,6 +250,13 @@ pub(super) fn is_file_request(first: &[u8]) -> bool {
     matches!(first.first(), Some(5 | b'G' | b'H'))
 }
 
+/// Whether the receiver's TCP has acknowledged all `size` bytes of the bytestream `conn`.
+fn every_byte_taken(ctx: &Context<'_>, conn: Option<ConnectionId>, size: u64) -> bool {
+    conn.and_then(|c| ctx.send_progress(c))
+        .and_then(|p| p.acknowledged)
+        .is_some_and(|acknowledged| acknowledged >= size)
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -278,6 +285,20 @@ impl Node {
             retried: false,
         };
         self.send(ctx, message);
+    }
+
+    /// Answers the peer's IQ `iq_id` with an error (the answer belongs to no transfer).
+    fn refuse_iq(
+        &mut self,
+        ctx: &mut Context<'_>,
+        peer: &str,
+        iq_id: &str,
+        refusal: Refusal,
+        text: Option<&str>,
+    ) {
+        let mut xml = String::new();
+        si::write_refusal(&mut xml, self.address(iq_id, peer), refusal, text);
+        self.send_transfer_stanza(ctx, peer, "", xml);
     }
 
     /// A stanza of transfer `id` could not be delivered.
@@ -549,9 +570,7 @@ impl Node {
                 _ => None,
             };
             if let Some((iq, refusal)) = answer {
-                let mut xml = String::new();
-                si::write_refusal(&mut xml, self.address(iq, &t.peer), refusal, None);
-                self.send_transfer_stanza(ctx, &t.peer, "", xml);
+                self.refuse_iq(ctx, &t.peer, iq, refusal, None);
             }
         }
         self.emit(NodeEvent::FileFailed {
@@ -574,14 +593,8 @@ impl Node {
             Err(e) => {
                 if iq.kind == llxmpp_framer::IqType::Set {
                     tracing::info!(%peer, %e, "an unreadable transfer IQ");
-                    let mut xml = String::new();
-                    si::write_refusal(
-                        &mut xml,
-                        self.address(&iq.id, peer),
-                        Refusal::BadRequest,
-                        Some(&e.to_string()),
-                    );
-                    self.send_transfer_stanza(ctx, peer, "", xml);
+                    let why = e.to_string();
+                    self.refuse_iq(ctx, peer, &iq.id, Refusal::BadRequest, Some(&why));
                 }
                 return;
             }
@@ -605,9 +618,7 @@ impl Node {
                         )
                 });
                 let Some(tid) = found else {
-                    let mut xml = String::new();
-                    si::write_refusal(&mut xml, self.address(&id, peer), Refusal::NotFound, None);
-                    return self.send_transfer_stanza(ctx, peer, "", xml);
+                    return self.refuse_iq(ctx, peer, &id, Refusal::NotFound, None);
                 };
                 if method != ns::BYTESTREAMS {
                     return self.fail_transfer(
@@ -625,9 +636,7 @@ impl Node {
                         && matches!(t.side, Side::Receive { trying: None, .. })
                 });
                 let Some(tid) = found else {
-                    let mut xml = String::new();
-                    si::write_refusal(&mut xml, self.address(&id, peer), Refusal::NotFound, None);
-                    return self.send_transfer_stanza(ctx, peer, "", xml);
+                    return self.refuse_iq(ctx, peer, &id, Refusal::NotFound, None);
                 };
                 // Only the peer's own addresses: a streamhost elsewhere would have us
                 // connect wherever an offer says (libpurple lists its addresses, and
@@ -697,21 +706,18 @@ impl Node {
                         )
                 });
                 let Some(tid) = found else { return };
-                match self.transfers.list.get(&tid).map(|t| (t.step, t.conn)) {
-                    Some((Step::Draining, conn)) => {
-                        let acknowledged = conn
-                            .and_then(|c| ctx.send_progress(c))
-                            .and_then(|p| p.acknowledged);
-                        let size = self.transfers.list.get(&tid).map_or(0, |t| t.size);
-                        if conn.is_none() || acknowledged.is_some_and(|a| a >= size) {
-                            if let Some(conn) = conn {
-                                self.transfers.conns.remove(&conn);
-                                ctx.close(conn);
-                            }
-                            self.finish_send(&tid);
-                        }
+                match self
+                    .transfers
+                    .list
+                    .get(&tid)
+                    .map(|t| (t.step, t.conn, t.size))
+                {
+                    Some((Step::Draining, conn, size))
+                        if conn.is_none() || every_byte_taken(ctx, conn, size) =>
+                    {
+                        self.finish_send(ctx, &tid);
                     }
-                    Some((Step::Offered, _)) => {
+                    Some((Step::Offered, _, _)) => {
                         self.fail_transfer(
                             ctx,
                             &tid,
@@ -1380,18 +1386,13 @@ impl Node {
         let saved = settle(&dir, &t.name, &partial);
         if oob.is_some() {
             // The sender of an OOB offer learns from our answer that it may stop serving.
-            let mut xml = String::new();
             if saved.is_ok() {
+                let mut xml = String::new();
                 si::write_result(&mut xml, self.address(&t.offer_iq, &t.peer));
+                self.send_transfer_stanza(ctx, &t.peer, "", xml);
             } else {
-                si::write_refusal(
-                    &mut xml,
-                    self.address(&t.offer_iq, &t.peer),
-                    Refusal::NotFound,
-                    None,
-                );
+                self.refuse_iq(ctx, &t.peer, &t.offer_iq, Refusal::NotFound, None);
             }
-            self.send_transfer_stanza(ctx, &t.peer, "", xml);
         }
         if let Some(conn) = t.conn {
             self.transfers.conns.remove(&conn);
@@ -1454,9 +1455,8 @@ impl Node {
             (Side::Send { .. }, Step::Draining) => {
                 // The receiver closed after our last byte: done if its TCP has every
                 // byte (the loop's queue is flushed before it shuts our side).
-                let acknowledged = ctx.send_progress(conn).and_then(|p| p.acknowledged);
-                if why.is_none() || acknowledged.is_some_and(|a| a >= t.size) {
-                    self.finish_send(&id);
+                if why.is_none() || every_byte_taken(ctx, Some(conn), t.size) {
+                    self.finish_send(ctx, &id);
                 } else {
                     let reason = format!(
                         "the bytestream ended before the receiver had every byte ({})",
@@ -1477,10 +1477,16 @@ impl Node {
         }
     }
 
-    fn finish_send(&mut self, id: &str) {
+    /// Our file is with the receiver: its bytestream, if still open, is closed, and
+    /// `file_done`.
+    fn finish_send(&mut self, ctx: &mut Context<'_>, id: &str) {
         let Some(t) = self.transfers.list.remove(id) else {
             return;
         };
+        if let Some(conn) = t.conn {
+            self.transfers.conns.remove(&conn);
+            ctx.close(conn);
+        }
         let Side::Send { path, .. } = t.side else {
             return;
         };
@@ -1526,16 +1532,8 @@ impl Node {
                     t.bytes, t.size
                 ),
                 Step::Draining => {
-                    let acknowledged = t
-                        .conn
-                        .and_then(|c| ctx.send_progress(c))
-                        .and_then(|p| p.acknowledged);
-                    if acknowledged.is_some_and(|a| a >= t.size) {
-                        if let Some(conn) = t.conn {
-                            self.transfers.conns.remove(&conn);
-                            ctx.close(conn);
-                        }
-                        self.finish_send(&id);
+                    if every_byte_taken(ctx, t.conn, t.size) {
+                        self.finish_send(ctx, &id);
                         continue;
                     }
                     format!("the receiver did not take the last bytes in {STALL_TIMEOUT:?}")
