@@ -609,3 +609,132 @@ fn more_bytes_than_announced_fail_the_transfer_and_leave_nothing() {
     let _ = rogue.wait();
     bob.quit();
 }
+
+/// A receiver that does not save, on host c: published with python-zeroconf as
+/// `rogue@hostc`, it accepts every SI offer and connects to the streamhost. With `reset`
+/// it reads every byte, then resets the bytestream (SO_LINGER 0) instead of closing it;
+/// with `silent` it reads nothing and never closes: its kernel takes (and acknowledges)
+/// the bytes, the application never has them. Prints `CONNECTED` once the SOCKS5
+/// handshake is done.
+const ROGUE_RECEIVER: &str = r#"
+import hashlib, re, socket, struct, sys, time
+from zeroconf import ServiceInfo, Zeroconf
+mode = sys.argv[1]
+zc = Zeroconf(interfaces=["10.80.0.3"])
+info = ServiceInfo("_presence._tcp.local.", "rogue@hostc._presence._tcp.local.",
+    addresses=[socket.inet_aton("10.80.0.3")], port=5400, server="hostc-rogue.local.",
+    properties={"txtvers": "1", "status": "avail", "port.p2pj": "5400"})
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("10.80.0.3", 5400))
+listener.listen(4)
+zc.register_service(info)
+s, _ = listener.accept()
+got = b""
+def until(pattern):
+    global got
+    while True:
+        m = re.search(pattern, got, re.S)
+        if m:
+            got = got[m.end():]
+            return m
+        chunk = s.recv(65536)
+        if not chunk:
+            raise SystemExit("closed")
+        got += chunk
+until(rb"<stream:stream[^>]*>")
+s.sendall(b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+          b"xmlns:stream='http://etherx.jabber.org/streams' from='rogue@hostc' to='alice@hosta'>")
+offer = until(rb"<iq[^>]*?id='([^']+)'[^>]*>\s*<si .*?</iq>")
+iq_id = offer.group(1).decode()
+initiator = re.search(rb"from='([^']+)'", offer.group(0)).group(1).decode()
+sid = re.search(rb"<si [^>]*id='([^']+)'", offer.group(0)).group(1).decode()
+s.sendall(("<iq type='result' id='%s' from='rogue@hostc' to='%s'>"
+           "<si xmlns='http://jabber.org/protocol/si'><feature xmlns='http://jabber.org/protocol/feature-neg'>"
+           "<x xmlns='jabber:x:data' type='submit'><field var='stream-method'>"
+           "<value>http://jabber.org/protocol/bytestreams</value></field></x></feature></si></iq>"
+           % (iq_id, initiator)).encode())
+hosts = until(rb"<query[^>]*bytestreams.*?</iq>").group(0)
+host = re.search(rb"host='([^']+)' port='(\d+)'", hosts)
+b = socket.create_connection((host.group(1).decode(), int(host.group(2))), timeout=20)
+b.sendall(bytes([5, 1, 0]))
+b.recv(2)
+digest = hashlib.sha1((sid + initiator + "rogue@hostc").encode()).hexdigest().encode()
+b.sendall(bytes([5, 1, 0, 3, 40]) + digest + bytes([0, 0]))
+reply = b""
+while len(reply) < 47:
+    reply += b.recv(47 - len(reply))
+print("CONNECTED", flush=True)
+if mode == "reset":
+    time.sleep(1)
+    while True:
+        b.settimeout(2)
+        try:
+            if not b.recv(65536):
+                break
+        except socket.timeout:
+            break
+    b.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    b.close()
+    time.sleep(5)
+else:
+    time.sleep(45)
+zc.unregister_service(info)
+zc.close()
+"#;
+
+/// Alice sends 64 KiB (fewer than the receiver's socket buffers take unread) to a rogue receiver
+/// behaving as `mode`; returns her outcome (`None`: no namespaces here, outside CI).
+fn send_to_rogue_receiver(lab_name: &str, mode: &str, secs: u64) -> Option<Value> {
+    let lab = Lab::new(lab_name)?;
+    let mut alice = ChatNode::start(&lab, "a", "alice", &[]);
+    let mut rogue = common::netlab::in_namespace(&lab.hosts.ns("c"), "/usr/bin/python3")
+        .args(["-c", ROGUE_RECEIVER, mode])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    alice.expect(20, "the rogue online", |e| {
+        is(e, "peer_online") && e["peer"] == "rogue@hostc"
+    });
+    let outbox = folder(&format!("rogue-{mode}-out"));
+    let file = outbox.join("small.bin");
+    std::fs::write(&file, random_bytes(64 << 10, 31)).unwrap();
+    alice.command(
+        json!({"cmd": "send_file", "to": "rogue@hostc", "path": file, "id": "r", "method": "si"}),
+    );
+    let result = outcome(&mut alice, secs, "r");
+    let _ = rogue.kill();
+    let _ = rogue.wait();
+    alice.quit();
+    Some(result)
+}
+
+#[test]
+fn a_receiver_that_resets_the_bytestream_has_not_got_the_file() {
+    // Every byte was acknowledged by its TCP, and read: without its clean close, nothing
+    // says the file was saved (a receiver whose disk filled resets the same way).
+    let Some(failed) = send_to_rogue_receiver("rr", "reset", 20) else {
+        return;
+    };
+    assert!(is(&failed, "file_failed"), "{failed}");
+    assert!(
+        failed["reason"].as_str().unwrap().contains("reset"),
+        "{failed}"
+    );
+}
+
+#[test]
+fn a_receiver_that_never_closes_has_not_got_the_file() {
+    // Its kernel holds every byte (acknowledged), its application none.
+    let Some(failed) = send_to_rogue_receiver("rs", "silent", 45) else {
+        return;
+    };
+    assert!(is(&failed, "file_failed"), "{failed}");
+    assert!(
+        failed["reason"]
+            .as_str()
+            .unwrap()
+            .contains("did not close the bytestream"),
+        "{failed}"
+    );
+}

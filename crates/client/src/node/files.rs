@@ -1452,19 +1452,19 @@ impl Node {
                 let reason = why.unwrap_or_else(|| "closed during the SOCKS5 handshake".into());
                 self.stream_host_failed(ctx, &id, conn, reason);
             }
-            (Side::Send { .. }, Step::Draining) => {
-                // The receiver closed after our last byte: done if its TCP has every
-                // byte (the loop's queue is flushed before it shuts our side).
-                if why.is_none() || every_byte_taken(ctx, Some(conn), t.size) {
-                    self.finish_send(ctx, &id);
-                } else {
+            (Side::Send { .. }, Step::Draining) => match why {
+                // The receiver closed after our last byte, as it does once the file is
+                // saved (the loop's queue is flushed before it shuts our side).
+                None => self.finish_send(ctx, &id),
+                // A reset is no "saved", even when its TCP had acknowledged every byte:
+                // a receiver whose disk filled, or that crashed, resets the same way.
+                Some(why) => {
                     let reason = format!(
-                        "the bytestream ended before the receiver had every byte ({})",
-                        why.unwrap_or_default()
+                        "the receiver reset the bytestream after our last byte ({why}): it did not say it saved the file"
                     );
                     self.fail_transfer(ctx, &id, reason);
                 }
-            }
+            },
             _ => {
                 let reason = format!(
                     "the bytestream closed after {} of {} bytes{}",
@@ -1531,12 +1531,14 @@ impl Node {
                     "no byte moved for {STALL_TIMEOUT:?} ({} of {} bytes)",
                     t.bytes, t.size
                 ),
+                // Its kernel may hold every byte (acknowledged) while its application
+                // has none: only its close says the file is saved.
                 Step::Draining => {
                     if every_byte_taken(ctx, t.conn, t.size) {
-                        self.finish_send(ctx, &id);
-                        continue;
+                        format!("the receiver took every byte but did not close the bytestream in {STALL_TIMEOUT:?}: it did not say it saved the file")
+                    } else {
+                        format!("the receiver did not take the last bytes in {STALL_TIMEOUT:?}")
                     }
-                    format!("the receiver did not take the last bytes in {STALL_TIMEOUT:?}")
                 }
             };
             self.fail_transfer(ctx, &id, reason);
