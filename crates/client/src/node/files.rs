@@ -38,7 +38,7 @@ pub const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often `file_progress` is reported, at most.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 /// Bytes read from a file at a time.
-const CHUNK: usize = 64 << 10;
+const CHUNK: usize = 16 << 10;
 /// Chunks written in one turn before the loop serves the others: a receiver that keeps
 /// up never pushes back, and without a bound one turn would send the whole file while
 /// chat and mDNS wait.
