@@ -24,7 +24,7 @@ use std::time::Duration;
 mod interop;
 mod netlab;
 
-const FUZZ_TARGETS: [&str; 7] = [
+const FUZZ_TARGETS: [&str; 8] = [
     "framer",
     "stanza",
     "differential",
@@ -32,6 +32,7 @@ const FUZZ_TARGETS: [&str; 7] = [
     "socks5",
     "http",
     "si",
+    "known_keys",
 ];
 
 fn main() -> ExitCode {
