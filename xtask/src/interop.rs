@@ -148,6 +148,9 @@ struct Lab {
     driver: PathBuf,
     /// `RUST_LOG` for the llxmpp nodes: debug for interop's logs, info when measuring.
     log_level: &'static str,
+    /// `--encrypt` for every llxmpp chat node (`None`: the default, off), each with a
+    /// keys folder of its own in the lab.
+    encrypt: Option<String>,
 }
 
 impl Drop for Lab {
@@ -194,6 +197,7 @@ impl Lab {
             llxmpp,
             driver,
             log_level: "debug",
+            encrypt: None,
         })
     }
 
@@ -215,6 +219,11 @@ impl Lab {
         let host_name = format!("host{host}");
         let mut args = netlab::chat_args(name, host);
         args.extend(extra.iter().map(|a| a.to_string()));
+        if let Some(mode) = &self.encrypt {
+            let keys = self.dir.join(format!("keys-{name}-{host}"));
+            args.extend(["--encrypt".to_owned(), mode.clone(), "--keys".to_owned()]);
+            args.push(keys.display().to_string());
+        }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut command = self.in_host(host, &self.llxmpp, &args);
         command.env("RUST_LOG", self.log_level);
@@ -397,15 +406,17 @@ fn prepare(root: &Path, release: bool) -> Result<(PathBuf, PathBuf), String> {
 pub fn interop(root: &Path, args: &[String]) -> Result<(), String> {
     let mut capture = None;
     let mut mdnsresponder = None;
+    let mut encrypt = None;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         let value = rest.next();
         match (arg.as_str(), value) {
             ("--capture", Some(dir)) => capture = Some(PathBuf::from(dir)),
             ("--mdnsresponder", Some(dir)) => mdnsresponder = Some(PathBuf::from(dir)),
+            ("--encrypt", Some(mode)) => encrypt = Some(mode.clone()),
             _ => {
                 return Err(format!(
-                "usage: cargo xtask interop [--capture DIR] [--mdnsresponder DIR] (got {args:?})"
+                "usage: cargo xtask interop [--capture DIR] [--mdnsresponder DIR] [--encrypt MODE] (got {args:?})"
             ))
             }
         }
@@ -414,6 +425,10 @@ pub fn interop(root: &Path, args: &[String]) -> Result<(), String> {
     let apple = apple::locate(root, mdnsresponder.as_deref())
         .and_then(|dir| apple::prepare(&dir).map(|()| dir));
     let mut lab = Lab::new(target_dir(root).join("interop"), llxmpp, driver)?;
+    if let Some(mode) = encrypt {
+        println!("xtask: every llxmpp chat node with --encrypt {mode}");
+        lab.encrypt = Some(mode);
+    }
     if let Some(dir) = &capture {
         // A pcap of the bridge, for debugging: every frame of every host crosses it.
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;

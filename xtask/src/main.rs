@@ -57,7 +57,7 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> String {
-    "usage: cargo xtask fuzz [--seconds N] [TARGET...] | cargo xtask bench [--quick] | cargo xtask interop [--capture DIR] [--mdnsresponder DIR] | cargo xtask package | cargo xtask discovery [--runs N] | cargo xtask transfer-bench [--mib N] | cargo xtask ci".to_owned()
+    "usage: cargo xtask fuzz [--seconds N] [TARGET...] | cargo xtask bench [--quick] | cargo xtask interop [--capture DIR] [--mdnsresponder DIR] [--encrypt MODE] | cargo xtask package | cargo xtask discovery [--runs N] | cargo xtask transfer-bench [--mib N] | cargo xtask ci".to_owned()
 }
 
 fn workspace_root() -> PathBuf {

@@ -4,6 +4,7 @@
 
 pub mod caps;
 pub mod cli;
+pub mod keys;
 pub mod node;
 pub mod presence;
 pub mod session;

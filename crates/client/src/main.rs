@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use llxmpp::cli::{self, SendIds};
-use llxmpp::node::{Events, Method, Node, NodeCommand, NodeConfig, NodeEvent, TransferConfig};
+use llxmpp::node::{
+    EncryptMode, EncryptionConfig, Events, Method, Node, NodeCommand, NodeConfig, NodeEvent,
+    TransferConfig,
+};
 use llxmpp_dnssd::MAX_AVATAR_BYTES;
 use llxmpp_event_loop::{Config, EventLoop, InterfaceSelection, LoopHandle};
 use llxmpp_roster::{Peer, Presence, Status};
@@ -148,6 +151,38 @@ struct Identity {
     /// Publish this image (JPEG or PNG, at most 8 KiB) as our avatar.
     #[arg(long, value_name = "FILE")]
     avatar: Option<std::path::PathBuf>,
+    /// Encrypt streams (STARTTLS, TLS 1.3) with peers that can: off (plaintext, as every
+    /// other link-local client), prefer (encrypted with llxmpp peers, plaintext with the
+    /// others, never with a peer whose key is known), require (encrypted or not at all).
+    #[arg(long, value_name = "MODE", default_value = "off", value_parser = ["off", "prefer", "require"])]
+    encrypt: String,
+    /// Where our key and the peers' known keys are kept (default: $XDG_CONFIG_HOME/llxmpp,
+    /// else ~/.config/llxmpp).
+    #[arg(long, value_name = "DIR")]
+    keys: Option<std::path::PathBuf>,
+}
+
+/// The encryption that `identity` asks for: our key (made on first use) and the peers'
+/// known keys, from the keys folder.
+fn encryption(identity: &Identity) -> Result<Option<EncryptionConfig>, String> {
+    let mode = match identity.encrypt.as_str() {
+        "prefer" => EncryptMode::Prefer,
+        "require" => EncryptMode::Require,
+        _ => return Ok(None),
+    };
+    let dir = identity
+        .keys
+        .clone()
+        .or_else(llxmpp::keys::default_dir)
+        .ok_or("no folder for keys: set --keys DIR, or HOME")?;
+    let key = llxmpp::keys::load_or_create_identity(&dir)?;
+    let (known_keys, file) = llxmpp::keys::load_known_keys(&dir)?;
+    Ok(Some(EncryptionConfig {
+        mode,
+        identity: key,
+        known_keys,
+        known_keys_file: Some(file),
+    }))
 }
 
 fn main() -> ExitCode {
@@ -263,9 +298,10 @@ type Running = (LoopHandle<NodeCommand>, Events, thread::JoinHandle<()>);
 fn start(
     config: NodeConfig,
     files: TransferConfig,
-    port: Option<u16>,
-    interfaces: &[String],
+    identity: &Identity,
 ) -> Result<Running, String> {
+    let (port, interfaces) = (Some(identity.port), &identity.interfaces);
+    let encryption = encryption(identity)?;
     let loop_config = Config {
         mdns: Some(selection(interfaces)),
         tcp_port: port,
@@ -288,6 +324,11 @@ fn start(
         let errors = events_tx.clone();
         let mut node = Node::new(config, events_tx, seed);
         node.set_transfer_config(files);
+        if let Some(encryption) = encryption {
+            if let Err(e) = node.set_encryption(encryption) {
+                errors.send(NodeEvent::Error(format!("encryption is off: {e}")));
+            }
+        }
         if let Err(e) = event_loop.run(&mut node) {
             errors.send(NodeEvent::Error(format!("event loop: {e}")));
         }
@@ -327,12 +368,7 @@ fn parse_command(line: &str, json: bool, ids: &mut SendIds) -> Result<Option<Nod
 
 fn chat(identity: Identity, files: Files, json: bool) -> Result<ExitCode, String> {
     let config = node_config(&identity)?;
-    let (handle, events, thread) = start(
-        config,
-        files.config(),
-        Some(identity.port),
-        &identity.interfaces,
-    )?;
+    let (handle, events, thread) = start(config, files.config(), &identity)?;
     // A person at a terminal gets the line editor; pipes and scripts get lines as before.
     if !json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
         cli::terminal::run(handle, events, thread)?;
@@ -502,12 +538,7 @@ fn one_shot(
     outcome: impl Fn(&NodeEvent) -> Option<Result<(), String>>,
 ) -> Result<ExitCode, String> {
     let config = node_config(&identity)?;
-    let (handle, events, thread) = start(
-        config,
-        TransferConfig::default(),
-        Some(identity.port),
-        &identity.interfaces,
-    )?;
+    let (handle, events, thread) = start(config, TransferConfig::default(), &identity)?;
     let deadline = Instant::now() + Duration::from_secs_f64(wait.max(0.0));
     let mut command = Some(command);
     let mut result = Err(format!("{peer} did not show up within {wait} s"));

@@ -19,6 +19,7 @@
 //! Memory stays bounded and no message is dropped.
 
 mod files;
+mod links;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
@@ -37,6 +38,8 @@ use llxmpp_roster::{Caps, Peer, Presence as PeerPresence, Roster, RosterEvent, S
 
 use crate::presence::{Presence, PresenceEvent};
 use crate::session::{CloseReason, Session, SessionConfig, SessionEvent};
+
+pub use links::{EncryptMode, EncryptionConfig};
 
 pub use files::{
     default_downloads, Method, TransferConfig, CONNECT_TIMEOUT as TRANSFER_CONNECT_TIMEOUT,
@@ -127,6 +130,12 @@ fn event_weight(event: &NodeEvent) -> usize {
             id, path, sha256, ..
         } => id.len() + path.len() + sha256.len(),
         NodeEvent::FileFailed { id, reason } => id.len() + reason.len(),
+        NodeEvent::Link { peer, .. } => peer.len() + 64,
+        NodeEvent::KeyChanged { peer, .. } => peer.len() + 128,
+        NodeEvent::LinkRefused { peer, reason } => {
+            peer.as_ref().map_or(0, String::len) + reason.len()
+        }
+        NodeEvent::VerificationCode { peer, code } => peer.len() + code.len(),
         _ => 0,
     };
     strings + EVENT_OVERHEAD_BYTES
@@ -328,6 +337,43 @@ pub enum NodeEvent {
         /// Why.
         reason: String,
     },
+    /// A stream with a peer opened, with encryption on: whether it is encrypted, and
+    /// the peer's key and what we knew of it (`new`: pinned now, `known`, `verified`).
+    Link {
+        /// The peer.
+        peer: String,
+        /// Whether the stream is encrypted.
+        encrypted: bool,
+        /// The peer's key (`sha256:…`), when encrypted.
+        key: Option<String>,
+        /// `new`, `known` or `verified`, when encrypted.
+        key_status: Option<String>,
+    },
+    /// A peer presented another key than the one pinned for it: the stream was refused.
+    /// Nothing goes to that peer until the user trusts the new key.
+    KeyChanged {
+        /// The peer.
+        peer: String,
+        /// The key it presented.
+        key: String,
+        /// The key pinned for it.
+        pinned: String,
+    },
+    /// A stream was refused or ended for its encryption: a changed key, a peer that must
+    /// encrypt and did not (a downgrade, or `require`), a failed handshake.
+    LinkRefused {
+        /// The peer, if known.
+        peer: Option<String>,
+        /// Why.
+        reason: String,
+    },
+    /// The verification code of our link with a peer, as asked for.
+    VerificationCode {
+        /// The peer.
+        peer: String,
+        /// Eight groups of five digits, the same on both sides.
+        code: String,
+    },
     /// Something went wrong that is not about one message.
     Error(String),
     /// The node has stopped (after `Quit`).
@@ -396,6 +442,22 @@ pub enum NodeCommand {
     CancelFile {
         /// The transfer's id.
         id: String,
+    },
+    /// Report the verification code of our link with `peer`
+    /// ([`NodeEvent::VerificationCode`]).
+    VerificationCode {
+        /// The peer.
+        peer: String,
+    },
+    /// The user's word on a peer's key: `key` (`sha256:…`) is to be trusted as the
+    /// peer's (a changed key accepted), or, without it, the pinned key is `verified`.
+    TrustKey {
+        /// The peer.
+        peer: String,
+        /// The key to pin instead of the pinned one.
+        key: Option<String>,
+        /// Whether the user compared the verification code.
+        verified: bool,
     },
     /// Send goodbyes, close streams, stop.
     Quit,
@@ -544,6 +606,7 @@ pub struct Node {
     quitting: bool,
     seed: u64,
     transfers: files::Transfers,
+    links: links::Links,
 }
 
 impl Node {
@@ -569,6 +632,7 @@ impl Node {
             quitting: false,
             seed,
             transfers: files::Transfers::new(),
+            links: links::Links::new(),
         }
     }
 
@@ -1042,6 +1106,7 @@ impl Node {
         let mut close = false;
         let mut refusal = None;
         let mut iqs = Vec::new();
+        let mut secured = None;
         for event in events {
             let Some(c) = self.conns.get_mut(&conn) else {
                 break;
@@ -1095,9 +1160,26 @@ impl Node {
                         c.unconfirmed.push_back((message, c.bytes_written));
                     }
                 }
+                SessionEvent::Secured { key } => secured = Some(key),
+                SessionEvent::Plaintext => self.on_plaintext(conn),
                 SessionEvent::Closed(reason) => {
                     if reason != CloseReason::Clean {
                         tracing::info!(peer = ?c.peer, %reason, "stream ended");
+                    }
+                    if let CloseReason::Encryption(why) = &reason {
+                        // Nothing goes to this peer over this stream: what waited for it
+                        // fails with the reason, not after a retry that meets it again.
+                        let peer = c.peer.clone();
+                        let waiting: Vec<Outbound> =
+                            c.given.drain(..).chain(c.held.drain(..)).collect();
+                        c.held_bytes = 0;
+                        for message in waiting {
+                            self.undelivered(message, format!("not encrypted: {why}"));
+                        }
+                        self.emit(NodeEvent::LinkRefused {
+                            peer,
+                            reason: why.clone(),
+                        });
                     }
                     close = true;
                 }
@@ -1109,6 +1191,9 @@ impl Node {
         }
         if close {
             ctx.close(conn);
+        }
+        if let Some(key) = secured {
+            self.on_secured(ctx, conn, key);
         }
         self.confirm(ctx, conn);
         for (peer, iq, stanza) in iqs {
@@ -1292,6 +1377,7 @@ impl Node {
     fn session_config(&self) -> SessionConfig {
         SessionConfig {
             idle_timeout: self.config.idle_timeout,
+            encryption: self.session_encryption(),
             ..SessionConfig::new(&self.instance)
         }
     }
@@ -1634,6 +1720,27 @@ impl Handler for Node {
             NodeCommand::AcceptFile { id, dir } => self.accept_file(ctx, &id, dir),
             NodeCommand::RejectFile { id } => self.reject_file(ctx, &id),
             NodeCommand::CancelFile { id } => self.cancel_file(ctx, &id),
+            NodeCommand::VerificationCode { peer } => match self.verification_code(&peer) {
+                Ok(code) => self.emit(NodeEvent::VerificationCode { peer, code }),
+                Err(e) => self.emit(NodeEvent::Error(format!("no code for {peer}: {e}"))),
+            },
+            NodeCommand::TrustKey {
+                peer,
+                key,
+                verified,
+            } => {
+                let key = match key.as_deref().map(str::parse) {
+                    None => None,
+                    Some(Ok(key)) => Some(key),
+                    Some(Err(e)) => {
+                        return self.emit(NodeEvent::Error(format!("{peer}'s key: {e}")));
+                    }
+                };
+                match self.trust_key(&peer, key, verified) {
+                    Ok(status) => tracing::info!(%peer, status = status.name(), "key trusted"),
+                    Err(e) => self.emit(NodeEvent::Error(e)),
+                }
+            }
             NodeCommand::Quit => self.quit(ctx),
         }
     }

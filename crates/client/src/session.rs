@@ -15,7 +15,11 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::io::{Read, Write};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use llxmpp_secure::{Fingerprint, TlsContext};
 
 use llxmpp_framer::{
     escape_attribute, ns, write_empty_features, write_message, write_stream_close,
@@ -45,6 +49,70 @@ pub struct SessionConfig {
     pub limits: Limits,
     /// The `node` of our XEP-0115 caps, reported in disco#info.
     pub caps_node: String,
+    /// Encryption of the stream (STARTTLS, RFC 6120 §5) and what plaintext is allowed.
+    pub encryption: Encryption,
+}
+
+/// Whether streams are encrypted: STARTTLS inside the XEP-0174 stream, offered only to
+/// and by peers whose header says `version='1.0'` (libpurple, iChat and Adium send none
+/// and see the stream they always saw).
+#[derive(Clone, Default)]
+pub enum Encryption {
+    /// Plaintext, as every other link-local peer: no `<starttls/>` offered or asked for.
+    #[default]
+    Off,
+    /// Encrypt where the peer can; plaintext with the others, except the peers that
+    /// `must_encrypt` names (pinned keys: refused in plaintext, a downgrade).
+    Prefer {
+        /// Our key and certificate.
+        tls: Arc<TlsContext>,
+        /// Whether a peer (by instance name) may only be spoken to encrypted.
+        must_encrypt: MustEncrypt,
+    },
+    /// Encrypted or not at all.
+    Require {
+        /// Our key and certificate.
+        tls: Arc<TlsContext>,
+    },
+}
+
+/// Says whether a peer, by its instance name, may only be spoken to encrypted (the node
+/// answers from its pinned keys).
+#[derive(Clone)]
+pub struct MustEncrypt(pub Arc<dyn Fn(&str) -> bool + Send + Sync>);
+
+impl fmt::Debug for MustEncrypt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MustEncrypt(..)")
+    }
+}
+
+impl fmt::Debug for Encryption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Encryption::Off => "Off",
+            Encryption::Prefer { .. } => "Prefer",
+            Encryption::Require { .. } => "Require",
+        })
+    }
+}
+
+impl Encryption {
+    fn context(&self) -> Option<&Arc<TlsContext>> {
+        match self {
+            Encryption::Off => None,
+            Encryption::Prefer { tls, .. } | Encryption::Require { tls } => Some(tls),
+        }
+    }
+
+    /// Whether plaintext with `peer` (its name, if known) is refused.
+    fn plaintext_refused(&self, peer: Option<&str>) -> bool {
+        match self {
+            Encryption::Off => false,
+            Encryption::Prefer { must_encrypt, .. } => peer.is_some_and(|p| (must_encrypt.0)(p)),
+            Encryption::Require { .. } => true,
+        }
+    }
 }
 
 impl SessionConfig {
@@ -56,6 +124,7 @@ impl SessionConfig {
             idle_timeout: Duration::from_secs(30),
             limits: Limits::DEFAULT,
             caps_node: crate::caps::NODE.to_owned(),
+            encryption: Encryption::Off,
         }
     }
 }
@@ -73,6 +142,9 @@ pub enum CloseReason {
     StreamError(Condition),
     /// The peer sent us a stream error.
     PeerError(String),
+    /// Encryption failed or was refused: the TLS handshake or a record failed, the peer
+    /// would not encrypt where we require it, or its key was refused.
+    Encryption(String),
 }
 
 impl fmt::Display for CloseReason {
@@ -83,6 +155,7 @@ impl fmt::Display for CloseReason {
             CloseReason::Idle => f.write_str("idle"),
             CloseReason::StreamError(c) => write!(f, "we sent stream error {c}"),
             CloseReason::PeerError(c) => write!(f, "peer sent stream error {c}"),
+            CloseReason::Encryption(why) => write!(f, "encryption: {why}"),
         }
     }
 }
@@ -112,6 +185,16 @@ pub enum SessionEvent {
         /// The whole stanza, to read its payload.
         stanza: OwnedStanza,
     },
+    /// The TLS handshake is done: the peer holds the private key of `key`. The stream
+    /// waits (nothing is read or written on it) until [`Session::accept_key`] or
+    /// [`Session::refuse`].
+    Secured {
+        /// The peer's key.
+        key: Fingerprint,
+    },
+    /// The stream opened in plaintext, though we encrypt where peers can: the peer did
+    /// not offer or ask for STARTTLS (libpurple, iChat, Adium; or a relay that strips it).
+    Plaintext,
     /// A message or stanza we queued was written to the transmit buffer.
     Written {
         /// Its id.
@@ -130,6 +213,35 @@ enum State {
     Closing,
     Closed,
 }
+
+/// Where STARTTLS stands (RFC 6120 §5.4). The stream is usable ([`State::Open`]) only
+/// at `None` (plaintext) or `Secured`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Negotiation {
+    /// No STARTTLS on this stream: plaintext.
+    None,
+    /// Initiator: the responder said version 1.0; its features tell whether it encrypts.
+    AwaitFeatures,
+    /// Initiator: our `<starttls/>` is out; `<proceed/>` is awaited.
+    AwaitProceed,
+    /// Responder: `<starttls/>` is offered; the initiator's first element decides.
+    Offered,
+    /// The TLS handshake.
+    Handshaking,
+    /// The handshake is done; the node judges the peer's key.
+    Verifying,
+    /// The key is accepted; the stream restarts inside TLS (new headers).
+    Restarting,
+    /// Encrypted and open.
+    Secured,
+}
+
+/// How long an initiator waits for the features of a responder that said version 1.0
+/// before it speaks plaintext (where allowed): our own and Salut send them at once.
+const FEATURES_WAIT: Duration = Duration::from_secs(2);
+
+/// Decrypted bytes read from TLS at a time.
+const PLAINTEXT_CHUNK: usize = 16 << 10;
 
 /// What waits for the stream to open. Messages are the common case: not boxed.
 #[derive(Debug)]
@@ -164,6 +276,14 @@ pub struct Session {
     events: VecDeque<SessionEvent>,
     deadline: Instant,
     closing_reason: Option<CloseReason>,
+    negotiation: Negotiation,
+    /// The TLS connection once STARTTLS proceeded: every byte in and out passes it.
+    tls: Option<Box<llxmpp_secure::rustls::Connection>>,
+    /// Bytes for the connection, ready: plaintext written before TLS began, then TLS
+    /// records.
+    wire: Vec<u8>,
+    /// The peer's key, once the handshake is done.
+    peer_key: Option<Fingerprint>,
 }
 
 impl Session {
@@ -196,6 +316,10 @@ impl Session {
             out: String::new(),
             events: VecDeque::new(),
             closing_reason: None,
+            negotiation: Negotiation::None,
+            tls: None,
+            wire: Vec::new(),
+            peer_key: None,
         }
     }
 
@@ -207,8 +331,57 @@ impl Session {
         if self.state != State::Opening {
             self.deadline = now + self.config.idle_timeout;
         }
-        self.framer.feed(bytes);
+        if self.tls.is_some() {
+            match self.decrypt(bytes) {
+                Ok(true) => {}
+                // The peer ended TLS (close_notify): as an EOF.
+                Ok(false) => {
+                    self.read_frames(now);
+                    return self.handle_eof(now);
+                }
+                Err(why) => return self.fail_encryption(why),
+            }
+            if self.negotiation == Negotiation::Handshaking
+                && self.tls.as_ref().is_some_and(|tls| !tls.is_handshaking())
+            {
+                self.handshake_done();
+            }
+        } else {
+            self.framer.feed(bytes);
+        }
+        self.read_frames(now);
+    }
+
+    /// Passes TLS records through the TLS connection and their plaintext to the framer.
+    /// `Ok(false)`: the peer closed TLS.
+    fn decrypt(&mut self, mut bytes: &[u8]) -> Result<bool, String> {
+        let Some(tls) = self.tls.as_deref_mut() else {
+            return Ok(true);
+        };
+        let mut plain = [0u8; PLAINTEXT_CHUNK];
+        while !bytes.is_empty() {
+            tls.read_tls(&mut bytes)
+                .map_err(|e| format!("TLS records: {e}"))?;
+            // On an error rustls has queued the alert that tells the peer why.
+            tls.process_new_packets().map_err(|e| format!("TLS: {e}"))?;
+            loop {
+                match tls.reader().read(&mut plain) {
+                    Ok(0) => return Ok(false),
+                    Ok(n) => self.framer.feed(&plain[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(format!("TLS: {e}")),
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Hands out the frames the framer has, as far as the stream's state lets it.
+    fn read_frames(&mut self, now: Instant) {
         loop {
+            if self.state == State::Closed || self.negotiation == Negotiation::Verifying {
+                return;
+            }
             let frame = match self.framer.next_frame() {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
@@ -230,6 +403,9 @@ impl Session {
                     // A stanza that is well-formed XML but not a valid stanza (an IQ
                     // without an id, say) is ignored, as RFC 6120 lets a peer do.
                     if let Ok(parsed) = parsed {
+                        if self.negotiate(now, &parsed) {
+                            continue;
+                        }
                         self.on_stanza(parsed, raw_from, owned);
                     }
                 }
@@ -245,10 +421,181 @@ impl Session {
                     return;
                 }
             }
-            if self.state == State::Closed {
-                return;
-            }
         }
+    }
+
+    /// An element while STARTTLS is being negotiated; true if it was negotiation's.
+    fn negotiate(&mut self, now: Instant, parsed: &Parsed) -> bool {
+        let tls_element = match parsed {
+            Parsed::Other { namespace, name } if namespace == ns::TLS => Some(name.as_str()),
+            _ => None,
+        };
+        match (self.negotiation, parsed, tls_element) {
+            (Negotiation::AwaitFeatures, Parsed::StreamFeatures(features), _) => {
+                let offered = features
+                    .features
+                    .iter()
+                    .any(|(namespace, name)| namespace == ns::TLS && name == "starttls");
+                if offered {
+                    self.out.push_str("<starttls xmlns='");
+                    self.out.push_str(ns::TLS);
+                    self.out.push_str("'/>");
+                    self.negotiation = Negotiation::AwaitProceed;
+                    self.deadline = now + self.config.handshake_timeout;
+                } else {
+                    self.go_plaintext(now);
+                }
+                true
+            }
+            // Anything else before the features: the responder will not offer any.
+            (Negotiation::AwaitFeatures, _, _) => {
+                self.go_plaintext(now);
+                false
+            }
+            (Negotiation::AwaitProceed, _, Some("proceed")) => {
+                self.start_tls(now);
+                true
+            }
+            (Negotiation::AwaitProceed, _, Some("failure")) => {
+                self.fail_encryption("the peer could not start TLS".into());
+                true
+            }
+            (Negotiation::AwaitProceed, _, _) => {
+                self.refuse(
+                    Condition::NotAuthorized,
+                    "a stanza where <proceed/> was expected",
+                );
+                true
+            }
+            (Negotiation::Offered, _, Some("starttls")) => {
+                self.out.push_str("<proceed xmlns='");
+                self.out.push_str(ns::TLS);
+                self.out.push_str("'/>");
+                self.start_tls(now);
+                true
+            }
+            // The initiator speaks without STARTTLS: plaintext, where allowed.
+            (Negotiation::Offered, _, _) => {
+                self.go_plaintext(now);
+                self.state == State::Closed
+            }
+            _ => false,
+        }
+    }
+
+    /// STARTTLS proceeds: TLS takes every byte from here; the stream restarts inside it
+    /// once the handshake is done and the node has accepted the peer's key.
+    fn start_tls(&mut self, now: Instant) {
+        if self.framer.buffered_len() > 0 {
+            // The peer cannot have sent TLS before our <proceed/> (or before its own
+            // <starttls/> was answered): something is in the way.
+            return self.fail_encryption("bytes between STARTTLS and the TLS handshake".into());
+        }
+        let Some(context) = self.config.encryption.context() else {
+            return;
+        };
+        match context.start(self.role == Role::Initiator) {
+            Ok(tls) => {
+                // What was said in plaintext (our <proceed/>) goes out before TLS.
+                self.wire.extend_from_slice(self.out.as_bytes());
+                self.out.clear();
+                self.tls = Some(Box::new(tls));
+                self.framer = Framer::with_limits(self.config.limits);
+                self.negotiation = Negotiation::Handshaking;
+                self.deadline = now + self.config.handshake_timeout;
+            }
+            Err(e) => self.fail_encryption(format!("cannot start TLS: {e}")),
+        }
+    }
+
+    fn handshake_done(&mut self) {
+        let key = self
+            .tls
+            .as_ref()
+            .and_then(|tls| tls.peer_certificates())
+            .and_then(|certificates| certificates.first())
+            .map(|certificate| llxmpp_secure::certificate_key(certificate));
+        match key {
+            Some(Ok(key)) => {
+                self.peer_key = Some(key);
+                self.negotiation = Negotiation::Verifying;
+                self.events.push_back(SessionEvent::Secured { key });
+            }
+            Some(Err(e)) => self.fail_encryption(format!("the peer's certificate: {e}")),
+            None => self.fail_encryption("the peer presented no certificate".into()),
+        }
+    }
+
+    /// The node accepts the peer's key ([`SessionEvent::Secured`]): the stream restarts
+    /// inside TLS and opens.
+    pub fn accept_key(&mut self, now: Instant) {
+        if self.negotiation != Negotiation::Verifying || self.state == State::Closed {
+            return;
+        }
+        self.negotiation = Negotiation::Restarting;
+        if self.role == Role::Initiator {
+            // RFC 6120 §5.4.3.3: the initiator opens a new stream over TLS.
+            self.write_header();
+        }
+        self.read_frames(now);
+    }
+
+    /// The node refuses the peer's key ([`SessionEvent::Secured`]): TLS is closed (the
+    /// peer gets its close alert) and the stream ends with `why`.
+    pub fn refuse_key(&mut self, why: &str) {
+        if self.negotiation == Negotiation::Verifying {
+            self.fail_encryption(why.to_owned());
+        }
+    }
+
+    /// The peer's key, once a TLS handshake is done.
+    pub fn peer_key(&self) -> Option<Fingerprint> {
+        self.peer_key
+    }
+
+    /// Whether the stream is encrypted (TLS done and the key accepted).
+    pub fn is_encrypted(&self) -> bool {
+        matches!(
+            self.negotiation,
+            Negotiation::Restarting | Negotiation::Secured
+        )
+    }
+
+    /// No STARTTLS with this peer: the stream opens in plaintext if we allow that with
+    /// it, and is refused otherwise.
+    fn go_plaintext(&mut self, now: Instant) {
+        self.negotiation = Negotiation::None;
+        if self
+            .config
+            .encryption
+            .plaintext_refused(self.peer.as_deref())
+        {
+            let why = match self.peer.as_deref() {
+                Some(peer) => format!("{peer} would not encrypt, and it must"),
+                None => "the peer would not encrypt, and it must".to_owned(),
+            };
+            write_stream_error(&mut self.out, Condition::PolicyViolation, Some(&why));
+            write_stream_close(&mut self.out);
+            return self.finish(CloseReason::Encryption(why));
+        }
+        if self.config.encryption.context().is_some() {
+            self.events.push_back(SessionEvent::Plaintext);
+        }
+        self.open(now);
+    }
+
+    fn fail_encryption(&mut self, why: String) {
+        if self.state == State::Closed {
+            return;
+        }
+        tracing::info!(peer = ?self.peer, %why, "encryption failed");
+        self.finish(CloseReason::Encryption(why));
+    }
+
+    fn open(&mut self, now: Instant) {
+        self.state = State::Open;
+        self.deadline = now + self.config.idle_timeout;
+        self.flush_queue();
     }
 
     /// The connection's read side ended (EOF). Without a close tag this is still a clean
@@ -267,7 +614,15 @@ impl Session {
             return;
         }
         match self.state {
-            State::Opening => self.refuse(Condition::ConnectionTimeout, "no stream header in time"),
+            State::Opening => match self.negotiation {
+                // A responder that said 1.0 and sent no features, or an initiator that
+                // was offered STARTTLS and said nothing: plaintext, where allowed.
+                Negotiation::AwaitFeatures | Negotiation::Offered => self.go_plaintext(now),
+                Negotiation::None => {
+                    self.refuse(Condition::ConnectionTimeout, "no stream header in time")
+                }
+                _ => self.fail_encryption("the TLS handshake did not finish in time".into()),
+            },
             State::Open => self.close_with(now, CloseReason::Idle),
             State::Closing => self.finish_closing(),
             State::Closed => {}
@@ -377,19 +732,43 @@ impl Session {
     /// the same without allocating.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        (!self.out.is_empty()).then(|| std::mem::take(&mut self.out).into_bytes())
+        self.seal();
+        (!self.wire.is_empty()).then(|| std::mem::take(&mut self.wire))
     }
 
     /// Hands the bytes to write to the connection to `write`, if there are any, and
-    /// forgets them; returns what `write` returned. The session's buffer keeps its
+    /// forgets them; returns what `write` returned. The session's buffers keep their
     /// capacity, so a busy stream writes without allocating.
     pub fn transmit_with<R>(&mut self, write: impl FnOnce(&[u8]) -> R) -> Option<R> {
-        if self.out.is_empty() {
+        self.seal();
+        if self.wire.is_empty() {
             return None;
         }
-        let result = write(self.out.as_bytes());
-        self.out.clear();
+        let result = write(&self.wire);
+        self.wire.clear();
         Some(result)
+    }
+
+    /// Moves what was written into the bytes for the connection: through TLS once it
+    /// has begun.
+    fn seal(&mut self) {
+        let Some(tls) = self.tls.as_deref_mut() else {
+            self.wire.extend_from_slice(self.out.as_bytes());
+            self.out.clear();
+            return;
+        };
+        if !self.out.is_empty() {
+            // The buffer limit is lifted when TLS starts: the write takes it all.
+            if let Err(e) = tls.writer().write_all(self.out.as_bytes()) {
+                tracing::warn!(%e, "cannot encrypt");
+            }
+            self.out.clear();
+        }
+        while tls.wants_write() {
+            if tls.write_tls(&mut self.wire).is_err() {
+                break;
+            }
+        }
     }
 
     /// The next event.
@@ -444,21 +823,62 @@ impl Session {
     }
 
     fn on_header(&mut self, now: Instant, header: StreamHeader) {
+        let restarted = self.negotiation == Negotiation::Restarting;
+        let encrypting = self.config.encryption.context().is_some();
+        if restarted {
+            // The stream over TLS must be the same peer's.
+            if let (Some(first), Some(now_from)) = (&self.peer, &header.from) {
+                if first != now_from {
+                    let why = format!("{now_from} over TLS after {first} in plaintext");
+                    return self.refuse(Condition::PolicyViolation, &why);
+                }
+            }
+        }
         if self.role == Role::Responder {
             // Identify the peer by its header; `to` in ours is its `from`.
             if self.peer.is_none() {
                 self.peer = header.from.clone().filter(|f| !f.is_empty());
             }
             self.write_header();
-            if header.supports_features() {
+            if !restarted && encrypting && header.supports_features() {
+                self.out.push_str("<stream:features><starttls xmlns='");
+                self.out.push_str(ns::TLS);
+                self.out.push_str("'>");
+                if self
+                    .config
+                    .encryption
+                    .plaintext_refused(self.peer.as_deref())
+                {
+                    self.out.push_str("<required/>");
+                }
+                self.out.push_str("</starttls></stream:features>");
+                self.negotiation = Negotiation::Offered;
+            } else if header.supports_features() {
                 write_empty_features(&mut self.out);
             }
         }
+        let first = self.peer_header.is_none();
         self.peer_header = Some(header.clone());
-        self.events.push_back(SessionEvent::Opened(header));
-        self.state = State::Open;
-        self.deadline = now + self.config.idle_timeout;
-        self.flush_queue();
+        if first {
+            self.events.push_back(SessionEvent::Opened(header.clone()));
+        }
+        match (self.role, self.negotiation) {
+            // The initiator's first element decides; the handshake clock runs.
+            (Role::Responder, Negotiation::Offered) => {
+                self.deadline = now + self.config.handshake_timeout;
+            }
+            (_, Negotiation::Restarting) => {
+                self.negotiation = Negotiation::Secured;
+                self.open(now);
+            }
+            (Role::Initiator, Negotiation::None) if encrypting && header.supports_features() => {
+                self.negotiation = Negotiation::AwaitFeatures;
+                self.deadline = now + FEATURES_WAIT;
+            }
+            // A peer without version 1.0 (libpurple, iChat, Adium) cannot encrypt.
+            (_, Negotiation::None) if encrypting => self.go_plaintext(now),
+            _ => self.open(now),
+        }
     }
 
     fn on_stanza(&mut self, parsed: Parsed, raw_from: Option<String>, owned: Option<OwnedStanza>) {
@@ -602,6 +1022,9 @@ impl Session {
     }
 
     fn finish(&mut self, reason: CloseReason) {
+        if let Some(tls) = self.tls.as_deref_mut() {
+            tls.send_close_notify();
+        }
         self.state = State::Closed;
         self.events.push_back(SessionEvent::Closed(reason));
     }

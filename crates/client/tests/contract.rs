@@ -280,6 +280,10 @@ fn kind(event: &NodeEvent) -> &'static str {
         NodeEvent::FileProgress { .. } => "file_progress",
         NodeEvent::FileDone { .. } => "file_done",
         NodeEvent::FileFailed { .. } => "file_failed",
+        NodeEvent::Link { .. } => "link",
+        NodeEvent::KeyChanged { .. } => "key_changed",
+        NodeEvent::LinkRefused { .. } => "link_refused",
+        NodeEvent::VerificationCode { .. } => "code",
         NodeEvent::Error(_) => "error",
         NodeEvent::Stopped => "stopped",
     }
@@ -287,7 +291,7 @@ fn kind(event: &NodeEvent) -> &'static str {
 
 /// Every kind `kind` names, in its order; `every_variant_has_samples` keeps the two in
 /// step with the samples.
-const KINDS: [&str; 16] = [
+const KINDS: [&str; 20] = [
     "ready",
     "peer_online",
     "peer_changed",
@@ -302,6 +306,10 @@ const KINDS: [&str; 16] = [
     "file_progress",
     "file_done",
     "file_failed",
+    "link",
+    "key_changed",
+    "link_refused",
+    "code",
     "error",
     "stopped",
 ];
@@ -423,6 +431,35 @@ fn samples() -> Vec<NodeEvent> {
             id: "f1".into(),
             reason: "bob@hostb refused the offer (forbidden: Offer Declined)".into(),
         },
+        NodeEvent::Link {
+            peer: "bob@hostb".into(),
+            encrypted: true,
+            key: Some("sha256:q1HhVd2hX0b3w1qjk0vxQm1e6b7H1lVw1i1Yf0dP9Yk".into()),
+            key_status: Some("new".into()),
+        },
+        NodeEvent::Link {
+            peer: "purple@hostc".into(),
+            encrypted: false,
+            key: None,
+            key_status: None,
+        },
+        NodeEvent::KeyChanged {
+            peer: "bob@hostb".into(),
+            key: "sha256:AAAAVd2hX0b3w1qjk0vxQm1e6b7H1lVw1i1Yf0dP9Yk".into(),
+            pinned: "sha256:q1HhVd2hX0b3w1qjk0vxQm1e6b7H1lVw1i1Yf0dP9Yk".into(),
+        },
+        NodeEvent::LinkRefused {
+            peer: Some("bob@hostb".into()),
+            reason: "bob@hostb would not encrypt, and it must".into(),
+        },
+        NodeEvent::LinkRefused {
+            peer: None,
+            reason: "TLS: received fatal alert: BadCertificate".into(),
+        },
+        NodeEvent::VerificationCode {
+            peer: "bob@hostb".into(),
+            code: "12345 67890 13579 24680 11223 34455 66778 89900".into(),
+        },
         NodeEvent::Error("not JSON: expected value at line 1 column 1".into()),
         NodeEvent::Stopped,
     ]
@@ -483,12 +520,15 @@ fn command_name(command: &NodeCommand) -> &'static str {
         NodeCommand::AcceptFile { .. } => "accept",
         NodeCommand::RejectFile { .. } => "reject",
         NodeCommand::CancelFile { .. } => "cancel",
+        NodeCommand::VerificationCode { .. } => "code",
+        NodeCommand::TrustKey { verified: true, .. } => "verify",
+        NodeCommand::TrustKey { .. } => "trust",
         NodeCommand::Quit => "quit",
     }
 }
 
 /// Every name `command_name` gives, so that a command missing from CONTRACT.md is noticed.
-const COMMANDS: [&str; 10] = [
+const COMMANDS: [&str; 13] = [
     "send",
     "status",
     "typing",
@@ -498,6 +538,9 @@ const COMMANDS: [&str; 10] = [
     "accept",
     "reject",
     "cancel",
+    "code",
+    "verify",
+    "trust",
     "quit",
 ];
 

@@ -499,7 +499,7 @@ fn piped_stdin_keeps_the_plain_line_mode() {
     wait_line(
         "! commands: /msg PEER TEXT, /status avail|away|dnd [TEXT], /typing PEER, \
          /avatar PEER, /peers, /send PEER PATH, /accept ID [FOLDER], /reject ID, \
-         /cancel ID, /quit",
+         /cancel ID, /code PEER, /verify PEER, /trust PEER KEY, /quit",
     );
     wait_line("* sent m1 to bob@hostb");
     bob.command(json!({"cmd": "send", "to": "alice@hosta", "body": "back", "id": "b1"}));

@@ -22,3 +22,5 @@ pub const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 pub const PING: &str = "urn:xmpp:ping";
 /// The `xml:` prefix's namespace.
 pub const XML: &str = "http://www.w3.org/XML/1998/namespace";
+/// STARTTLS (RFC 6120 §5).
+pub const TLS: &str = "urn:ietf:params:xml:ns:xmpp-tls";

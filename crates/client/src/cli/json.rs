@@ -73,6 +73,23 @@ pub fn event_value(event: &NodeEvent) -> Value {
         NodeEvent::FileFailed { id, reason } => {
             json!({"event": "file_failed", "id": id, "reason": reason})
         }
+        NodeEvent::Link {
+            peer,
+            encrypted,
+            key,
+            key_status,
+        } => {
+            json!({"event": "link", "peer": peer, "encrypted": encrypted, "key": key, "key_status": key_status})
+        }
+        NodeEvent::KeyChanged { peer, key, pinned } => {
+            json!({"event": "key_changed", "peer": peer, "key": key, "pinned": pinned})
+        }
+        NodeEvent::LinkRefused { peer, reason } => {
+            json!({"event": "link_refused", "peer": peer, "reason": reason})
+        }
+        NodeEvent::VerificationCode { peer, code } => {
+            json!({"event": "code", "peer": peer, "code": code})
+        }
         NodeEvent::Error(message) => json!({"event": "error", "message": message}),
         NodeEvent::Stopped => json!({"event": "stopped"}),
     }
@@ -149,6 +166,21 @@ pub fn parse_command(line: &str, ids: &mut SendIds) -> Result<NodeCommand, Strin
         }),
         Some("cancel") => Ok(NodeCommand::CancelFile {
             id: text("id").ok_or("cancel needs \"id\"")?,
+        }),
+        Some("code") => Ok(NodeCommand::VerificationCode {
+            peer: text("peer").ok_or("code needs \"peer\"")?,
+        }),
+        Some("verify") => Ok(NodeCommand::TrustKey {
+            peer: text("peer").ok_or("verify needs \"peer\"")?,
+            key: None,
+            verified: true,
+        }),
+        Some("trust") => Ok(NodeCommand::TrustKey {
+            peer: text("peer").ok_or("trust needs \"peer\"")?,
+            key: Some(
+                text("key").ok_or("trust needs \"key\" (the new key, as key_changed gave it)")?,
+            ),
+            verified: false,
         }),
         Some("quit") => Ok(NodeCommand::Quit),
         other => Err(format!("unknown command {other:?}")),

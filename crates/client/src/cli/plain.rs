@@ -76,6 +76,32 @@ pub fn event_text(event: &NodeEvent) -> String {
             sha256,
         } => format!("* {id} done: {path} ({bytes} bytes, SHA-256 {sha256})"),
         NodeEvent::FileFailed { id, reason } => format!("! {id} failed: {reason}"),
+        NodeEvent::Link {
+            peer,
+            encrypted: true,
+            key,
+            key_status,
+        } => format!(
+            "* encrypted with {peer} (key {}, {}): /code {peer} shows the code to compare",
+            key.as_deref().unwrap_or("?"),
+            key_status.as_deref().unwrap_or("?")
+        ),
+        NodeEvent::Link { peer, .. } => {
+            format!(
+                "! {peer}: unencrypted; anyone on the link can read and forge this conversation"
+            )
+        }
+        NodeEvent::KeyChanged { peer, key, pinned } => format!(
+            "! {peer} presented another key ({key}) than the one known ({pinned}): refused. \
+             If {peer} really has a new key, compare the code and /trust {peer} {key}"
+        ),
+        NodeEvent::LinkRefused { peer, reason } => format!(
+            "! refused the stream with {}: {reason}",
+            peer.as_deref().unwrap_or("a peer")
+        ),
+        NodeEvent::VerificationCode { peer, code } => {
+            format!("* code with {peer}: {code} (the same on {peer}'s screen: /verify {peer})")
+        }
         NodeEvent::Error(message) => format!("! {message}"),
         NodeEvent::Stopped => "* bye".into(),
     }
@@ -157,11 +183,37 @@ pub fn parse_command(line: &str, ids: &mut SendIds) -> Result<Option<NodeCommand
                 NodeCommand::CancelFile { id: id.into() }
             }))
         }
+        "/code" | "/verify" => {
+            let peer = rest.trim();
+            if peer.is_empty() {
+                return Err(format!("usage: {word} PEER"));
+            }
+            Ok(Some(if word == "/code" {
+                NodeCommand::VerificationCode { peer: peer.into() }
+            } else {
+                NodeCommand::TrustKey {
+                    peer: peer.into(),
+                    key: None,
+                    verified: true,
+                }
+            }))
+        }
+        "/trust" => {
+            let (peer, key) = rest
+                .trim()
+                .split_once(' ')
+                .ok_or("usage: /trust PEER KEY")?;
+            Ok(Some(NodeCommand::TrustKey {
+                peer: peer.into(),
+                key: Some(key.trim().into()),
+                verified: false,
+            }))
+        }
         "/quit" => Ok(Some(NodeCommand::Quit)),
         _ => Err(
             "commands: /msg PEER TEXT, /status avail|away|dnd [TEXT], /typing PEER, \
              /avatar PEER, /peers, /send PEER PATH, /accept ID [FOLDER], /reject ID, \
-             /cancel ID, /quit"
+             /cancel ID, /code PEER, /verify PEER, /trust PEER KEY, /quit"
                 .into(),
         ),
     }

@@ -46,18 +46,23 @@ const HELP: &[&str] = &[
     "/accept ID [FOLDER]   take a file offered (into the downloads folder, or FOLDER)",
     "/reject ID   decline a file offered",
     "/cancel ID   stop a file transfer, either way",
+    "/code PEER   the code to compare with PEER (encrypted links)",
+    "/verify PEER   the code matched: PEER's key is verified",
+    "/trust PEER KEY   accept PEER's changed key (check with PEER first)",
     "/help   this list",
     "/quit   say goodbye and exit (also Ctrl-D)",
 ];
 
 /// Command names Tab offers, aliases included.
 const COMMAND_WORDS: &[&str] = &[
-    "/accept", "/avatar", "/cancel", "/help", "/msg", "/peers", "/q", "/query", "/quit", "/reject",
-    "/send", "/status", "/typing", "/who",
+    "/accept", "/avatar", "/cancel", "/code", "/help", "/msg", "/peers", "/q", "/query", "/quit",
+    "/reject", "/send", "/status", "/trust", "/typing", "/verify", "/who",
 ];
 
 /// Commands whose first argument is a peer, completed with peer names.
-const PEER_COMMANDS: &[&str] = &["/msg", "/q", "/query", "/typing", "/avatar", "/send"];
+const PEER_COMMANDS: &[&str] = &[
+    "/msg", "/q", "/query", "/typing", "/avatar", "/send", "/code", "/verify", "/trust",
+];
 
 /// How long after the last keystroke a conversation's "composing" becomes "paused"
 /// (XEP-0085 §2 defines paused as no input "for a short period of time"; a few seconds is
@@ -432,6 +437,35 @@ fn interpret(line: &str, shared: &mut Shared, ids: &mut SendIds) -> Action {
             Action::Node(NodeCommand::CancelFile { id: rest.into() }, None)
         }
         "/reject" | "/cancel" => Action::Say(format!("! usage: {word} ID")),
+        "/code" | "/verify" | "/trust" => {
+            let (name, key) = rest
+                .split_once(' ')
+                .map_or((rest, None), |(n, k)| (n, Some(k.trim())));
+            let peer = match name_peer(name, shared) {
+                Ok(peer) => peer,
+                Err(why) => return Action::Say(why),
+            };
+            match (word, key) {
+                ("/code", _) => Action::Node(NodeCommand::VerificationCode { peer }, None),
+                ("/verify", _) => Action::Node(
+                    NodeCommand::TrustKey {
+                        peer,
+                        key: None,
+                        verified: true,
+                    },
+                    Some("* marked verified".into()),
+                ),
+                (_, Some(key)) if !key.is_empty() => Action::Node(
+                    NodeCommand::TrustKey {
+                        peer,
+                        key: Some(key.into()),
+                        verified: false,
+                    },
+                    Some("* the new key is trusted".into()),
+                ),
+                _ => Action::Say("! usage: /trust PEER KEY".into()),
+            }
+        }
         "/help" => Action::Say(
             HELP.iter()
                 .map(|help| format!("* {help}"))
@@ -735,6 +769,15 @@ fn event_lines(event: &NodeEvent, shared: &mut Shared, style: &Style) -> Option<
         NodeEvent::FileFailed { id, reason } => {
             shared.progress_shown.remove(id);
             style.red(&format!("{now} ! {id} failed: {}", safe(reason)))
+        }
+        NodeEvent::Link {
+            encrypted: true, ..
+        }
+        | NodeEvent::VerificationCode { .. } => {
+            style.dim(&format!("{now} {}", safe(&super::plain::event_text(event))))
+        }
+        NodeEvent::Link { .. } | NodeEvent::KeyChanged { .. } | NodeEvent::LinkRefused { .. } => {
+            style.red(&format!("{now} {}", safe(&super::plain::event_text(event))))
         }
         NodeEvent::Error(message) => style.red(&format!("{now} ! {}", safe(message))),
         NodeEvent::Stopped => return None,
