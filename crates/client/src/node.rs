@@ -687,6 +687,8 @@ impl Node {
             ext: None,
         };
         presence.phsh = self.config.avatar.as_deref().map(llxmpp_dnssd::avatar_phsh);
+        // Peers that encrypt refuse plaintext with us from then on (a downgrade).
+        presence.tls = self.our_key().map(|key| key.to_string());
         presence.to_txt(self.port).unwrap_or_default()
     }
 
@@ -768,12 +770,17 @@ impl Node {
                     self.roster.apply(&event);
                     while let Some(change) = self.roster.poll_event() {
                         match change {
-                            RosterEvent::PeerOnline(peer) => self.emit(NodeEvent::PeerOnline(peer)),
+                            RosterEvent::PeerOnline(peer) => {
+                                self.note_key_hint(&peer.instance, peer.presence.tls.is_some());
+                                self.emit(NodeEvent::PeerOnline(peer))
+                            }
                             RosterEvent::PresenceChanged(peer) => {
+                                self.note_key_hint(&peer.instance, peer.presence.tls.is_some());
                                 self.drop_streams_to_left_addresses(ctx, &peer);
                                 self.emit(NodeEvent::PeerChanged(peer))
                             }
                             RosterEvent::PeerOffline { instance } => {
+                                self.note_key_hint(&instance, false);
                                 self.drop_streams_of(ctx, &instance, None);
                                 self.emit(NodeEvent::PeerOffline { peer: instance })
                             }

@@ -188,3 +188,66 @@ fn an_encrypting_node_and_a_plaintext_one_chat_in_plaintext_and_say_so() {
     });
     quit_all([&mut alice, &mut bob]);
 }
+
+/// A peer on host c, published with python-zeroconf as `liar@hostc`, whose TXT says it
+/// encrypts (`tls=`) but whose stream offers nothing (no `version`, as libpurple's):
+/// a downgrade. It prints what it reads.
+const PLAINTEXT_WITH_KEY_HINT: &str = r#"
+import socket, sys, time
+from zeroconf import ServiceInfo, Zeroconf
+zc = Zeroconf(interfaces=["10.80.0.3"])
+info = ServiceInfo("_presence._tcp.local.", "liar@hostc._presence._tcp.local.",
+    addresses=[socket.inet_aton("10.80.0.3")], port=5400, server="hostc-liar.local.",
+    properties={"txtvers": "1", "status": "avail", "port.p2pj": "5400",
+                "tls": "sha256:q1HhVd2hX0b3w1qjk0vxQm1e6b7H1lVw1i1Yf0dP9Yk"})
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("10.80.0.3", 5400))
+listener.listen(4)
+zc.register_service(info)
+listener.settimeout(20)
+s, _ = listener.accept()
+s.sendall(b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+          b"xmlns:stream='http://etherx.jabber.org/streams' from='liar@hostc' to='alice@hosta'>")
+s.settimeout(3)
+got = b""
+try:
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+except OSError:
+    pass
+sys.stdout.write(got.decode("utf-8", "replace"))
+sys.stdout.flush()
+zc.unregister_service(info)
+zc.close()
+"#;
+
+#[test]
+fn a_peer_whose_txt_says_it_encrypts_is_refused_in_plaintext() {
+    let Some(lab) = Lab::new("eh") else { return };
+    let mut alice = node(&lab, "a", "alice", &folder("hint-alice"));
+    let liar = common::netlab::in_namespace(&lab.hosts.ns("c"), "/usr/bin/python3")
+        .args(["-c", PLAINTEXT_WITH_KEY_HINT])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    online(&mut alice, "liar@hostc");
+    alice.command(
+        json!({"cmd": "send", "to": "liar@hostc", "body": "the password is swordfish", "id": "a1"}),
+    );
+    let refused = alice.expect(10, "the refusal", |e| is(e, "link_refused"));
+    assert_eq!(refused["peer"], "liar@hostc");
+    let failed = alice.expect(10, "a1 failed", |e| is(e, "send_failed") && e["id"] == "a1");
+    assert!(
+        failed["reason"].as_str().unwrap().contains("encrypt"),
+        "{failed}"
+    );
+    let heard = liar.wait_with_output().unwrap();
+    let heard = String::from_utf8_lossy(&heard.stdout);
+    assert!(heard.contains("policy-violation"), "{heard}");
+    assert!(!heard.contains("swordfish"), "{heard}");
+    alice.quit();
+}

@@ -93,6 +93,9 @@ pub struct Presence {
     pub phsh: Option<String>,
     /// `vc`: audio/video flags (legacy).
     pub vc: Option<String>,
+    /// `tls`: llxmpp's hint that the peer encrypts, with its key (`sha256:…`); other
+    /// peers ignore keys they do not know (XEP-0174 §3.3 lets a TXT carry any).
+    pub tls: Option<String>,
 }
 
 impl Presence {
@@ -121,6 +124,7 @@ impl Presence {
             },
             phsh: text("phsh"),
             vc: text("vc"),
+            tls: text("tls"),
         }
     }
 
@@ -143,6 +147,7 @@ impl Presence {
             ("ext", &self.caps.ext),
             ("phsh", &self.phsh),
             ("vc", &self.vc),
+            ("tls", &self.tls),
         ];
         txt.insert("port.p2pj", port.to_string())?;
         txt.insert("status", self.status.txt_value())?;

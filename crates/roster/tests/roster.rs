@@ -92,6 +92,23 @@ fn our_txt_has_txtvers_first_status_port_and_only_what_was_set() {
 }
 
 #[test]
+fn the_key_hint_of_an_encrypting_peer_goes_out_last_and_reads_back() {
+    let key = "sha256:q1HhVd2hX0b3w1qjk0vxQm1e6b7H1lVw1i1Yf0dP9Yk";
+    let presence = Presence {
+        tls: Some(key.into()),
+        ..Presence::default()
+    };
+    let txt = presence.to_txt(5298).unwrap();
+    let last = txt.to_strings().pop().unwrap();
+    assert_eq!(String::from_utf8(last).unwrap(), format!("tls={key}"));
+    assert_eq!(Presence::from_txt(&txt).tls.as_deref(), Some(key));
+    assert_eq!(
+        Presence::from_txt(&Presence::default().to_txt(1).unwrap()).tls,
+        None
+    );
+}
+
+#[test]
 fn display_name_prefers_nick_then_names_then_instance() {
     let mut p = Presence::default();
     assert_eq!(p.display_name("x@y"), "x@y");

@@ -134,19 +134,26 @@ impl TlsContext {
         });
         let certificates = vec![CertificateDer::from(identity.certificate.clone())];
         let key = || PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(identity.key_pkcs8.clone()));
-        let client = ClientConfig::builder_with_provider(Arc::clone(&provider))
+        let mut client = ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(fail)?
             .dangerous()
             .with_custom_certificate_verifier(verifier.clone())
             .with_client_auth_cert(certificates.clone(), key())
             .map_err(fail)?;
-        let server = ServerConfig::builder_with_provider(provider)
+        // The name is the same for every peer and means nothing: not sent in the clear.
+        client.enable_sni = false;
+        // No resumption: a ticket is kept by server name, which every peer shares, and a
+        // resumed handshake would skip the certificates that are the point.
+        client.resumption = rustls::client::Resumption::disabled();
+        let mut server = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(fail)?
             .with_client_cert_verifier(verifier)
             .with_single_cert(certificates, key())
             .map_err(fail)?;
+        server.send_tls13_tickets = 0;
+        server.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
         Ok(TlsContext {
             client: Arc::new(client),
             server: Arc::new(server),
@@ -335,6 +342,8 @@ mod tests {
         let n = server.reader().read(&mut got).unwrap();
         assert_eq!(&got[..n], b"hello secret");
         assert!(!seen.windows(12).any(|w| w == b"hello secret"));
+        // Nothing names anything in the clear: no SNI.
+        assert!(!seen.windows(7).any(|w| w == b"invalid"));
     }
 
     #[test]

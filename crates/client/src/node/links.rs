@@ -6,6 +6,7 @@
 //! judged against the known keys: a new one is pinned, a known one accepted, a changed
 //! one refused (the stream ends, and so does what was to go over it), loudly.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -58,6 +59,8 @@ pub(super) struct Links {
     mode: EncryptMode,
     tls: Option<Arc<TlsContext>>,
     known: Arc<Mutex<KnownKeys>>,
+    /// Peers online whose TXT says they encrypt (`tls=`): never accepted in plaintext.
+    hinted: Arc<Mutex<HashSet<String>>>,
     file: Option<PathBuf>,
 }
 
@@ -80,6 +83,7 @@ impl Node {
             mode: config.mode,
             tls,
             known: Arc::new(Mutex::new(config.known_keys)),
+            hinted: Arc::clone(&self.links.hinted),
             file: config.known_keys_file,
         };
         Ok(())
@@ -94,18 +98,32 @@ impl Node {
             EncryptMode::Off => Encryption::Off,
             EncryptMode::Prefer => {
                 let known = Arc::clone(&self.links.known);
+                let hinted = Arc::clone(&self.links.hinted);
                 Encryption::Prefer {
                     tls: Arc::clone(tls),
-                    // A peer that ever encrypted with us (its key is pinned) is never
-                    // accepted in plaintext: that would be a downgrade.
+                    // A peer that ever encrypted with us (its key is pinned), or says in
+                    // its TXT that it encrypts, is never accepted in plaintext: that would
+                    // be a downgrade.
                     must_encrypt: MustEncrypt(Arc::new(move |peer| {
-                        known.lock().map(|k| k.pin(peer).is_some()).unwrap_or(true)
+                        let pinned = known.lock().map(|k| k.pin(peer).is_some()).unwrap_or(true);
+                        pinned || hinted.lock().map(|h| h.contains(peer)).unwrap_or(true)
                     })),
                 }
             }
             EncryptMode::Require => Encryption::Require {
                 tls: Arc::clone(tls),
             },
+        }
+    }
+
+    /// Whether `peer`'s TXT says it encrypts (`tls=`), as the roster last saw it.
+    pub(super) fn note_key_hint(&mut self, peer: &str, hinted: bool) {
+        if let Ok(mut set) = self.links.hinted.lock() {
+            if hinted {
+                set.insert(peer.to_owned());
+            } else {
+                set.remove(peer);
+            }
         }
     }
 
