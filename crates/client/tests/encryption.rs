@@ -12,9 +12,14 @@ use std::time::Duration;
 use common::{is, quit_all, ChatNode, Lab};
 use serde_json::json;
 
+fn folder_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("encryption-{name}-{}", std::process::id()))
+}
+
+/// A new, empty folder of this test run.
 fn folder(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("encryption-{name}-{}", std::process::id()));
+    let dir = folder_path(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -250,4 +255,260 @@ fn a_peer_whose_txt_says_it_encrypts_is_refused_in_plaintext() {
     assert!(heard.contains("policy-violation"), "{heard}");
     assert!(!heard.contains("swordfish"), "{heard}");
     alice.quit();
+}
+
+/// A relay on host a, where Alice's connections to Bob are sent by the host's own
+/// netfilter (as a rogue access point or an ARP spoofer would). It connects on to Bob
+/// from Alice's address (source ports 40000 and up, which the redirection spares).
+/// `strip`: forwards every byte, except that `<starttls/>` is cut out of Bob's features.
+/// `mitm`: ends Alice's STARTTLS itself, with a key of its own (CERT and KEY, PEM), and
+/// prints what it decrypted.
+const RELAY: &str = r#"
+import re, socket, ssl, sys, threading
+mode = sys.argv[1]
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("10.80.0.1", 6000))
+listener.listen(4)
+print("LISTENING", flush=True)
+listener.settimeout(30)
+alice, _ = listener.accept()
+if mode == "strip":
+    bob = socket.socket()
+    bob.bind(("10.80.0.1", 40000))
+    bob.connect(("10.80.0.2", 5298))
+    def pump(src, dst, strip):
+        held = b""
+        while True:
+            try:
+                chunk = src.recv(65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                if held:
+                    dst.sendall(held)
+                try:
+                    dst.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+                return
+            if strip is None:
+                dst.sendall(chunk)
+                continue
+            held += chunk
+            if b"</stream:features>" in held or b"<stream:features/>" in held:
+                held = re.sub(rb"<starttls[^>]*?(/>|>.*?</starttls>)", b"", held, flags=re.S)
+                dst.sendall(held)
+                held = b""
+                strip = None
+    t = threading.Thread(target=pump, args=(alice, bob, None))
+    t.start()
+    pump(bob, alice, True)
+    t.join()
+    print("RELAYED", flush=True)
+else:
+    got = b""
+    while b">" not in got or b"<stream:stream" not in got:
+        got += alice.recv(4096)
+    alice.sendall(b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                  b"xmlns:stream='http://etherx.jabber.org/streams' from='bob@hostb' "
+                  b"to='alice@hosta' version='1.0'><stream:features>"
+                  b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:features>")
+    got = b""
+    while b"starttls" not in got:
+        got += alice.recv(4096)
+    alice.sendall(b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.load_cert_chain(sys.argv[2], sys.argv[3])
+    plain = b""
+    try:
+        tls = context.wrap_socket(alice, server_side=True)
+        print("HANDSHAKE DONE", flush=True)
+        tls.settimeout(3)
+        while True:
+            chunk = tls.recv(4096)
+            if not chunk:
+                break
+            plain += chunk
+    except (OSError, ssl.SSLError) as e:
+        print("TLS ENDED", e, flush=True)
+    print("DECRYPTED", plain.decode("utf-8", "replace"), flush=True)
+"#;
+
+/// Sends what host a writes to Bob (10.80.0.2:5298) to the relay on 10.80.0.1:6000,
+/// except the relay's own connections.
+fn redirect_to_relay(lab: &Lab) {
+    let ns = lab.hosts.ns("a");
+    for rule in [
+        "add table ip mitm",
+        "add chain ip mitm out { type nat hook output priority -100 ; }",
+        "add rule ip mitm out ip daddr 10.80.0.2 tcp dport 5298 tcp sport != 40000-40999 dnat to 10.80.0.1:6000",
+    ] {
+        let status = common::netlab::in_namespace(&ns, "nft")
+            .args(rule.split(' '))
+            .status()
+            .expect("nft (CI installs nftables)");
+        assert!(status.success(), "nft {rule}");
+    }
+}
+
+fn relay(
+    lab: &Lab,
+    args: &[&str],
+) -> (
+    Child,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) {
+    use std::io::BufRead;
+    let mut child = common::netlab::in_namespace(&lab.hosts.ns("a"), "/usr/bin/python3")
+        .arg("-c")
+        .arg(RELAY)
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "LISTENING");
+    (child, lines)
+}
+
+/// Alice and Bob, each bound to its IPv4 address (the relay is IPv4), chat encrypted
+/// once, so each has pinned the other's key.
+fn pinned_pair(lab: &Lab, tag: &str) -> (ChatNode, ChatNode) {
+    let (alice_keys, bob_keys) = (
+        folder(&format!("{tag}-alice")),
+        folder(&format!("{tag}-bob")),
+    );
+    let args = |keys: &Path, address: &str| {
+        vec![
+            "--encrypt".to_owned(),
+            "prefer".into(),
+            "--keys".into(),
+            keys.display().to_string(),
+            "--bind".into(),
+            address.into(),
+        ]
+    };
+    let alice_args = args(&alice_keys, "10.80.0.1");
+    let bob_args = args(&bob_keys, "10.80.0.2");
+    let mut alice = ChatNode::start(
+        lab,
+        "a",
+        "alice",
+        &alice_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let mut bob = ChatNode::start(
+        lab,
+        "b",
+        "bob",
+        &bob_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    online(&mut alice, "bob@hostb");
+    online(&mut bob, "alice@hosta");
+    alice.command(json!({"cmd": "send", "to": "bob@hostb", "body": "first", "id": "a0"}));
+    bob.expect(10, "first", |e| is(e, "message") && e["body"] == "first");
+    let link = alice.expect(10, "the link", |e| is(e, "link"));
+    assert_eq!(link["encrypted"], true);
+    // Streams end when idle; the next message opens a new one, through the relay.
+    alice.command(json!({"cmd": "quit"}));
+    assert!(alice.child.wait().unwrap().success());
+    let alice = ChatNode::start(
+        lab,
+        "a",
+        "alice",
+        &alice_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    (alice, bob)
+}
+
+#[test]
+fn a_relay_that_strips_starttls_between_pinned_peers_is_refused() {
+    let Some(lab) = Lab::new("es") else { return };
+    let (mut alice, mut bob) = pinned_pair(&lab, "strip");
+    online(&mut alice, "bob@hostb");
+    redirect_to_relay(&lab);
+    let (mut relay, _lines) = relay(&lab, &["strip"]);
+    alice.command(
+        json!({"cmd": "send", "to": "bob@hostb", "body": "the password is swordfish", "id": "a1"}),
+    );
+    let refused = alice.expect(10, "the refusal", |e| is(e, "link_refused"));
+    assert!(
+        refused["reason"].as_str().unwrap().contains("encrypt"),
+        "{refused}"
+    );
+    let failed = alice.expect(10, "a1 failed", |e| is(e, "send_failed") && e["id"] == "a1");
+    assert!(
+        failed["reason"].as_str().unwrap().contains("encrypt"),
+        "{failed}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    while let Ok(event) = bob.events.try_recv() {
+        assert!(
+            !(is(&event, "message") && event["body"] == "the password is swordfish"),
+            "{event}"
+        );
+    }
+    let _ = relay.kill();
+    let _ = relay.wait();
+    quit_all([&mut alice, &mut bob]);
+}
+
+#[test]
+fn a_relay_with_its_own_key_is_refused_and_the_user_told() {
+    let Some(lab) = Lab::new("em") else { return };
+    let (mut alice, mut bob) = pinned_pair(&lab, "mitm");
+    let bob_key = std::fs::read_to_string(folder_path("mitm-alice").join("known_peers")).unwrap();
+    online(&mut alice, "bob@hostb");
+    let dir = folder("mitm-relay");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=bob",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(made.success());
+    redirect_to_relay(&lab);
+    let (mut relay, lines) = relay(
+        &lab,
+        &["mitm", cert.to_str().unwrap(), key.to_str().unwrap()],
+    );
+    alice.command(
+        json!({"cmd": "send", "to": "bob@hostb", "body": "the password is swordfish", "id": "a1"}),
+    );
+    let changed = alice.expect(10, "the key change", |e| is(e, "key_changed"));
+    assert!(
+        bob_key.contains(changed["pinned"].as_str().unwrap()),
+        "{changed} vs {bob_key}"
+    );
+    assert_ne!(changed["key"], changed["pinned"]);
+    alice.expect(10, "a1 failed", |e| is(e, "send_failed") && e["id"] == "a1");
+    let _ = relay.wait();
+    let said: Vec<String> = lines.map_while(Result::ok).collect();
+    // The relay did complete TLS with Alice: she refused it for its key alone.
+    assert!(said.iter().any(|l| l == "HANDSHAKE DONE"), "{said:?}");
+    let decrypted = said
+        .iter()
+        .find(|l| l.starts_with("DECRYPTED"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(!decrypted.contains("swordfish"), "{said:?}");
+    assert!(!decrypted.contains("<message"), "{said:?}");
+    quit_all([&mut alice, &mut bob]);
 }
