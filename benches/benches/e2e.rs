@@ -14,6 +14,15 @@
 //!   (`chat --json`, release build: `$LLXMPP_BIN` or `target/release/llxmpp`) at idle,
 //!   and its RSS growth after receiving one million messages.
 //!
+//! - `e2e_encrypted_msgs_per_s` / `e2e_plaintext_msgs_per_s`: as `e2e_msgs_per_s`, two
+//!   other pairs of nodes in the same run, one pair with `--encrypt prefer` (STARTTLS,
+//!   TLS 1.3), for 3 s each, one after the other.
+//! - `e2e_first_message_{plaintext,encrypted}_us`: from the send command, with no stream
+//!   open, to the receiver's event (TCP connect, headers, and for the encrypted pair
+//!   STARTTLS and the handshake), the median of 20 (streams close after 100 ms idle).
+//! - `session_idle_bytes_{plaintext,encrypted}`: 1,000 pairs of `Session`s in memory,
+//!   opened (and encrypted) and idle; this process's RSS growth per session.
+//!
 //! Every figure goes to `target/bench-summary.json`.
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
@@ -24,9 +33,13 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use llxmpp::node::{Events, Node, NodeCommand, NodeConfig, NodeEvent};
+use llxmpp::node::{
+    EncryptMode, EncryptionConfig, Events, Node, NodeCommand, NodeConfig, NodeEvent,
+};
+use llxmpp::session::{Encryption, MustEncrypt, Session, SessionConfig, SessionEvent};
 use llxmpp_event_loop::{Config, EventLoop, InterfaceSelection, Limits, LoopHandle};
 use llxmpp_roster::Presence;
+use llxmpp_secure::{Identity, KnownKeys, TlsContext};
 
 const SUSTAIN: Duration = Duration::from_secs(5);
 const SCALING_STREAMS: [usize; 3] = [1, 10, 100];
@@ -45,6 +58,9 @@ struct NodeSetup {
     mdns: bool,
     accept_unknown: bool,
     limits: Limits,
+    /// STARTTLS with peers that can (`--encrypt prefer`), with a key made for the run.
+    encrypt: bool,
+    idle_timeout: Duration,
 }
 
 impl NodeSetup {
@@ -55,7 +71,19 @@ impl NodeSetup {
             mdns: true,
             accept_unknown: false,
             limits: Limits::DEFAULT,
+            encrypt: false,
+            idle_timeout: Duration::from_secs(600),
         }
+    }
+
+    fn encrypted(mut self) -> NodeSetup {
+        self.encrypt = true;
+        self
+    }
+
+    fn idle_after(mut self, idle: Duration) -> NodeSetup {
+        self.idle_timeout = idle;
+        self
     }
 
     /// A node that takes streams from anyone, up to `streams` of them, without mDNS.
@@ -70,6 +98,8 @@ impl NodeSetup {
                 max_connections_per_address: streams + 100,
                 ..Limits::DEFAULT
             },
+            encrypt: false,
+            idle_timeout: Duration::from_secs(600),
         }
     }
 
@@ -79,7 +109,7 @@ impl NodeSetup {
             host: "bench".into(),
             presence: Presence::default(),
             accept_unknown: self.accept_unknown,
-            idle_timeout: Duration::from_secs(600),
+            idle_timeout: self.idle_timeout,
             connect_timeout: Duration::from_secs(5),
             bind: Vec::new(),
             avatar: None,
@@ -99,8 +129,17 @@ impl NodeSetup {
         let handle = event_loop.handle();
         let (tx, rx) = llxmpp::node::events();
         let seed = u64::from(self.port);
+        let encryption = self.encrypt.then(|| EncryptionConfig {
+            mode: EncryptMode::Prefer,
+            identity: Identity::generate().expect("a key"),
+            known_keys: KnownKeys::new(),
+            known_keys_file: None,
+        });
         thread::spawn(move || {
             let mut node = Node::new(config, tx, seed);
+            if let Some(encryption) = encryption {
+                node.set_encryption(encryption).expect("encryption");
+            }
             event_loop.run(&mut node).expect("loop");
         });
         (handle, rx)
@@ -465,11 +504,208 @@ fn binary_memory(alice: &LoopHandle<NodeCommand>, alice_events: &Events) {
     let _ = dave.wait();
 }
 
+/// Messages per second from `from` to `to` (`to_events`) over one warm stream, for `spell`.
+fn sustained(
+    from: &LoopHandle<NodeCommand>,
+    from_events: &Events,
+    to: &str,
+    to_events: &Events,
+    spell: Duration,
+) -> f64 {
+    let body = "x".repeat(100);
+    send(from, to, body.clone(), "warm".into());
+    wait_for(to_events, |e| matches!(e, NodeEvent::Message { .. }));
+    let start = Instant::now();
+    let (mut sent, mut received) = (0u64, 0u64);
+    while start.elapsed() < spell {
+        while sent - received < WINDOW {
+            send(from, to, body.clone(), sent.to_string());
+            sent += 1;
+        }
+        while let Ok(event) = to_events.recv_timeout(Duration::from_millis(1)) {
+            if matches!(event, NodeEvent::Message { .. }) {
+                received += 1;
+            }
+        }
+        while from_events.try_recv().is_ok() {}
+    }
+    let rate = received as f64 / start.elapsed().as_secs_f64();
+    while received < sent {
+        match to_events.recv_timeout(Duration::from_secs(10)) {
+            Ok(NodeEvent::Message { .. }) => received += 1,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    while from_events.try_recv().is_ok() {}
+    rate
+}
+
+/// Median microseconds from a send with no stream open to the receiver's event: the
+/// streams close after `idle`, so each sample opens a new one.
+fn first_message_us(
+    from: &LoopHandle<NodeCommand>,
+    from_events: &Events,
+    to: &str,
+    to_events: &Events,
+    idle: Duration,
+) -> f64 {
+    let mut samples = Vec::new();
+    for n in 0..20 {
+        // The stream of the sample before is gone (both sides' idle timeouts).
+        thread::sleep(idle * 4);
+        while to_events.try_recv().is_ok() {}
+        let start = Instant::now();
+        send(from, to, "first".into(), format!("f{n}"));
+        wait_for(to_events, |e| matches!(e, NodeEvent::Message { .. }));
+        samples.push(start.elapsed().as_micros() as f64);
+        while from_events.try_recv().is_ok() {}
+    }
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// Two nodes that have seen each other: the sender's handle and events, the receiver's
+/// instance name, handle and events.
+type Pair = (
+    LoopHandle<NodeCommand>,
+    Events,
+    String,
+    LoopHandle<NodeCommand>,
+    Events,
+);
+
+fn pair(
+    names: (&'static str, &'static str),
+    ports: (u16, u16),
+    encrypt: bool,
+    idle: Duration,
+) -> Pair {
+    let setup = |name, port| {
+        let node = NodeSetup::chatting(name, port).idle_after(idle);
+        if encrypt {
+            node.encrypted()
+        } else {
+            node
+        }
+    };
+    let (a, a_events) = setup(names.0, ports.0).start();
+    let (b, b_events) = setup(names.1, ports.1).start();
+    let (a_name, b_name) = (format!("{}@bench", names.0), format!("{}@bench", names.1));
+    wait_for(
+        &a_events,
+        |e| matches!(e, NodeEvent::PeerOnline(p) if p.instance == b_name),
+    );
+    wait_for(
+        &b_events,
+        |e| matches!(e, NodeEvent::PeerOnline(p) if p.instance == a_name),
+    );
+    (a, a_events, b_name, b, b_events)
+}
+
+/// Plaintext and encrypted pairs of nodes, measured the same way in the same run.
+fn encryption() {
+    // Streams close after this long without input: each first-message sample then opens
+    // a new one. The throughput pairs keep theirs (a sender hears nothing back while it
+    // floods, and would close its stream on this timeout).
+    const IDLE: Duration = Duration::from_millis(100);
+    let mut rates = Vec::new();
+    for (label, encrypt, base) in [("plaintext", false, 5310), ("encrypted", true, 5320)] {
+        let names: [(&'static str, &'static str); 2] = if encrypt {
+            [("encfirsta", "encfirstb"), ("encflooda", "encfloodb")]
+        } else {
+            [
+                ("plainfirsta", "plainfirstb"),
+                ("plainflooda", "plainfloodb"),
+            ]
+        };
+        let (a, a_events, b_name, b, b_events) = pair(names[0], (base, base + 1), encrypt, IDLE);
+        let first = first_message_us(&a, &a_events, &b_name, &b_events, IDLE);
+        result(&format!("e2e_first_message_{label}_us"), first);
+        a.send(NodeCommand::Quit).ok();
+        b.send(NodeCommand::Quit).ok();
+        let long = Duration::from_secs(600);
+        let (a, a_events, b_name, b, b_events) =
+            pair(names[1], (base + 2, base + 3), encrypt, long);
+        let rate = sustained(&a, &a_events, &b_name, &b_events, Duration::from_secs(3));
+        result(&format!("e2e_{label}_msgs_per_s"), rate);
+        rates.push(rate);
+        a.send(NodeCommand::Quit).ok();
+        b.send(NodeCommand::Quit).ok();
+    }
+    result(
+        "e2e_encrypted_of_plaintext_percent",
+        rates[1] / rates[0] * 100.0,
+    );
+}
+
+/// RSS growth per session of 1,000 pairs of sessions in memory, opened and idle.
+fn idle_sessions() {
+    const PAIRS: usize = 1000;
+    let (ta, tb) = (
+        Arc::new(TlsContext::new(&Identity::generate().expect("a key")).expect("tls")),
+        Arc::new(TlsContext::new(&Identity::generate().expect("a key")).expect("tls")),
+    );
+    for encrypt in [false, true] {
+        let config = |name: &str, tls: &Arc<TlsContext>| SessionConfig {
+            encryption: if encrypt {
+                Encryption::Prefer {
+                    tls: Arc::clone(tls),
+                    must_encrypt: MustEncrypt(Arc::new(|_| false)),
+                }
+            } else {
+                Encryption::Off
+            },
+            ..SessionConfig::new(name)
+        };
+        let before = llxmpp_benches::rss_bytes(None);
+        let now = Instant::now();
+        let mut pairs = Vec::with_capacity(PAIRS);
+        for _ in 0..PAIRS {
+            let mut a = Session::initiator(config("a@bench", &ta), "b@bench", now);
+            let mut b = Session::responder(config("b@bench", &tb), now);
+            for _ in 0..10 {
+                let mut moved = false;
+                if let Some(bytes) = a.poll_transmit() {
+                    b.handle_input(now, &bytes);
+                    moved = true;
+                }
+                if let Some(bytes) = b.poll_transmit() {
+                    a.handle_input(now, &bytes);
+                    moved = true;
+                }
+                for session in [&mut a, &mut b] {
+                    while let Some(event) = session.poll_event() {
+                        if matches!(event, SessionEvent::Secured { .. }) {
+                            session.accept_key(now);
+                            moved = true;
+                        }
+                    }
+                }
+                if !moved {
+                    break;
+                }
+            }
+            assert!(a.is_open() && b.is_open() && a.is_encrypted() == encrypt);
+            pairs.push((a, b));
+        }
+        let grown = llxmpp_benches::rss_bytes(None).saturating_sub(before);
+        let label = if encrypt { "encrypted" } else { "plaintext" };
+        result(
+            &format!("session_idle_bytes_{label}"),
+            grown as f64 / (2 * PAIRS) as f64,
+        );
+        drop(pairs);
+    }
+}
+
 /// Inside the namespace: every measurement, as `RESULT <key> <value>` lines.
 fn inner() {
     llxmpp_benches::raise_descriptor_limit(IDLE_STREAMS as u64 + 1024);
     let (alice, alice_events) = NodeSetup::chatting("alice", 5298).start();
     two_nodes(&alice, &alice_events);
+    encryption();
+    idle_sessions();
     scaling();
     idle_streams();
     binary_memory(&alice, &alice_events);

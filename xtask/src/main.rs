@@ -365,6 +365,23 @@ fn print_summary(figures: &serde_json::Value) {
             number("idle_stream_rss_bytes"),
             "<= 16,384",
         ),
+        (
+            "e2e_encrypted_of_plaintext_percent",
+            number("e2e_encrypted_of_plaintext_percent"),
+            ">= 70",
+        ),
+        (
+            "first message encrypted / plaintext",
+            number("e2e_first_message_encrypted_us")
+                .zip(number("e2e_first_message_plaintext_us"))
+                .map(|(a, b)| a / b),
+            "<= 3",
+        ),
+        (
+            "session_idle_bytes_encrypted",
+            number("session_idle_bytes_encrypted"),
+            "<= 65,536",
+        ),
         ("idle_rss_bytes", number("idle_rss_bytes"), "<= 8,388,608"),
         (
             "rss_growth_bytes_per_1m_msgs",
