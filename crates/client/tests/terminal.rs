@@ -33,6 +33,17 @@ impl Terminal {
     /// Starts it with `env` added to the environment (TERM is xterm-256color, NO_COLOR
     /// unset, the data folder a fresh one).
     fn start(hosts: &netlab::Hosts, host: &str, name: &str, env: &[(&str, &str)]) -> Terminal {
+        Terminal::start_with(hosts, host, name, env, &[])
+    }
+
+    /// As `start`, with `extra` arguments for `llxmpp chat`.
+    fn start_with(
+        hosts: &netlab::Hosts,
+        host: &str,
+        name: &str,
+        env: &[(&str, &str)],
+        extra: &[&str],
+    ) -> Terminal {
         let size = nix::pty::Winsize {
             ws_row: ROWS,
             ws_col: COLS,
@@ -53,6 +64,7 @@ impl Terminal {
                 "--interface",
                 "eth0",
             ])
+            .args(extra)
             .env("TERM", "xterm-256color")
             .env("XDG_DATA_HOME", &data_home)
             .env_remove("NO_COLOR")
@@ -568,6 +580,62 @@ fn files_are_offered_accepted_with_a_progress_bar_and_sent_from_the_prompt() {
     bob.command(json!({"cmd": "accept", "id": offer["id"], "dir": dir.join("bob")}));
     alice.wait_for(10, "sent", |t| {
         t.shows(&format!("* f1 done: {}", ours.display()))
+    });
+    alice.quit();
+    bob.quit();
+}
+
+#[test]
+fn an_encrypted_conversation_shows_its_padlock_and_the_code_to_compare() {
+    let Some(lab) = Lab::new("tl") else { return };
+    let keys = std::env::temp_dir().join(format!("llxmpp-{}-keys", lab.hosts.ns("a")));
+    let bob_keys = std::env::temp_dir().join(format!("llxmpp-{}-keys", lab.hosts.ns("b")));
+    for dir in [&keys, &bob_keys] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let mut bob = ChatNode::start_with(
+        &lab,
+        "b",
+        "bob",
+        &["--encrypt", "prefer", "--keys", bob_keys.to_str().unwrap()],
+    );
+    let mut alice = Terminal::start_with(
+        &lab.hosts,
+        "a",
+        "alice",
+        &[("NO_COLOR", "1")],
+        &["--encrypt", "prefer", "--keys", keys.to_str().unwrap()],
+    );
+    alice.wait_for(15, "bob online", |t| {
+        t.shows("bob@hostb (bob@hostb) is online")
+    });
+    bob.expect(15, "alice online", |e| {
+        is(e, "peer_online") && e["peer"] == "alice@hosta"
+    });
+    alice.type_keys("/q bob\r");
+    alice.wait_for(5, "the conversation", |t| t.shows("talking to bob@hostb"));
+    alice.type_keys("hello over TLS\r");
+    alice.wait_for(10, "the link", |t| {
+        t.shows("* encrypted with bob@hostb (key sha256:")
+    });
+    bob.expect(10, "the message", |e| {
+        is(e, "message") && e["body"] == "hello over TLS"
+    });
+    alice.wait_for(10, "the link", |t| {
+        t.shows("* encrypted with bob@hostb (key sha256:")
+    });
+    // The next prompt carries the padlock.
+    alice.type_keys("/code bob\r");
+    bob.command(json!({"cmd": "code", "peer": "alice@hosta"}));
+    let code = bob.expect(10, "bob's code", |e| is(e, "code"))["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    alice.wait_for(10, "the same code", |t| {
+        t.shows(&format!("code with bob@hostb: {code}"))
+    });
+    alice.wait_for(5, "the padlock", |t| {
+        t.cursor_row().starts_with("bob@hostb \u{1F512}>")
     });
     alice.quit();
     bob.quit();

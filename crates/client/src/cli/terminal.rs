@@ -269,6 +269,11 @@ struct Shared {
     one_offs: HashSet<String>,
     /// The tenths of each moving file shown so far, for its progress bar.
     progress_shown: HashMap<String, u64>,
+    /// Whether our stream with each peer is encrypted, as its last `link` said (known
+    /// only with `--encrypt`): the prompt shows a padlock or "(unencrypted)".
+    encrypted: HashMap<String, bool>,
+    /// Peers already warned of as plaintext: once a session is enough.
+    warned_plaintext: HashSet<String>,
 }
 
 /// Our own typing, as last told to the peer of the conversation.
@@ -506,15 +511,25 @@ fn name_peer(name: &str, shared: &Shared) -> Result<String, String> {
 /// conversation. While that peer composes, [`ChatHelper`] shows `✎` in place of `>`.
 fn prompt(shared: &Shared) -> String {
     match &shared.current {
-        Some(peer) => format!("{}> ", safe(peer)),
+        Some(peer) => format!("{}{}> ", safe(peer), link_mark(shared, peer)),
         None => "> ".into(),
+    }
+}
+
+/// What the prompt says of the stream with `peer`: a padlock when it is encrypted,
+/// "(unencrypted)" when it is not, nothing when unknown (encryption off, no stream yet).
+fn link_mark(shared: &Shared, peer: &str) -> &'static str {
+    match shared.encrypted.get(peer) {
+        Some(true) => " \u{1F512}",
+        Some(false) => " (unencrypted)",
+        None => "",
     }
 }
 
 /// The prompt while the conversation's peer is composing: as wide as [`prompt`]'s, since
 /// the editor measured that one.
-fn composing_prompt(peer: &str) -> String {
-    format!("{}{COMPOSING} ", safe(peer))
+fn composing_prompt(shared: &Shared, peer: &str) -> String {
+    format!("{}{}{COMPOSING} ", safe(peer), link_mark(shared, peer))
 }
 
 /// What stands for "is typing" in the prompt, one column wide like the `>` it replaces.
@@ -771,12 +786,30 @@ fn event_lines(event: &NodeEvent, shared: &mut Shared, style: &Style) -> Option<
             style.red(&format!("{now} ! {id} failed: {}", safe(reason)))
         }
         NodeEvent::Link {
-            encrypted: true, ..
+            peer,
+            encrypted,
+            key_status,
+            ..
+        } => {
+            let before = shared.encrypted.insert(peer.clone(), *encrypted);
+            // A stream reopens after each idle spell: news only when something changed.
+            let text = safe(&super::plain::event_text(event));
+            if *encrypted {
+                if before == Some(true) && key_status.as_deref() != Some("new") {
+                    return None;
+                }
+                style.dim(&format!("{now} {text}"))
+            } else {
+                if !shared.warned_plaintext.insert(peer.clone()) {
+                    return None;
+                }
+                style.red(&format!("{now} {text}"))
+            }
         }
-        | NodeEvent::VerificationCode { .. } => {
+        NodeEvent::VerificationCode { .. } => {
             style.dim(&format!("{now} {}", safe(&super::plain::event_text(event))))
         }
-        NodeEvent::Link { .. } | NodeEvent::KeyChanged { .. } | NodeEvent::LinkRefused { .. } => {
+        NodeEvent::KeyChanged { .. } | NodeEvent::LinkRefused { .. } => {
             style.red(&format!("{now} {}", safe(&super::plain::event_text(event))))
         }
         NodeEvent::Error(message) => style.red(&format!("{now} ! {}", safe(message))),
@@ -984,7 +1017,7 @@ impl Highlighter for ChatHelper {
                     && shared.composing.contains(peer)
                     && prompt == self::prompt(&shared) =>
             {
-                Cow::Owned(composing_prompt(peer))
+                Cow::Owned(composing_prompt(&shared, peer))
             }
             _ => Cow::Borrowed(prompt),
         }
@@ -1114,5 +1147,39 @@ mod tests {
         assert_eq!(shared.unread.get("bob@hostb"), None);
         let line = event_lines(&message, &mut shared, &style).unwrap();
         assert!(line.ends_with("<bob@hostb> hi"), "{line}");
+    }
+
+    #[test]
+    fn the_prompt_shows_the_link_and_plaintext_is_warned_of_once() {
+        let style = Style { colour: false };
+        let mut shared = shared_with(&["bob@hostb", "purple@hostc"]);
+        shared.current = Some("bob@hostb".into());
+        assert_eq!(prompt(&shared), "bob@hostb> ");
+        let link = |peer: &str, encrypted: bool, status: &str| NodeEvent::Link {
+            peer: peer.into(),
+            encrypted,
+            key: encrypted.then(|| "sha256:k".to_owned()),
+            key_status: encrypted.then(|| status.to_owned()),
+        };
+        let line = event_lines(&link("bob@hostb", true, "new"), &mut shared, &style).unwrap();
+        assert!(line.contains("encrypted with bob@hostb"), "{line}");
+        assert_eq!(prompt(&shared), "bob@hostb \u{1F512}> ");
+        assert_eq!(
+            composing_prompt(&shared, "bob@hostb").chars().count(),
+            prompt(&shared).chars().count()
+        );
+        // The same link again (a stream reopened after an idle spell): nothing to say.
+        assert_eq!(
+            event_lines(&link("bob@hostb", true, "known"), &mut shared, &style),
+            None
+        );
+        let warning = event_lines(&link("purple@hostc", false, ""), &mut shared, &style).unwrap();
+        assert!(warning.contains("unencrypted"), "{warning}");
+        assert_eq!(
+            event_lines(&link("purple@hostc", false, ""), &mut shared, &style),
+            None
+        );
+        shared.current = Some("purple@hostc".into());
+        assert_eq!(prompt(&shared), "purple@hostc (unencrypted)> ");
     }
 }
