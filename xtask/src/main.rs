@@ -24,7 +24,7 @@ use std::time::Duration;
 mod interop;
 mod netlab;
 
-const FUZZ_TARGETS: [&str; 8] = [
+const FUZZ_TARGETS: [&str; 9] = [
     "framer",
     "stanza",
     "differential",
@@ -33,6 +33,7 @@ const FUZZ_TARGETS: [&str; 8] = [
     "http",
     "si",
     "known_keys",
+    "starttls",
 ];
 
 fn main() -> ExitCode {

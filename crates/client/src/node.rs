@@ -1327,12 +1327,28 @@ impl Node {
         from: Option<&str>,
     ) -> Result<(), Refusal> {
         let found = self.attribute(ip, from)?;
-        if let Some(c) = self.conns.get_mut(&conn) {
-            match found {
-                Attribution::Peer(peer) => c.peer = Some(peer),
-                Attribution::Unknown => c.trusted = false,
-                Attribution::Undecided => {}
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return Ok(());
+        };
+        match found {
+            Attribution::Peer(peer) => {
+                // The session learns the name too: a plaintext stream that its address
+                // alone gave to a peer that must encrypt is a downgrade.
+                let judged = c.session.as_mut().map_or(Ok(()), |s| s.identified(&peer));
+                if let Err(why) = judged {
+                    self.emit(NodeEvent::LinkRefused {
+                        peer: Some(peer),
+                        reason: why.clone(),
+                    });
+                    return Err(Refusal {
+                        condition: Condition::PolicyViolation,
+                        reason: why,
+                    });
+                }
+                c.peer = Some(peer);
             }
+            Attribution::Unknown => c.trusted = false,
+            Attribution::Undecided => {}
         }
         Ok(())
     }

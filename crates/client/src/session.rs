@@ -561,22 +561,53 @@ impl Session {
         )
     }
 
-    /// No STARTTLS with this peer: the stream opens in plaintext if we allow that with
-    /// it, and is refused otherwise.
-    fn go_plaintext(&mut self, now: Instant) {
-        self.negotiation = Negotiation::None;
-        if self
+    /// The node attributed this stream to `peer` (by its address, where neither the
+    /// header nor a stanza named it): from now on plaintext is judged by that name. A
+    /// stream already open in plaintext with a peer that must encrypt is an error, with
+    /// the reason: the caller refuses the stream (nothing of it is the peer's).
+    pub fn identified(&mut self, peer: &str) -> Result<(), String> {
+        if self.peer.is_none() {
+            self.peer = Some(peer.to_owned());
+        }
+        match self.plaintext_refusal() {
+            Some(why) if self.is_plaintext() => Err(why),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the stream is open in plaintext.
+    fn is_plaintext(&self) -> bool {
+        self.negotiation == Negotiation::None && self.state == State::Open
+    }
+
+    /// Why plaintext is refused with the peer (as far as the session knows it), if it is.
+    fn plaintext_refusal(&self) -> Option<String> {
+        if !self
             .config
             .encryption
             .plaintext_refused(self.peer.as_deref())
         {
-            let why = match self.peer.as_deref() {
-                Some(peer) => format!("{peer} would not encrypt, and it must"),
-                None => "the peer would not encrypt, and it must".to_owned(),
-            };
-            write_stream_error(&mut self.out, Condition::PolicyViolation, Some(&why));
-            write_stream_close(&mut self.out);
-            return self.finish(CloseReason::Encryption(why));
+            return None;
+        }
+        Some(match self.peer.as_deref() {
+            Some(peer) => format!("{peer} would not encrypt, and it must"),
+            None => "the peer would not encrypt, and it must".to_owned(),
+        })
+    }
+
+    /// Ends the stream because plaintext is refused with its peer.
+    fn refuse_plaintext(&mut self, why: String) {
+        write_stream_error(&mut self.out, Condition::PolicyViolation, Some(&why));
+        write_stream_close(&mut self.out);
+        self.finish(CloseReason::Encryption(why));
+    }
+
+    /// No STARTTLS with this peer: the stream opens in plaintext if we allow that with
+    /// it, and is refused otherwise.
+    fn go_plaintext(&mut self, now: Instant) {
+        self.negotiation = Negotiation::None;
+        if let Some(why) = self.plaintext_refusal() {
+            return self.refuse_plaintext(why);
         }
         if self.config.encryption.context().is_some() {
             self.events.push_back(SessionEvent::Plaintext);
@@ -885,6 +916,10 @@ impl Session {
         if self.peer.is_none() {
             // No `from` in the header (iChat): the first stanza's `from` names the peer.
             self.peer = raw_from.filter(|f| !f.is_empty());
+            if let Some(why) = self.plaintext_refusal().filter(|_| self.is_plaintext()) {
+                // A name that must encrypt, said in plaintext: nothing of it is taken.
+                return self.refuse_plaintext(why);
+            }
         }
         match parsed {
             Parsed::Message(message) => self.on_message(message),

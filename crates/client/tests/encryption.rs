@@ -210,10 +210,19 @@ listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 listener.bind(("10.80.0.3", 5400))
 listener.listen(4)
 zc.register_service(info)
-listener.settimeout(20)
-s, _ = listener.accept()
-s.sendall(b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
-          b"xmlns:stream='http://etherx.jabber.org/streams' from='liar@hostc' to='alice@hosta'>")
+if sys.argv[1] == "answer":
+    listener.settimeout(20)
+    s, _ = listener.accept()
+    s.sendall(b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+              b"xmlns:stream='http://etherx.jabber.org/streams' from='liar@hostc' to='alice@hosta'>")
+else:
+    # It speaks first, naming no one: its address alone says who it is.
+    time.sleep(float(sys.argv[2]))
+    s = socket.create_connection(("10.80.0.1", 5298), timeout=10)
+    s.sendall(b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+              b"xmlns:stream='http://etherx.jabber.org/streams' to='alice@hosta'>")
+    time.sleep(0.5)
+    s.sendall(b"<message to='alice@hosta' type='chat'><body>trust me, I am liar</body></message>")
 s.settimeout(3)
 got = b""
 try:
@@ -235,7 +244,7 @@ fn a_peer_whose_txt_says_it_encrypts_is_refused_in_plaintext() {
     let Some(lab) = Lab::new("eh") else { return };
     let mut alice = node(&lab, "a", "alice", &folder("hint-alice"));
     let liar = common::netlab::in_namespace(&lab.hosts.ns("c"), "/usr/bin/python3")
-        .args(["-c", PLAINTEXT_WITH_KEY_HINT])
+        .args(["-c", PLAINTEXT_WITH_KEY_HINT, "answer"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -254,6 +263,33 @@ fn a_peer_whose_txt_says_it_encrypts_is_refused_in_plaintext() {
     let heard = String::from_utf8_lossy(&heard.stdout);
     assert!(heard.contains("policy-violation"), "{heard}");
     assert!(!heard.contains("swordfish"), "{heard}");
+    alice.quit();
+}
+
+#[test]
+fn a_plaintext_stream_that_only_its_address_gives_to_a_peer_that_encrypts_is_refused() {
+    let Some(lab) = Lab::new("ei") else { return };
+    let mut alice = node(&lab, "a", "alice", &folder("anon-alice"));
+    // Alice must see its TXT (tls=) before it speaks: 3 s is well after its announcement.
+    let liar = common::netlab::in_namespace(&lab.hosts.ns("c"), "/usr/bin/python3")
+        .args(["-c", PLAINTEXT_WITH_KEY_HINT, "speak", "3"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    online(&mut alice, "liar@hostc");
+    let refused = alice.expect(15, "the refusal", |e| {
+        assert!(!is(e, "message"), "a plaintext message taken: {e}");
+        is(e, "link_refused")
+    });
+    assert_eq!(refused["peer"], "liar@hostc");
+    assert!(
+        refused["reason"].as_str().unwrap().contains("encrypt"),
+        "{refused}"
+    );
+    let heard = liar.wait_with_output().unwrap();
+    let heard = String::from_utf8_lossy(&heard.stdout);
+    assert!(heard.contains("policy-violation"), "{heard}");
+    assert!(!heard.contains("trust me"), "{heard}");
     alice.quit();
 }
 

@@ -258,3 +258,59 @@ fn a_responder_that_says_1_0_and_sends_no_features_gets_plaintext_after_the_wait
     let out = String::from_utf8(alice.poll_transmit().unwrap()).unwrap();
     assert!(out.contains("<body>hi</body>"), "{out}");
 }
+
+/// A header that names no one, with no version (iChat's shape): plaintext, until the
+/// peer is named. Named by its first stanza or by the node (its address), a peer that
+/// must encrypt is refused there, and nothing it said is a message.
+#[test]
+fn a_nameless_plaintext_stream_is_refused_once_named_as_a_peer_that_must_encrypt() {
+    let now = Instant::now();
+    const NAMELESS: &[u8] = b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='alice@a'>";
+    let responder = || Session::responder(config("alice@a", prefer(&context(), &["bob@b"])), now);
+
+    // Named by its first stanza.
+    let mut alice = responder();
+    alice.handle_input(now, NAMELESS);
+    alice.handle_input(
+        now,
+        b"<message from='bob@b' to='alice@a'><body>it is me</body></message>",
+    );
+    let events: Vec<_> = std::iter::from_fn(|| alice.poll_event()).collect();
+    assert!(texts(&events).is_empty(), "{events:?}");
+    assert!(
+        matches!(closed(&events), Some(CloseReason::Encryption(_))),
+        "{events:?}"
+    );
+    let out = String::from_utf8(alice.poll_transmit().unwrap()).unwrap();
+    assert!(out.contains("policy-violation"), "{out}");
+
+    // Named by the node, from its address.
+    let mut alice = responder();
+    alice.handle_input(now, NAMELESS);
+    assert!(alice.identified("bob@b").is_err());
+    // Another peer, not pinned, stays in plaintext.
+    let mut alice = responder();
+    alice.handle_input(now, NAMELESS);
+    assert_eq!(alice.identified("carol@c"), Ok(()));
+    alice.handle_input(now, b"<message to='alice@a'><body>hello</body></message>");
+    let events: Vec<_> = std::iter::from_fn(|| alice.poll_event()).collect();
+    assert_eq!(texts(&events), ["hello"]);
+
+    // A stream still negotiating is not judged yet: named now, it must encrypt later.
+    let mut alice = responder();
+    alice.handle_input(
+        now,
+        b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>",
+    );
+    assert_eq!(alice.identified("bob@b"), Ok(()));
+    alice.handle_input(
+        now,
+        b"<message to='alice@a'><body>skipping TLS</body></message>",
+    );
+    let events: Vec<_> = std::iter::from_fn(|| alice.poll_event()).collect();
+    assert!(texts(&events).is_empty(), "{events:?}");
+    assert!(
+        matches!(closed(&events), Some(CloseReason::Encryption(_))),
+        "{events:?}"
+    );
+}
