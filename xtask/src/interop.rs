@@ -219,7 +219,9 @@ impl Lab {
         let host_name = format!("host{host}");
         let mut args = netlab::chat_args(name, host);
         args.extend(extra.iter().map(|a| a.to_string()));
-        if let Some(mode) = &self.encrypt {
+        // A scenario's own --encrypt wins over the run's.
+        let chosen = extra.contains(&"--encrypt");
+        if let Some(mode) = self.encrypt.as_ref().filter(|_| !chosen) {
             let keys = self.dir.join(format!("keys-{name}-{host}"));
             args.extend(["--encrypt".to_owned(), mode.clone(), "--keys".to_owned()]);
             args.push(keys.display().to_string());
@@ -907,6 +909,50 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
     ));
 
     results.extend(files::libpurple_scenarios(lab, &mut purple));
+
+    results.push((
+        "25 --encrypt require refuses libpurple both ways: link_refused, our message failed with the reason and never at libpurple, libpurple's never taken",
+        (|| {
+            let keys = lab.dir.join("keys-rita").display().to_string();
+            let mut rita =
+                lab.llxmpp_chat("c", "rita", &["--encrypt", "require", "--keys", &keys])?;
+            rita.expect(10.0, "ready", event("ready"))?;
+            rita.expect(15.0, "peer_online echobot", |l| {
+                json(l)["event"] == "peer_online" && json(l)["peer"] == "echobot@hostb"
+            })?;
+            purple.expect(15.0, "BUDDY_ON rita", |l| l.starts_with("BUDDY_ON rita@hostc|"))?;
+            purple.forget();
+            let send = serde_json::json!({"cmd": "send", "to": "echobot@hostb", "body": "not in the clear", "id": "r1"});
+            rita.say(&send.to_string())?;
+            let refused = json(&rita.expect(10.0, "link_refused", event("link_refused"))?);
+            if refused["peer"] != "echobot@hostb" {
+                return Err(format!("rita reported {refused}"));
+            }
+            let failed = json(&rita.expect(10.0, "r1 failed", |l| {
+                json(l)["event"] == "send_failed" && json(l)["id"] == "r1"
+            })?);
+            if !failed["reason"].as_str().unwrap_or_default().contains("encrypt") {
+                return Err(format!("rita reported {failed}"));
+            }
+            // libpurple speaks first, on a stream of its own.
+            rita.forget();
+            purple.say("SEND rita@hostc hello in plaintext")?;
+            let refused = json(&rita.expect(10.0, "link_refused (libpurple's stream)", event("link_refused"))?);
+            println!("  require: libpurple's stream refused: {}", refused["reason"]);
+            std::thread::sleep(Duration::from_secs(1));
+            rita.forget_into_seen();
+            purple.forget_into_seen();
+            if let Some((_, taken)) = rita.seen.iter().find(|(_, l)| json(l)["event"] == "message") {
+                return Err(format!("rita took {taken}"));
+            }
+            if let Some((_, heard)) = purple.seen.iter().find(|(_, l)| l.contains("not in the clear")) {
+                return Err(format!("libpurple heard {heard}"));
+            }
+            rita.say(&serde_json::json!({"cmd": "quit"}).to_string())?;
+            let _ = rita.child.wait();
+            Ok(())
+        })(),
+    ));
 
     let _ = purple.say("QUIT");
     results

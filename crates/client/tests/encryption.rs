@@ -122,7 +122,14 @@ fn two_encrypting_nodes_chat_with_no_text_on_the_link_and_a_changed_key_is_refus
     let code_b = bob.expect(10, "the code", |e| is(e, "code"))["code"].clone();
     assert_eq!(code_a, code_b);
     assert_eq!(code_a.as_str().unwrap().split(' ').count(), 8);
+    // The codes matched: Alice marks Bob's key verified, and it stays so.
+    alice.command(json!({"cmd": "verify", "peer": "bob@hostb"}));
     quit_all([&mut alice, &mut bob]);
+    let known = std::fs::read_to_string(alice_keys.join("known_peers")).unwrap();
+    assert!(
+        known.contains(&format!("bob@hostb\t{bob_key}\tverified")),
+        "{known}"
+    );
     stop(tcpdump);
     let captured = std::fs::read(&pcap).unwrap();
     // The capture saw the link (mDNS names our service) but not one word of the chat.
@@ -133,8 +140,9 @@ fn two_encrypting_nodes_chat_with_no_text_on_the_link_and_a_changed_key_is_refus
         "message text on the link"
     );
 
-    // Bob again with the same key: known. Then Bob with another key (a new keys folder,
-    // as a man in the middle would present): refused, loudly, and nothing is sent.
+    // Again with the same keys: Bob's key verified at Alice's, as she marked it, and
+    // Alice's known at Bob's. Then Bob with another key (a new keys folder, as a man in
+    // the middle would present): refused, loudly, and nothing is sent.
     let mut alice = node(&lab, "a", "alice", &alice_keys);
     let mut bob = node(&lab, "b", "bob", &bob_keys);
     online(&mut alice, "bob@hostb");
@@ -142,6 +150,10 @@ fn two_encrypting_nodes_chat_with_no_text_on_the_link_and_a_changed_key_is_refus
     bob.expect(10, "again", |e| is(e, "message") && e["body"] == "again");
     let link = alice.expect(10, "the link", |e| {
         is(e, "link") && e["peer"] == "bob@hostb"
+    });
+    assert_eq!(link["key_status"], "verified");
+    let link = bob.expect(10, "the link", |e| {
+        is(e, "link") && e["peer"] == "alice@hosta"
     });
     assert_eq!(link["key_status"], "known");
     bob.quit();
