@@ -98,6 +98,11 @@ fn two_encrypting_nodes_chat_with_no_text_on_the_link_and_a_changed_key_is_refus
     assert_eq!(link["encrypted"], true);
     assert_eq!(link["key_status"], "new");
     let bob_key = link["key"].as_str().unwrap().to_owned();
+    // The key Bob advertised (TXT tls=) is the one his TLS handshake proved.
+    let seen = alice.expect(0, "bob online", |e| {
+        is(e, "peer_online") && e["peer"] == "bob@hostb"
+    });
+    assert_eq!(seen["key"], bob_key.as_str());
     let link = bob.expect(10, "the link", |e| {
         is(e, "link") && e["peer"] == "alice@hosta"
     });
@@ -192,6 +197,14 @@ fn an_encrypting_node_and_a_plaintext_one_chat_in_plaintext_and_say_so() {
     let mut bob = ChatNode::start(&lab, "b", "bob", &[]);
     online(&mut alice, "bob@hostb");
     online(&mut bob, "alice@hosta");
+    // Bob advertises no key; Alice does.
+    let seen = alice.expect(0, "bob online", |e| is(e, "peer_online"));
+    assert_eq!(seen["key"], serde_json::Value::Null);
+    let seen = bob.expect(0, "alice online", |e| is(e, "peer_online"));
+    assert!(
+        seen["key"].as_str().unwrap().starts_with("sha256:"),
+        "{seen}"
+    );
     alice.command(json!({"cmd": "send", "to": "bob@hostb", "body": "hi bob", "id": "a1"}));
     bob.expect(10, "the message", |e| {
         is(e, "message") && e["body"] == "hi bob"

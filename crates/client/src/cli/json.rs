@@ -200,6 +200,7 @@ fn peer_value(event: &str, peer: &Peer) -> Value {
         "addresses": peer.addresses.iter().map(address_text).collect::<Vec<_>>(),
         "port": peer.port,
         "avatar": peer.avatar.as_deref().map(avatar_phsh),
+        "key": p.tls,
     })
 }
 
