@@ -24,7 +24,7 @@ use std::time::Duration;
 mod interop;
 mod netlab;
 
-const FUZZ_TARGETS: [&str; 9] = [
+const FUZZ_TARGETS: [&str; 10] = [
     "framer",
     "stanza",
     "differential",
@@ -34,6 +34,7 @@ const FUZZ_TARGETS: [&str; 9] = [
     "si",
     "known_keys",
     "starttls",
+    "unicast",
 ];
 
 fn main() -> ExitCode {

@@ -40,6 +40,76 @@ pub(crate) fn message(bytes: &[u8]) -> Result<Message, DecodeError> {
     if bytes.len() > MAX_PACKET {
         return Err(DecodeError::TooLarge);
     }
+    let (message, flags) = walk(bytes)?;
+    let opcode = (flags >> 11) & 0x0F;
+    let rcode = flags & 0x0F;
+    if opcode != 0 || rcode != 0 {
+        return Err(DecodeError::Unsupported);
+    }
+    Ok(message)
+}
+
+/// Decodes a unicast DNS reply (any OPCODE and RCODE, up to 65,535 bytes over TCP), kept
+/// as [`message`] keeps records; with the header's flags, for the caller to judge.
+pub(crate) fn reply(bytes: &[u8]) -> Result<(Message, u16), DecodeError> {
+    walk(bytes)
+}
+
+/// Where the last record of a message starts, and its owner, type and class; `None` if
+/// the message has no record or cannot be walked to it. A TSIG record is always the
+/// last (RFC 8945 §5.1).
+pub(crate) fn last_record(bytes: &[u8]) -> Option<LastRecord> {
+    let mut reader = Reader { bytes, at: 12 };
+    let counts: Vec<u16> = (0..4)
+        .map(|i| {
+            bytes
+                .get(4 + 2 * i..6 + 2 * i)
+                .map(|b| u16::from_be_bytes([b[0], b[1]]))
+        })
+        .collect::<Option<_>>()?;
+    for _ in 0..counts[0] {
+        reader.question()?;
+    }
+    let records: usize = counts[1..].iter().map(|&c| usize::from(c)).sum();
+    let mut last = None;
+    for _ in 0..records {
+        let start = reader.at;
+        let header = reader.record_header()?;
+        reader.at = header.data_end;
+        last = Some(LastRecord {
+            start,
+            name: header.name,
+            rtype: header.rtype,
+            class: header.class,
+            ttl: header.ttl,
+            data: header.data_start..header.data_end,
+        });
+    }
+    last.filter(|_| reader.at == bytes.len())
+}
+
+/// The last record of a message, located ([`last_record`]).
+pub(crate) struct LastRecord {
+    /// Where its owner name starts.
+    pub start: usize,
+    pub name: DnsName,
+    pub rtype: u16,
+    pub class: u16,
+    pub ttl: u32,
+    /// Where its data lies.
+    pub data: std::ops::Range<usize>,
+}
+
+/// Reads a name inside `bytes` at `at` (compression pointers followed backwards); the
+/// name and the offset just past it.
+pub(crate) fn name_at(bytes: &[u8], at: usize) -> Option<(DnsName, usize)> {
+    let mut reader = Reader { bytes, at };
+    let name = reader.name()?;
+    Some((name, reader.at))
+}
+
+/// Walks a message's sections; the message and its header's flags.
+fn walk(bytes: &[u8]) -> Result<(Message, u16), DecodeError> {
     let mut reader = Reader { bytes, at: 0 };
     let header = (|| {
         Some((
@@ -51,11 +121,6 @@ pub(crate) fn message(bytes: &[u8]) -> Result<Message, DecodeError> {
     let Some((id, flags, [qdcount, ancount, nscount, arcount])) = header else {
         return Err(DecodeError::Malformed("shorter than a DNS header".into()));
     };
-    let opcode = (flags >> 11) & 0x0F;
-    let rcode = flags & 0x0F;
-    if opcode != 0 || rcode != 0 {
-        return Err(DecodeError::Unsupported);
-    }
     let mut message = Message {
         id,
         is_response: flags & 0x8000 != 0,
@@ -94,7 +159,7 @@ pub(crate) fn message(bytes: &[u8]) -> Result<Message, DecodeError> {
         }
     }
     message.skipped_records = skipped;
-    Ok(message)
+    Ok((message, flags))
 }
 
 /// A position in a message.
@@ -245,6 +310,7 @@ impl Reader<'_> {
             rtype::TXT => txt(data).map(RecordData::Txt),
             rtype::NULL => Some(RecordData::Null(data.to_vec())),
             rtype::NSEC => self.nsec(header.data_end),
+            rtype::SOA => self.soa().filter(|_| self.at == header.data_end),
             other => Some(RecordData::Other(other)),
         };
         match decoded {
@@ -268,6 +334,27 @@ impl Reader<'_> {
             weight,
             port,
             target,
+        })
+    }
+
+    fn soa(&mut self) -> Option<RecordData> {
+        let mname = self.name()?;
+        let rname = self.name()?;
+        let [serial, refresh, retry, expire, minimum] = [
+            self.u32()?,
+            self.u32()?,
+            self.u32()?,
+            self.u32()?,
+            self.u32()?,
+        ];
+        Some(RecordData::Soa {
+            mname,
+            rname,
+            serial,
+            refresh,
+            retry,
+            expire,
+            minimum,
         })
     }
 

@@ -10,6 +10,7 @@ mod responder;
 mod rng;
 mod transmit;
 mod txt;
+pub mod unicast;
 
 pub use browser::{
     avatar_phsh, Browser, BrowserConfig, ServiceEvent, ServiceInstance, GONE_INTERFACE_GRACE,

@@ -22,6 +22,8 @@ pub const MAX_PACKET: usize = 9000;
 pub mod rtype {
     /// A, an IPv4 address.
     pub const A: u16 = 1;
+    /// SOA, the start of a zone's authority (unicast DNS: its primary and serial).
+    pub const SOA: u16 = 6;
     /// NULL, opaque bytes (XEP-0174 avatars).
     pub const NULL: u16 = 10;
     /// PTR, a pointer to a name.
@@ -70,6 +72,23 @@ pub enum RecordData {
         /// The types present, in ascending order.
         types: Vec<u16>,
     },
+    /// SOA (RFC 1035 §3.3.13), met in unicast DNS: a zone's primary server and serial.
+    Soa {
+        /// The zone's primary server.
+        mname: DnsName,
+        /// The mailbox of the zone's keeper.
+        rname: DnsName,
+        /// The zone's version: any change raises it.
+        serial: u32,
+        /// Secondaries' refresh interval, in seconds.
+        refresh: u32,
+        /// Secondaries' retry interval, in seconds.
+        retry: u32,
+        /// When secondaries stop answering without the primary, in seconds.
+        expire: u32,
+        /// The TTL of negative answers (RFC 2308), in seconds.
+        minimum: u32,
+    },
     /// Any other type, kept only by its code.
     Other(u16),
 }
@@ -85,6 +104,7 @@ impl RecordData {
             RecordData::Aaaa(_) => rtype::AAAA,
             RecordData::Null(_) => rtype::NULL,
             RecordData::Nsec { .. } => rtype::NSEC,
+            RecordData::Soa { .. } => rtype::SOA,
             RecordData::Other(code) => *code,
         }
     }
@@ -93,13 +113,27 @@ impl RecordData {
     /// §8.2 compares when two probes collide, and what identifies a record in a cache.
     pub fn canonical_bytes(&self) -> Vec<u8> {
         // Names lowered as they are written: RFC 6762 §16 compares them without case.
-        fn name(out: &mut Vec<u8>, name: &DnsName) {
+        self.wire_bytes(true)
+    }
+
+    /// The record data as it goes on the wire, names uncompressed and as spelled (DNS
+    /// UPDATE: the instance a PTR names keeps its case).
+    pub(crate) fn uncompressed_bytes(&self) -> Vec<u8> {
+        self.wire_bytes(false)
+    }
+
+    fn wire_bytes(&self, lowercase: bool) -> Vec<u8> {
+        let name = |out: &mut Vec<u8>, name: &DnsName| {
             for label in name.labels() {
                 out.push(label.len() as u8);
-                out.extend(label.iter().map(u8::to_ascii_lowercase));
+                if lowercase {
+                    out.extend(label.iter().map(u8::to_ascii_lowercase));
+                } else {
+                    out.extend_from_slice(label);
+                }
             }
             out.push(0);
-        }
+        };
         let mut out = Vec::new();
         match self {
             RecordData::Ptr(target) => name(&mut out, target),
@@ -132,6 +166,21 @@ impl RecordData {
                     out.push(window);
                     out.push(bitmap.len() as u8);
                     out.extend_from_slice(&bitmap);
+                }
+            }
+            RecordData::Soa {
+                mname,
+                rname,
+                serial,
+                refresh,
+                retry,
+                expire,
+                minimum,
+            } => {
+                name(&mut out, mname);
+                name(&mut out, rname);
+                for value in [serial, refresh, retry, expire, minimum] {
+                    out.extend_from_slice(&value.to_be_bytes());
                 }
             }
             RecordData::Other(_) => {}
@@ -358,8 +407,9 @@ fn encode_record<'a>(
                 })
                 .collect(),
         }),
-        RecordData::Other(code) => {
-            return Err(EncodeError(format!("record type {code} cannot be encoded")))
+        RecordData::Soa { .. } | RecordData::Other(_) => {
+            let code = record.data.rtype();
+            return Err(EncodeError(format!("record type {code} cannot be encoded")));
         }
     };
     Ok(

@@ -1,0 +1,391 @@
+//! Wide-area DNS-SD against a real BIND 9 (`named`, which CI installs), on loopback at a
+//! port of the test's: signed updates register, rename on conflict, change the TXT in
+//! place and deregister; queries read it all back; a wrong secret, an unknown key, an
+//! unsigned update and a clock far off are each told apart; a registration made by
+//! BIND's own `nsupdate` is read like ours.
+
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use llxmpp_dnssd::unicast::{
+    self, query, sign, verify_reply, Rcode, Registration, Reply, TsigError, TsigKey,
+};
+use llxmpp_dnssd::{rtype, RecordData, TxtRecord};
+
+const ZONE: &str = "example.test";
+
+/// A `named` of this test, killed when dropped.
+struct Bind {
+    child: Child,
+    server: SocketAddr,
+    key: TsigKey,
+    key_file: PathBuf,
+    _dir: PathBuf,
+}
+
+impl Drop for Bind {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn named_present() -> bool {
+    let found =
+        Path::new("/usr/sbin/named").exists() && Path::new("/usr/sbin/tsig-keygen").exists();
+    if !found {
+        eprintln!("\n!!! WIDE-AREA TESTS NOT RUN: BIND 9 is not installed (apt-get install bind9 bind9-utils)\n");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the wide-area tests"
+        );
+    }
+    found
+}
+
+fn free_port() -> u16 {
+    // Free for UDP and TCP alike, as far as one can tell before named binds it.
+    loop {
+        let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+impl Bind {
+    fn start(tag: &str) -> Option<Bind> {
+        if !named_present() {
+            return None;
+        }
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("bind-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // The key as its users make it.
+        let key_text = Command::new("/usr/sbin/tsig-keygen")
+            .args(["-a", "hmac-sha256", "llxmpp-test."])
+            .output()
+            .unwrap();
+        assert!(key_text.status.success());
+        let key_file = dir.join("key.conf");
+        std::fs::write(&key_file, &key_text.stdout).unwrap();
+        let key = TsigKey::parse(&String::from_utf8(key_text.stdout).unwrap()).unwrap();
+        let port = free_port();
+        let d = dir.display();
+        std::fs::write(
+            dir.join("zone.db"),
+            format!(
+                "$TTL 60\n@ IN SOA ns1.{ZONE}. hostmaster.{ZONE}. 1 3600 600 86400 60\n\
+                 @ IN NS ns1\nns1 IN A 127.0.0.1\n\
+                 b._dns-sd._udp IN PTR @\nlb._dns-sd._udp IN PTR @\n\
+                 _dns-update._udp IN SRV 0 0 {port} ns1\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("named.conf"),
+            format!(
+                "include \"{d}/key.conf\";\n\
+                 options {{ directory \"{d}\"; pid-file none; lock-file none; session-keyfile none;\n\
+                   listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }};\n\
+                   recursion no; dnssec-validation no; }};\n\
+                 controls {{ }};\n\
+                 zone \"{ZONE}\" {{ type primary; file \"{d}/zone.db\";\n\
+                   update-policy {{\n\
+                     grant llxmpp-test. subdomain _presence._tcp.{ZONE}. PTR SRV TXT;\n\
+                     grant llxmpp-test. name _services._dns-sd._udp.{ZONE}. PTR;\n\
+                     grant llxmpp-test. wildcard *.{ZONE}. A AAAA;\n\
+                   }}; }};\n"
+            ),
+        )
+        .unwrap();
+        let child = Command::new("/usr/sbin/named")
+            .args(["-g", "-u", "root", "-c"])
+            .arg(dir.join("named.conf"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("named.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let bind = Bind {
+            child,
+            server: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            key,
+            key_file,
+            _dir: dir,
+        };
+        // Ready once it answers for the zone.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let soa = exchange(bind.server, &query(1, &unicast::zone(ZONE), rtype::SOA));
+            if soa.is_some_and(|r| Reply::decode(&r).is_ok_and(|r| r.rcode == Rcode::NoError)) {
+                return Some(bind);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "named did not answer within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Sends `update` signed with `key` at `time`; the reply checked and decoded, or why
+    /// its signature was refused.
+    fn update(
+        &self,
+        update: &unicast::Update,
+        key: &TsigKey,
+        time: u64,
+    ) -> Result<Reply, TsigError> {
+        let signed = sign(&update.to_bytes(0x4242).unwrap(), key, time);
+        let reply = exchange(self.server, &signed.bytes).expect("named answers");
+        let checked = verify_reply(&reply, key, &signed.mac, now())?;
+        Ok(Reply::decode(&checked).unwrap())
+    }
+
+    fn ask(&self, name: &llxmpp_dnssd::DnsName, qtype: u16) -> Reply {
+        let reply = exchange(self.server, &query(7, name, qtype)).expect("named answers");
+        Reply::decode(&reply).unwrap()
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// One datagram out, its answer back (three tries, a second each).
+fn exchange(server: SocketAddr, bytes: &[u8]) -> Option<Vec<u8>> {
+    let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let mut buffer = vec![0; 65_535];
+    for _ in 0..3 {
+        socket.send_to(bytes, server).unwrap();
+        if let Ok((len, _)) = socket.recv_from(&mut buffer) {
+            return Some(buffer[..len].to_vec());
+        }
+    }
+    None
+}
+
+fn alice() -> Registration {
+    Registration {
+        zone: unicast::zone(ZONE),
+        instance: "Alice Liddell@hosta".into(),
+        host: "hosta".into(),
+        port: 5298,
+        txt: TxtRecord::from_strings([&b"txtvers=1"[..], b"status=avail", b"1st=Alice"]),
+        addresses: vec!["10.80.0.1".parse().unwrap(), "fd00::1".parse().unwrap()],
+        ttl: 60,
+    }
+}
+
+#[test]
+fn a_signed_registration_is_read_back_changed_in_place_and_removed() {
+    let Some(bind) = Bind::start("life") else {
+        return;
+    };
+    let alice = alice();
+    let done = bind.update(&alice.register(), &bind.key, now()).unwrap();
+    assert_eq!(done.rcode, Rcode::NoError);
+
+    // The zone lists her, with her case and space kept, and the records resolve.
+    let ptrs = bind.ask(&unicast::service_type_in(&alice.zone), rtype::PTR);
+    let listed: Vec<_> = ptrs
+        .message
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RecordData::Ptr(target) => unicast::instance_of(target, &alice.zone),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(listed, ["Alice Liddell@hosta"]);
+    let srv = bind.ask(&alice.instance_name(), rtype::SRV);
+    assert!(matches!(
+        &srv.message.answers[..],
+        [r] if matches!(&r.data, RecordData::Srv { port: 5298, target, .. } if *target == alice.host_name())
+    ));
+    let a = bind.ask(&alice.host_name(), rtype::A);
+    assert_eq!(
+        a.message.answers[0].data,
+        RecordData::A("10.80.0.1".parse().unwrap())
+    );
+    let aaaa = bind.ask(&alice.host_name(), rtype::AAAA);
+    assert_eq!(
+        aaaa.message.answers[0].data,
+        RecordData::Aaaa("fd00::1".parse().unwrap())
+    );
+    let types = bind.ask(&unicast::services_in(&alice.zone), rtype::PTR);
+    assert_eq!(types.message.answers.len(), 1);
+
+    // A status change replaces the TXT in place.
+    let mut away = alice.clone();
+    away.txt = TxtRecord::from_strings([&b"txtvers=1"[..], b"status=away"]);
+    assert_eq!(
+        bind.update(&away.update_txt(), &bind.key, now())
+            .unwrap()
+            .rcode,
+        Rcode::NoError
+    );
+    let txt = bind.ask(&alice.instance_name(), rtype::TXT);
+    assert!(matches!(
+        &txt.message.answers[..],
+        [r] if matches!(&r.data, RecordData::Txt(t) if t.to_strings().contains(&b"status=away".to_vec()))
+    ));
+
+    // A refresh leaves one SRV and one TXT, not two.
+    assert_eq!(
+        bind.update(&away.refresh(), &bind.key, now())
+            .unwrap()
+            .rcode,
+        Rcode::NoError
+    );
+    assert_eq!(
+        bind.ask(&alice.instance_name(), rtype::TXT)
+            .message
+            .answers
+            .len(),
+        1
+    );
+    assert_eq!(
+        bind.ask(&alice.instance_name(), rtype::SRV)
+            .message
+            .answers
+            .len(),
+        1
+    );
+
+    // Gone: no PTR to her, her name does not exist, her addresses are removed.
+    assert_eq!(
+        bind.update(&alice.deregister(), &bind.key, now())
+            .unwrap()
+            .rcode,
+        Rcode::NoError
+    );
+    assert!(bind
+        .ask(&unicast::service_type_in(&alice.zone), rtype::PTR)
+        .message
+        .answers
+        .is_empty());
+    assert_eq!(
+        bind.ask(&alice.instance_name(), rtype::SRV).rcode,
+        Rcode::NameError
+    );
+    assert!(bind
+        .ask(&alice.host_name(), rtype::A)
+        .message
+        .answers
+        .is_empty());
+}
+
+#[test]
+fn a_name_held_by_another_client_is_not_overwritten() {
+    let Some(bind) = Bind::start("conflict") else {
+        return;
+    };
+    let first = alice();
+    assert_eq!(
+        bind.update(&first.register(), &bind.key, now())
+            .unwrap()
+            .rcode,
+        Rcode::NoError
+    );
+    let mut second = alice();
+    second.port = 6000;
+    second.host = "hostz".into();
+    let refused = bind.update(&second.register(), &bind.key, now()).unwrap();
+    assert_eq!(refused.rcode, Rcode::NameExists);
+    // Nothing of the second was written: the SRV is still the first's.
+    let srv = bind.ask(&first.instance_name(), rtype::SRV);
+    assert!(matches!(
+        &srv.message.answers[0].data,
+        RecordData::Srv { port: 5298, .. }
+    ));
+    assert!(bind
+        .ask(&second.host_name(), rtype::A)
+        .message
+        .answers
+        .is_empty());
+}
+
+#[test]
+fn wrong_keys_unsigned_updates_and_clocks_far_off_are_told_apart() {
+    let Some(bind) = Bind::start("refusals") else {
+        return;
+    };
+    let update = alice().register();
+    let wrong_secret = TsigKey::new("llxmpp-test.", vec![9; 32]).unwrap();
+    assert_eq!(
+        bind.update(&update, &wrong_secret, now()).unwrap_err(),
+        TsigError::BadSignature
+    );
+    let unknown = TsigKey::new("nobody.", vec![9; 32]).unwrap();
+    assert_eq!(
+        bind.update(&update, &unknown, now()).unwrap_err(),
+        TsigError::UnknownKey
+    );
+    let off = bind.update(&update, &bind.key, now() - 3600).unwrap_err();
+    assert!(
+        matches!(off, TsigError::BadTime { server_time: Some(t) } if t.abs_diff(now()) < 60),
+        "{off:?}"
+    );
+    // Unsigned: refused, and the answer is unsigned.
+    let reply = exchange(bind.server, &update.to_bytes(5).unwrap()).unwrap();
+    assert_eq!(Reply::decode(&reply).unwrap().rcode, Rcode::Refused);
+    // None of these wrote anything.
+    assert!(bind
+        .ask(&unicast::service_type_in(&unicast::zone(ZONE)), rtype::PTR)
+        .message
+        .answers
+        .is_empty());
+}
+
+#[test]
+fn a_registration_made_with_nsupdate_is_read_like_ours() {
+    let Some(bind) = Bind::start("nsupdate") else {
+        return;
+    };
+    let script = format!(
+        "server 127.0.0.1 {port}\nzone {ZONE}\n\
+         update add _presence._tcp.{ZONE}. 60 PTR bob\\@hostb._presence._tcp.{ZONE}.\n\
+         update add bob\\@hostb._presence._tcp.{ZONE}. 60 SRV 0 0 5298 hostb.{ZONE}.\n\
+         update add bob\\@hostb._presence._tcp.{ZONE}. 60 TXT \"txtvers=1\" \"status=dnd\"\n\
+         update add hostb.{ZONE}. 60 A 10.80.0.2\nsend\n",
+        port = bind.server.port()
+    );
+    let mut nsupdate = Command::new("nsupdate")
+        .arg("-k")
+        .arg(&bind.key_file)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    nsupdate
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    assert!(nsupdate.wait().unwrap().success());
+    let ptrs = bind.ask(&unicast::service_type_in(&unicast::zone(ZONE)), rtype::PTR);
+    let RecordData::Ptr(bob) = &ptrs.message.answers[0].data else {
+        panic!("{ptrs:?}")
+    };
+    assert_eq!(
+        unicast::instance_of(bob, &unicast::zone(ZONE)).as_deref(),
+        Some("bob@hostb")
+    );
+    let txt = bind.ask(bob, rtype::TXT);
+    assert!(matches!(
+        &txt.message.answers[0].data,
+        RecordData::Txt(t) if t.to_strings().contains(&b"status=dnd".to_vec())
+    ));
+}
