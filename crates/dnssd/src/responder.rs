@@ -1250,7 +1250,7 @@ fn negative_answer(name: &DnsName, records: &[Record]) -> Record {
 
 /// `base` with `suffix` after it, cut at a character boundary so that the label stays
 /// within 63 bytes.
-fn numbered(base: &str, suffix: &str) -> String {
+pub(crate) fn numbered(base: &str, suffix: &str) -> String {
     let mut end = base.len().min(63 - suffix.len());
     while !base.is_char_boundary(end) {
         end -= 1;

@@ -10,7 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use llxmpp_dnssd::unicast::{
-    self, query, sign, verify_reply, Rcode, Registration, Reply, TsigError, TsigKey,
+    self, query, sign, verify_reply, Rcode, Registrar, RegistrarConfig, RegistrarEvent,
+    Registration, Reply, TsigError, TsigKey, REFRESH_INTERVAL,
 };
 use llxmpp_dnssd::{rtype, RecordData, TxtRecord};
 
@@ -388,4 +389,165 @@ fn a_registration_made_with_nsupdate_is_read_like_ours() {
         &txt.message.answers[0].data,
         RecordData::Txt(t) if t.to_strings().contains(&b"status=dnd".to_vec())
     ));
+}
+
+/// Runs `registrar` on a socket of its own until an event matches `want` (10 s at most);
+/// every event seen.
+fn drive(
+    registrar: &mut Registrar,
+    socket: &UdpSocket,
+    want: impl Fn(&RegistrarEvent) -> bool,
+) -> Vec<RegistrarEvent> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    let mut buffer = vec![0; 65_535];
+    loop {
+        while let Some((to, bytes)) = registrar.poll_transmit() {
+            socket.send_to(&bytes, to).unwrap();
+        }
+        while let Some(event) = registrar.poll_event() {
+            let done = want(&event);
+            seen.push(event);
+            if done {
+                return seen;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing wanted within 10 s: {seen:?}"
+        );
+        let wait = registrar
+            .poll_timeout()
+            .map_or(Duration::from_millis(100), |t| {
+                t.saturating_duration_since(Instant::now())
+            })
+            .clamp(Duration::from_millis(1), Duration::from_millis(100));
+        socket.set_read_timeout(Some(wait)).unwrap();
+        if let Ok((len, from)) = socket.recv_from(&mut buffer) {
+            registrar.handle_datagram(Instant::now(), from, &buffer[..len]);
+        }
+        registrar.handle_timeout(Instant::now());
+    }
+}
+
+fn registrar(bind: &Bind, registration: Registration, key: &TsigKey) -> (Registrar, UdpSocket) {
+    let config = RegistrarConfig {
+        registration,
+        key: key.clone(),
+        server: bind.server,
+        refresh_interval: REFRESH_INTERVAL,
+    };
+    let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    (Registrar::new(config, Instant::now(), now(), 7), socket)
+}
+
+#[test]
+fn the_registrar_registers_renames_on_a_conflict_changes_its_txt_and_leaves() {
+    let Some(bind) = Bind::start("registrar") else {
+        return;
+    };
+    let (mut first, first_socket) = registrar(&bind, alice(), &bind.key);
+    let seen = drive(&mut first, &first_socket, |e| {
+        matches!(e, RegistrarEvent::Registered { .. })
+    });
+    assert_eq!(
+        seen,
+        [RegistrarEvent::Registered {
+            instance: "Alice Liddell@hosta".into()
+        }]
+    );
+    // Another client with the same name takes the next one, as on the link.
+    let mut twin = alice();
+    twin.host = "hostz".into();
+    let (mut second, second_socket) = registrar(&bind, twin, &bind.key);
+    let seen = drive(&mut second, &second_socket, |e| {
+        matches!(e, RegistrarEvent::Registered { .. })
+    });
+    assert_eq!(
+        seen,
+        [
+            RegistrarEvent::Renamed {
+                from: "Alice Liddell@hosta".into(),
+                to: "Alice Liddell@hosta (2)".into()
+            },
+            RegistrarEvent::Registered {
+                instance: "Alice Liddell@hosta (2)".into()
+            }
+        ]
+    );
+    let listed = bind.ask(&unicast::service_type_in(&unicast::zone(ZONE)), rtype::PTR);
+    assert_eq!(listed.message.answers.len(), 2);
+
+    // A status change: the TXT in place.
+    first.set_txt(
+        Instant::now(),
+        TxtRecord::from_strings([&b"txtvers=1"[..], b"status=dnd"]),
+    );
+    let first_name = unicast::instance_in(first.instance(), &unicast::zone(ZONE));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let _ = drive_briefly(&mut first, &first_socket);
+        let txt = bind.ask(&first_name, rtype::TXT);
+        if matches!(&txt.message.answers[..], [r] if matches!(&r.data, RecordData::Txt(t) if t.to_strings().contains(&b"status=dnd".to_vec())))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the TXT never changed: {txt:?}");
+    }
+
+    // Both leave: nothing of theirs stays.
+    first.shutdown(Instant::now());
+    drive(&mut first, &first_socket, |e| {
+        *e == RegistrarEvent::Deregistered
+    });
+    second.shutdown(Instant::now());
+    drive(&mut second, &second_socket, |e| {
+        *e == RegistrarEvent::Deregistered
+    });
+    assert!(first.is_done() && second.is_done());
+    let listed = bind.ask(&unicast::service_type_in(&unicast::zone(ZONE)), rtype::PTR);
+    assert!(listed.message.answers.is_empty(), "{listed:?}");
+}
+
+/// Lets `registrar` exchange for a moment (its update answered), returning what it said.
+fn drive_briefly(registrar: &mut Registrar, socket: &UdpSocket) -> Vec<RegistrarEvent> {
+    let mut seen = Vec::new();
+    let mut buffer = vec![0; 65_535];
+    let until = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < until {
+        while let Some((to, bytes)) = registrar.poll_transmit() {
+            socket.send_to(&bytes, to).unwrap();
+        }
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        if let Ok((len, from)) = socket.recv_from(&mut buffer) {
+            registrar.handle_datagram(Instant::now(), from, &buffer[..len]);
+        }
+        registrar.handle_timeout(Instant::now());
+        seen.extend(std::iter::from_fn(|| registrar.poll_event()));
+    }
+    seen
+}
+
+#[test]
+fn the_registrar_with_a_wrong_key_fails_once_with_the_cause_and_writes_nothing() {
+    let Some(bind) = Bind::start("registrar-key") else {
+        return;
+    };
+    let wrong = TsigKey::new("llxmpp-test.", vec![3; 32]).unwrap();
+    let (mut registrar, socket) = registrar(&bind, alice(), &wrong);
+    let seen = drive(&mut registrar, &socket, |e| {
+        matches!(e, RegistrarEvent::Failed { .. })
+    });
+    let [RegistrarEvent::Failed { reason }] = &seen[..] else {
+        panic!("{seen:?}");
+    };
+    assert!(reason.contains("BADSIG"), "{reason}");
+    assert!(!registrar.is_registered());
+    assert!(bind
+        .ask(&unicast::service_type_in(&unicast::zone(ZONE)), rtype::PTR)
+        .message
+        .answers
+        .is_empty());
 }

@@ -13,11 +13,13 @@
 //! | `INSTANCE._presence._tcp.Z` | SRV `0 0 PORT HOST.Z`, TXT |
 //! | `HOST.Z` | A, AAAA |
 
+mod registrar;
 mod tsig;
 mod update;
 
 use std::net::IpAddr;
 
+pub use registrar::{Registrar, RegistrarConfig, RegistrarEvent, REFRESH_INTERVAL};
 pub use tsig::{
     sign, verify_reply, KeyFileError, Signed, TsigError, TsigKey, FUDGE, HMAC_SHA256, MAX_KEY_FILE,
 };

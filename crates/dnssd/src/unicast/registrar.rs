@@ -1,0 +1,454 @@
+//! The registrar: one `_presence._tcp` service kept registered in a zone, sans-IO.
+//!
+//! It sends signed updates to the zone's update server one at a time, retransmits one
+//! that gets no answer (after 1, 2 and 4 s), renames on a conflict as the link does
+//! (`name (2)`, Apple's form), refreshes the registration every
+//! [`RegistrarConfig::refresh_interval`] (which also puts back records a cleaner removed),
+//! replaces the TXT in place on a status change, and removes everything on
+//! [`Registrar::shutdown`]. Every failure is one [`RegistrarEvent::Failed`] that says
+//! what and why; the registrar then tries again at the next refresh.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use super::tsig::{sign, verify_reply, TsigError, TsigKey};
+use super::update::{Rcode, Reply, Update};
+use super::Registration;
+use crate::responder::numbered;
+use crate::rng::Rng;
+use crate::txt::TxtRecord;
+
+/// The default [`RegistrarConfig::refresh_interval`].
+pub const REFRESH_INTERVAL: Duration = Duration::from_secs(240);
+/// How long each try of an update waits for its answer: three tries, 7 s in all.
+const RETRANSMITS: [Duration; 3] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+];
+/// Renames tried before giving up (as many as `name (2)` … `name (16)`).
+const MAX_RENAMES: u32 = 15;
+
+/// What a registrar keeps registered, where, and with which key.
+#[derive(Clone, Debug)]
+pub struct RegistrarConfig {
+    /// The service and its zone.
+    pub registration: Registration,
+    /// The key the zone's server takes updates signed with.
+    pub key: TsigKey,
+    /// The server that takes updates for the zone.
+    pub server: SocketAddr,
+    /// How often the registration is sent again.
+    pub refresh_interval: Duration,
+}
+
+/// What happened to the registration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RegistrarEvent {
+    /// The service is in the zone under this instance name.
+    Registered {
+        /// The instance name.
+        instance: String,
+    },
+    /// The name was taken by another client: the service tries this one.
+    Renamed {
+        /// The name taken.
+        from: String,
+        /// The next name.
+        to: String,
+    },
+    /// An update failed; nothing of it was written. The registrar tries again at the
+    /// next refresh.
+    Failed {
+        /// What failed and why, for the user.
+        reason: String,
+    },
+    /// The service is gone from the zone (after [`Registrar::shutdown`]).
+    Deregistered,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Operation {
+    Register,
+    Refresh,
+    UpdateTxt,
+    Deregister,
+}
+
+impl Operation {
+    fn describe(self) -> &'static str {
+        match self {
+            Operation::Register => "registering",
+            Operation::Refresh => "refreshing the registration",
+            Operation::UpdateTxt => "updating the TXT",
+            Operation::Deregister => "removing the registration",
+        }
+    }
+}
+
+/// An update on its way.
+struct InFlight {
+    operation: Operation,
+    id: u16,
+    bytes: Vec<u8>,
+    mac: Vec<u8>,
+    tries: usize,
+    deadline: Instant,
+}
+
+/// Keeps one service registered in a zone; see the module's documentation.
+pub struct Registrar {
+    config: RegistrarConfig,
+    base_instance: String,
+    renames: u32,
+    registered: bool,
+    stopped: bool,
+    /// The wall clock at `started`, in seconds since the Unix epoch (TSIG needs it).
+    unix_at_start: u64,
+    started: Instant,
+    wanted: VecDeque<Operation>,
+    in_flight: Option<InFlight>,
+    next_refresh: Option<Instant>,
+    transmits: VecDeque<(SocketAddr, Vec<u8>)>,
+    events: VecDeque<RegistrarEvent>,
+    rng: Rng,
+}
+
+impl Registrar {
+    /// A registrar that registers at once. `unix_now` is the wall clock at `now`, in
+    /// seconds since the Unix epoch; `seed` spreads the update IDs.
+    pub fn new(config: RegistrarConfig, now: Instant, unix_now: u64, seed: u64) -> Registrar {
+        let mut registrar = Registrar {
+            base_instance: config.registration.instance.clone(),
+            config,
+            renames: 0,
+            registered: false,
+            stopped: false,
+            unix_at_start: unix_now,
+            started: now,
+            wanted: VecDeque::from([Operation::Register]),
+            in_flight: None,
+            next_refresh: None,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            rng: Rng::new(seed),
+        };
+        registrar.send_next(now);
+        registrar
+    }
+
+    /// The instance name registered or tried now.
+    pub fn instance(&self) -> &str {
+        &self.config.registration.instance
+    }
+
+    /// Whether the service is in the zone.
+    pub fn is_registered(&self) -> bool {
+        self.registered
+    }
+
+    /// A new TXT (a status change): replaced in place in the zone.
+    pub fn set_txt(&mut self, now: Instant, txt: TxtRecord) {
+        if self.config.registration.txt == txt || self.stopped {
+            return;
+        }
+        self.config.registration.txt = txt;
+        if self.registered {
+            self.want(now, Operation::UpdateTxt);
+        }
+    }
+
+    /// New addresses for the host (a new lease): the registration is sent again.
+    pub fn set_addresses(&mut self, now: Instant, addresses: Vec<IpAddr>) {
+        if self.config.registration.addresses == addresses || self.stopped {
+            return;
+        }
+        self.config.registration.addresses = addresses;
+        if self.registered {
+            self.want(now, Operation::Refresh);
+        }
+    }
+
+    /// Removes the service from the zone; [`RegistrarEvent::Deregistered`] (or `Failed`)
+    /// says when it is done, and nothing is sent after.
+    pub fn shutdown(&mut self, now: Instant) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        self.next_refresh = None;
+        self.wanted.clear();
+        // What is in flight may have been written: remove it too.
+        self.wanted.push_back(Operation::Deregister);
+        if self.in_flight.is_none() {
+            self.send_next(now);
+        }
+    }
+
+    /// Whether nothing is left to send or wait for after [`Registrar::shutdown`].
+    pub fn is_done(&self) -> bool {
+        self.stopped && self.in_flight.is_none() && self.wanted.is_empty()
+    }
+
+    fn want(&mut self, now: Instant, operation: Operation) {
+        if !self.wanted.contains(&operation) {
+            self.wanted.push_back(operation);
+        }
+        if self.in_flight.is_none() {
+            self.send_next(now);
+        }
+    }
+
+    fn unix(&self, now: Instant) -> u64 {
+        self.unix_at_start + now.saturating_duration_since(self.started).as_secs()
+    }
+
+    fn send_next(&mut self, now: Instant) {
+        let Some(operation) = self.wanted.pop_front() else {
+            return;
+        };
+        let registration = &self.config.registration;
+        let update: Update = match operation {
+            Operation::Register => registration.register(),
+            Operation::Refresh => registration.refresh(),
+            Operation::UpdateTxt => registration.update_txt(),
+            Operation::Deregister => registration.deregister(),
+        };
+        let id = self.rng.next_u64() as u16;
+        let bytes = match update.to_bytes(id) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                return self.fail(now, operation, e.to_string());
+            }
+        };
+        let signed = sign(&bytes, &self.config.key, self.unix(now));
+        self.transmits
+            .push_back((self.config.server, signed.bytes.clone()));
+        self.in_flight = Some(InFlight {
+            operation,
+            id,
+            bytes: signed.bytes,
+            mac: signed.mac,
+            tries: 1,
+            deadline: now + RETRANSMITS[0],
+        });
+    }
+
+    fn fail(&mut self, now: Instant, operation: Operation, why: String) {
+        self.events.push_back(RegistrarEvent::Failed {
+            reason: format!(
+                "{} {} in {} at {}: {why}",
+                operation.describe(),
+                self.config.registration.instance,
+                self.config.registration.zone,
+                self.config.server
+            ),
+        });
+        if self.stopped {
+            self.wanted.clear();
+        } else {
+            // The next refresh tries again: a register if we never got in.
+            self.next_refresh = Some(now + self.config.refresh_interval);
+        }
+        self.send_next(now);
+    }
+
+    /// A datagram from the network; only the server's answer to the update in flight
+    /// is taken.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        if from != self.config.server {
+            return;
+        }
+        let Some(flight) = &self.in_flight else {
+            return;
+        };
+        if bytes.get(..2) != Some(&flight.id.to_be_bytes()[..]) {
+            return;
+        }
+        let operation = flight.operation;
+        let checked = verify_reply(bytes, &self.config.key, &flight.mac, self.unix(now));
+        let reply = match checked {
+            Ok(stripped) => Reply::decode(&stripped),
+            // Refused before our key was read: the answer says why, unsigned.
+            Err(TsigError::Unsigned) => match Reply::decode(bytes) {
+                Ok(reply) if reply.rcode != Rcode::NoError => Ok(reply),
+                // An unsigned "done" is not the server's word: wait for its own.
+                _ => return,
+            },
+            // Someone else's answer, or altered: the server's own may still come.
+            Err(TsigError::ForgedReply | TsigError::Malformed(_)) => return,
+            Err(e) => {
+                self.in_flight = None;
+                return self.fail(now, operation, format!("the server refused our key: {e}"));
+            }
+        };
+        let Ok(reply) = reply else {
+            return;
+        };
+        self.in_flight = None;
+        match (operation, reply.rcode) {
+            (Operation::Register | Operation::Refresh, Rcode::NoError) => {
+                if !self.registered || operation == Operation::Register {
+                    self.events.push_back(RegistrarEvent::Registered {
+                        instance: self.config.registration.instance.clone(),
+                    });
+                }
+                self.registered = true;
+                self.next_refresh = Some(now + self.config.refresh_interval);
+                self.send_next(now);
+            }
+            (Operation::UpdateTxt, Rcode::NoError) => self.send_next(now),
+            (Operation::Deregister, Rcode::NoError) => {
+                self.registered = false;
+                self.events.push_back(RegistrarEvent::Deregistered);
+            }
+            (Operation::Register, Rcode::NameExists) if self.renames < MAX_RENAMES => {
+                self.renames += 1;
+                let to = numbered(&self.base_instance, &format!(" ({})", self.renames + 1));
+                let from = std::mem::replace(&mut self.config.registration.instance, to.clone());
+                self.events.push_back(RegistrarEvent::Renamed { from, to });
+                self.wanted.push_front(Operation::Register);
+                self.send_next(now);
+            }
+            // Our records vanished (a cleaner took us for gone): put them all back.
+            (Operation::UpdateTxt, Rcode::NameError) => {
+                self.wanted.push_front(Operation::Refresh);
+                self.send_next(now);
+            }
+            (_, rcode) => self.fail(now, operation, format!("the server answered {rcode}")),
+        }
+    }
+
+    /// Retransmissions and refreshes.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(flight) = &mut self.in_flight {
+            if now >= flight.deadline {
+                if flight.tries < RETRANSMITS.len() {
+                    flight.deadline = now + RETRANSMITS[flight.tries];
+                    flight.tries += 1;
+                    let bytes = flight.bytes.clone();
+                    self.transmits.push_back((self.config.server, bytes));
+                } else {
+                    let operation = flight.operation;
+                    self.in_flight = None;
+                    let waited: Duration = RETRANSMITS.iter().sum();
+                    self.fail(
+                        now,
+                        operation,
+                        format!("no answer in {} s", waited.as_secs()),
+                    );
+                }
+            }
+        }
+        if self.next_refresh.is_some_and(|t| now >= t) {
+            self.next_refresh = None;
+            let operation = if self.registered {
+                Operation::Refresh
+            } else {
+                Operation::Register
+            };
+            self.want(now, operation);
+        }
+    }
+
+    /// The next datagram to send, and where.
+    pub fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        self.transmits.pop_front()
+    }
+
+    /// When [`Registrar::handle_timeout`] is due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let retransmit = self.in_flight.as_ref().map(|f| f.deadline);
+        match (retransmit, self.next_refresh) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<RegistrarEvent> {
+        self.events.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::unicast::zone;
+    use std::net::Ipv4Addr;
+
+    fn config() -> RegistrarConfig {
+        RegistrarConfig {
+            registration: Registration {
+                zone: zone("example.test"),
+                instance: "alice@hosta".into(),
+                host: "hosta".into(),
+                port: 5298,
+                txt: TxtRecord::from_strings([&b"txtvers=1"[..]]),
+                addresses: vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))],
+                ttl: 60,
+            },
+            key: TsigKey::new("k", vec![1; 32]).unwrap(),
+            server: SocketAddr::from((Ipv4Addr::LOCALHOST, 53)),
+            refresh_interval: REFRESH_INTERVAL,
+        }
+    }
+
+    #[test]
+    fn an_unanswered_update_is_sent_three_times_then_fails_and_is_tried_at_the_refresh() {
+        let start = Instant::now();
+        let mut registrar = Registrar::new(config(), start, 1_700_000_000, 1);
+        let first = registrar.poll_transmit().unwrap();
+        assert!(registrar.poll_transmit().is_none());
+        let mut at = start;
+        for wait in [1, 2] {
+            at += Duration::from_secs(wait);
+            assert_eq!(registrar.poll_timeout(), Some(at));
+            registrar.handle_timeout(at);
+            // The same signed bytes again.
+            assert_eq!(registrar.poll_transmit(), Some(first.clone()));
+        }
+        at += Duration::from_secs(4);
+        registrar.handle_timeout(at);
+        assert!(registrar.poll_transmit().is_none());
+        let Some(RegistrarEvent::Failed { reason }) = registrar.poll_event() else {
+            panic!("no failure");
+        };
+        assert!(reason.contains("no answer in 7 s"), "{reason}");
+        assert!(
+            reason.contains("registering alice@hosta in example.test"),
+            "{reason}"
+        );
+        assert_eq!(registrar.poll_timeout(), Some(at + REFRESH_INTERVAL));
+        registrar.handle_timeout(at + REFRESH_INTERVAL);
+        assert!(registrar.poll_transmit().is_some(), "tried again");
+    }
+
+    #[test]
+    fn answers_from_elsewhere_or_to_another_id_are_ignored() {
+        let start = Instant::now();
+        let mut registrar = Registrar::new(config(), start, 1_700_000_000, 1);
+        let (_, sent) = registrar.poll_transmit().unwrap();
+        let mut reply = sent.clone();
+        reply[2] |= 0x80;
+        let stranger = SocketAddr::from((Ipv4Addr::new(10, 9, 9, 9), 53));
+        registrar.handle_datagram(start, stranger, &reply);
+        reply[0] ^= 1;
+        registrar.handle_datagram(start, config().server, &reply);
+        // An unsigned "done" from the server's address is not believed either.
+        let mut unsigned = sent[..2].to_vec();
+        unsigned.extend([0xA8, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]);
+        registrar.handle_datagram(start, config().server, &unsigned);
+        // An unsigned refusal is: a server that refuses before reading our key.
+        assert!(registrar.poll_event().is_none());
+        assert!(!registrar.is_registered());
+        assert!(registrar.poll_timeout().is_some(), "still waiting");
+        unsigned[3] = 5;
+        registrar.handle_datagram(start, config().server, &unsigned);
+        let Some(RegistrarEvent::Failed { reason }) = registrar.poll_event() else {
+            panic!("no failure");
+        };
+        assert!(reason.contains("REFUSED"), "{reason}");
+    }
+}
