@@ -11,8 +11,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use llxmpp_dnssd::unicast::{
     self, query, sign, verify_reply, Rcode, Registrar, RegistrarConfig, RegistrarEvent,
-    Registration, Reply, TsigError, TsigKey, REFRESH_INTERVAL,
+    Registration, Reply, TsigError, TsigKey, ZoneBrowser, ZoneBrowserConfig, ZoneBrowserEvent,
+    REFRESH_INTERVAL,
 };
+use llxmpp_dnssd::ServiceEvent;
 use llxmpp_dnssd::{rtype, RecordData, TxtRecord};
 
 const ZONE: &str = "example.test";
@@ -550,4 +552,165 @@ fn the_registrar_with_a_wrong_key_fails_once_with_the_cause_and_writes_nothing()
         .message
         .answers
         .is_empty());
+}
+
+/// TCP exchanges made by [`browse`], in every test.
+static TCP_EXCHANGES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Runs `browser` (UDP on a socket of its own, TCP exchanges when it asks) until
+/// `enough` says so from every event seen (10 s at most).
+fn browse(
+    browser: &mut ZoneBrowser,
+    socket: &UdpSocket,
+    enough: impl Fn(&[ZoneBrowserEvent]) -> bool,
+) -> Vec<ZoneBrowserEvent> {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    let mut buffer = vec![0; 65_535];
+    loop {
+        while let Some(transmit) = browser.poll_transmit() {
+            if !transmit.tcp {
+                socket.send_to(&transmit.bytes, transmit.to).unwrap();
+                continue;
+            }
+            TCP_EXCHANGES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut stream = std::net::TcpStream::connect(transmit.to).unwrap();
+            let mut framed = (transmit.bytes.len() as u16).to_be_bytes().to_vec();
+            framed.extend(&transmit.bytes);
+            stream.write_all(&framed).unwrap();
+            let mut len = [0; 2];
+            stream.read_exact(&mut len).unwrap();
+            let mut answer = vec![0; usize::from(u16::from_be_bytes(len))];
+            stream.read_exact(&mut answer).unwrap();
+            browser.handle_answer(Instant::now(), transmit.to, &answer);
+        }
+        seen.extend(std::iter::from_fn(|| browser.poll_event()));
+        if enough(&seen) {
+            return seen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not enough within 10 s: {seen:#?}"
+        );
+        let wait = browser
+            .poll_timeout()
+            .map_or(Duration::from_millis(50), |t| {
+                t.saturating_duration_since(Instant::now())
+            })
+            .clamp(Duration::from_millis(1), Duration::from_millis(50));
+        socket.set_read_timeout(Some(wait)).unwrap();
+        if let Ok((len, from)) = socket.recv_from(&mut buffer) {
+            browser.handle_answer(Instant::now(), from, &buffer[..len]);
+        }
+        browser.handle_timeout(Instant::now());
+    }
+}
+
+fn zone_browser(bind: &Bind, poll: Duration) -> (ZoneBrowser, UdpSocket) {
+    let config = ZoneBrowserConfig {
+        zone: unicast::zone(ZONE),
+        server: bind.server,
+        poll_interval: poll,
+    };
+    let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    (ZoneBrowser::new(config, Instant::now(), 3), socket)
+}
+
+fn resolved(events: &[ZoneBrowserEvent]) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e, ZoneBrowserEvent::Service(ServiceEvent::Resolved(_))))
+        .count()
+}
+
+#[test]
+fn the_zone_browser_sees_services_come_change_and_go() {
+    let Some(bind) = Bind::start("browse") else {
+        return;
+    };
+    let alice = alice();
+    let mut bob = alice.clone();
+    bob.instance = "bob@hostb".into();
+    bob.host = "hostb".into();
+    bob.addresses = vec!["10.80.0.2".parse().unwrap()];
+    for service in [&alice, &bob] {
+        let done = bind.update(&service.register(), &bind.key, now()).unwrap();
+        assert_eq!(done.rcode, Rcode::NoError);
+    }
+    let (mut browser, socket) = zone_browser(&bind, Duration::from_millis(300));
+    let seen = browse(&mut browser, &socket, |e| resolved(e) == 2);
+    let found: Vec<_> = seen
+        .iter()
+        .filter_map(|e| match e {
+            ZoneBrowserEvent::Service(ServiceEvent::Resolved(s)) => Some(s.clone()),
+            _ => None,
+        })
+        .collect();
+    let a = found
+        .iter()
+        .find(|s| s.instance == "Alice Liddell@hosta")
+        .unwrap();
+    assert_eq!((a.port, a.host.as_str()), (5298, "hosta"));
+    let ips: Vec<String> = a.addresses.iter().map(|x| x.ip.to_string()).collect();
+    assert_eq!(ips, ["10.80.0.1", "fd00::1"]);
+    assert_eq!(a.txt.to_strings()[1], b"status=avail");
+
+    // Nothing changes: one query (the SOA) a poll.
+    let before = browser.queries_sent();
+    let until = Instant::now() + Duration::from_millis(1000);
+    let quiet = browse(&mut browser, &socket, |_| Instant::now() >= until);
+    assert!(quiet.is_empty(), "{quiet:?}");
+    let polls_window = browser.queries_sent() - before;
+    assert!(
+        (2..=5).contains(&polls_window),
+        "{polls_window} queries in about 3 polls"
+    );
+
+    // A status change, then Bob leaves.
+    let mut away = alice.clone();
+    away.txt = TxtRecord::from_strings([&b"txtvers=1"[..], b"status=away"]);
+    bind.update(&away.update_txt(), &bind.key, now()).unwrap();
+    let seen = browse(&mut browser, &socket, |e| !e.is_empty());
+    assert!(
+        matches!(
+            &seen[..],
+            [ZoneBrowserEvent::Service(ServiceEvent::Updated(s))]
+                if s.instance == "Alice Liddell@hosta" && s.txt.to_strings()[1] == b"status=away"
+        ),
+        "{seen:?}"
+    );
+    bind.update(&bob.deregister(), &bind.key, now()).unwrap();
+    let seen = browse(&mut browser, &socket, |e| !e.is_empty());
+    assert_eq!(
+        seen,
+        [ZoneBrowserEvent::Service(ServiceEvent::Removed {
+            instance: "bob@hostb".into()
+        })]
+    );
+}
+
+#[test]
+fn a_zone_too_large_for_a_datagram_is_read_over_tcp() {
+    let Some(bind) = Bind::start("tcp") else {
+        return;
+    };
+    for n in 0..40 {
+        let mut service = alice();
+        service.instance = format!("user number {n}@host{n}");
+        service.host = format!("host{n}");
+        service.addresses = vec![format!("10.80.1.{n}").parse().unwrap()];
+        assert_eq!(
+            bind.update(&service.register(), &bind.key, now())
+                .unwrap()
+                .rcode,
+            Rcode::NoError
+        );
+    }
+    let (mut browser, socket) = zone_browser(&bind, Duration::from_secs(60));
+    let tcp_before = TCP_EXCHANGES.load(std::sync::atomic::Ordering::SeqCst);
+    let seen = browse(&mut browser, &socket, |e| resolved(e) == 40);
+    assert!(TCP_EXCHANGES.load(std::sync::atomic::Ordering::SeqCst) > tcp_before);
+    assert_eq!(seen.len(), 40, "{seen:?}");
+    assert_eq!(browser.services().count(), 40);
 }

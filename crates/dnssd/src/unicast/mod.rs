@@ -16,6 +16,7 @@
 mod registrar;
 mod tsig;
 mod update;
+mod zone_browser;
 
 use std::net::IpAddr;
 
@@ -24,6 +25,9 @@ pub use tsig::{
     sign, verify_reply, KeyFileError, Signed, TsigError, TsigKey, FUDGE, HMAC_SHA256, MAX_KEY_FILE,
 };
 pub use update::{Change, Prerequisite, Rcode, Reply, TooLarge, Update};
+pub use zone_browser::{
+    UnicastTransmit, ZoneBrowser, ZoneBrowserConfig, ZoneBrowserEvent, POLL_INTERVAL, WINDOW,
+};
 
 use crate::name::DnsName;
 use crate::record::{rtype, Record, RecordData};
