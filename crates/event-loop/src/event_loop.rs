@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::{TcpListener, TcpStream};
+use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token, Waker};
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -25,6 +25,11 @@ const CORK_LIMIT: usize = 64 * 1024;
 const LISTENER_V4: Token = Token(1);
 const LISTENER_V6: Token = Token(2);
 const INTERFACE_WATCH: Token = Token(3);
+/// The unicast UDP sockets (wide-area DNS), one per address family, opened on first use.
+const UNICAST_V4: Token = Token(4);
+const UNICAST_V6: Token = Token(5);
+/// The largest unicast datagram received (a DNS answer over UDP is at most 65,535 bytes).
+const MAX_UNICAST_DATAGRAM: usize = 65_535;
 /// After the kernel says interfaces changed, how long to wait for the rest of the burst
 /// (an address replaced is a removal and an addition) before reading them again.
 const WATCH_SETTLE: Duration = Duration::from_millis(20);
@@ -220,6 +225,11 @@ pub trait Handler {
     fn on_datagram(&mut self, ctx: &mut Context<'_>, datagram: Datagram<'_>) {
         let _ = (ctx, datagram);
     }
+    /// A datagram arrived on a unicast socket ([`Context::send_unicast`]): `from` sent
+    /// `bytes`.
+    fn on_unicast_datagram(&mut self, ctx: &mut Context<'_>, from: SocketAddr, bytes: &[u8]) {
+        let _ = (ctx, from, bytes);
+    }
     /// A peer connected to our listener.
     fn on_accepted(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, peer: SocketAddr) {
         let _ = (ctx, conn, peer);
@@ -360,6 +370,8 @@ struct Inner {
     listeners: Vec<(Token, TcpListener)>,
     local_port: Option<u16>,
     mdns: Vec<Option<MdnsSocket>>,
+    /// Unicast UDP for wide-area DNS: IPv4 and IPv6, each on an ephemeral port.
+    unicast: [Option<UdpSocket>; 2],
     interfaces: Vec<InterfaceInfo>,
     connections: Vec<Option<Connection>>,
     free: Vec<usize>,
@@ -452,6 +464,29 @@ impl Context<'_> {
             }
         }
         failures
+    }
+
+    /// Sends a unicast datagram (wide-area DNS) from a socket of its own, on an ephemeral
+    /// port (opened at the first send to that address family); answers come to
+    /// [`Handler::on_unicast_datagram`]. As UDP does, a datagram the system will not take
+    /// is dropped: the error says why.
+    pub fn send_unicast(&mut self, to: SocketAddr, payload: &[u8]) -> io::Result<()> {
+        let (slot, token, bind) = match to {
+            SocketAddr::V4(_) => (0, UNICAST_V4, SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))),
+            SocketAddr::V6(_) => (1, UNICAST_V6, SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))),
+        };
+        if self.inner.unicast[slot].is_none() {
+            let mut socket = UdpSocket::bind(bind)?;
+            self.inner
+                .poll
+                .registry()
+                .register(&mut socket, token, Interest::READABLE)?;
+            self.inner.unicast[slot] = Some(socket);
+        }
+        match &self.inner.unicast[slot] {
+            Some(socket) => socket.send_to(payload, to).map(|_| ()),
+            None => Err(io::Error::other("no unicast socket")),
+        }
     }
 
     /// Opens a TCP connection; [`Handler::on_connected`] or [`Handler::on_closed`] follows.
@@ -801,6 +836,7 @@ impl<C: Send + 'static> EventLoop<C> {
             listeners: Vec::new(),
             local_port: None,
             mdns: Vec::new(),
+            unicast: [None, None],
             interfaces: Vec::new(),
             connections: Vec::new(),
             free: Vec::new(),
@@ -848,6 +884,8 @@ impl<C: Send + 'static> EventLoop<C> {
         let mut events = Events::with_capacity(1024);
         let mut read_buffer = vec![0u8; self.inner.config.limits.read_buffer.max(1)];
         let mut datagram = vec![0u8; MAX_DATAGRAM];
+        // Allocated at the first unicast datagram: most runs never have one.
+        let mut unicast_datagram = Vec::new();
         let mut next_recheck = Instant::now() + self.inner.config.interface_recheck;
         {
             let mut ctx = Context {
@@ -917,6 +955,13 @@ impl<C: Send + 'static> EventLoop<C> {
                         }
                     }
                     LISTENER_V4 | LISTENER_V6 => self.accept(handler, now, event.token()),
+                    UNICAST_V4 | UNICAST_V6 => {
+                        if unicast_datagram.is_empty() {
+                            unicast_datagram = vec![0u8; MAX_UNICAST_DATAGRAM];
+                        }
+                        let slot = usize::from(event.token() == UNICAST_V6);
+                        self.receive_unicast(handler, now, slot, &mut unicast_datagram);
+                    }
                     INTERFACE_WATCH => {
                         if self.inner.watch.as_mut().is_some_and(InterfaceWatch::drain) {
                             next_recheck = next_recheck.min(now + WATCH_SETTLE);
@@ -1105,6 +1150,34 @@ impl<C: Send + 'static> EventLoop<C> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // An ICMP error reported on the socket: not fatal for a UDP socket.
+                Err(_) => continue,
+            }
+        }
+    }
+
+    fn receive_unicast<H: Handler<Command = C>>(
+        &mut self,
+        handler: &mut H,
+        now: Instant,
+        slot: usize,
+        buffer: &mut [u8],
+    ) {
+        loop {
+            let Some(socket) = &self.inner.unicast[slot] else {
+                return;
+            };
+            match socket.recv_from(buffer) {
+                Ok((len, from)) => {
+                    self.inner.stats.datagrams += 1;
+                    let mut ctx = Context {
+                        now,
+                        inner: &mut self.inner,
+                    };
+                    handler.on_unicast_datagram(&mut ctx, from, &buffer[..len]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // An ICMP error (port unreachable): the caller's retries handle it.
                 Err(_) => continue,
             }
         }

@@ -1,0 +1,72 @@
+//! Unicast UDP (wide-area DNS): datagrams sent from the loop's own ephemeral socket to a
+//! server on loopback, the server's answers delivered to the handler, large ones whole.
+
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use llxmpp_event_loop::{Config, Context, EventLoop, Handler};
+
+/// Sends three datagrams (one of 60,000 bytes) to `server` at start, keeps what comes back.
+struct Asker {
+    server: SocketAddr,
+    answers: Vec<(SocketAddr, Vec<u8>)>,
+}
+
+impl Handler for Asker {
+    type Command = ();
+
+    fn on_start(&mut self, ctx: &mut Context<'_>) {
+        for payload in [vec![1u8; 10], vec![2; 60_000], vec![3; 1]] {
+            ctx.send_unicast(self.server, &payload).unwrap();
+        }
+    }
+
+    fn on_unicast_datagram(&mut self, ctx: &mut Context<'_>, from: SocketAddr, bytes: &[u8]) {
+        self.answers.push((from, bytes.to_vec()));
+        if self.answers.len() == 3 {
+            ctx.stop(ctx.now());
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
+
+#[test]
+fn unicast_datagrams_go_out_and_their_answers_come_back_whole() {
+    let server = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let address = server.local_addr().unwrap();
+    let echo = std::thread::spawn(move || {
+        let mut buffer = vec![0; 65_535];
+        let mut sources = Vec::new();
+        server
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        for _ in 0..3 {
+            let (len, from) = server.recv_from(&mut buffer).unwrap();
+            // The answer is the question, backwards.
+            let answer: Vec<u8> = buffer[..len].iter().rev().map(|b| b + 10).collect();
+            server.send_to(&answer, from).unwrap();
+            sources.push(from);
+        }
+        sources
+    });
+    let mut event_loop: EventLoop<()> = EventLoop::new(Config::loopback()).unwrap();
+    let mut asker = Asker {
+        server: address,
+        answers: Vec::new(),
+    };
+    event_loop.run(&mut asker).unwrap();
+    let sources = echo.join().unwrap();
+    // One socket for all three.
+    assert!(sources.windows(2).all(|w| w[0] == w[1]), "{sources:?}");
+    let mut lengths: Vec<usize> = asker.answers.iter().map(|(_, b)| b.len()).collect();
+    lengths.sort_unstable();
+    assert_eq!(lengths, [1, 10, 60_000]);
+    assert!(asker.answers.iter().all(|(from, _)| *from == address));
+    assert!(asker
+        .answers
+        .iter()
+        .any(|(_, b)| b.len() == 60_000 && b.iter().all(|&x| x == 12)));
+}
