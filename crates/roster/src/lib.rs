@@ -6,4 +6,4 @@ mod presence;
 mod roster;
 
 pub use presence::{Caps, Presence, Status};
-pub use roster::{Peer, Roster, RosterEvent};
+pub use roster::{Peer, Roster, RosterEvent, Source};

@@ -57,10 +57,25 @@ pub enum RosterEvent {
     },
 }
 
-/// The roster, fed with the browser's service events. Sans-IO.
+/// Where a service was seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    /// On the link, by multicast DNS.
+    Link,
+    /// In a wide-area zone, by unicast DNS.
+    Zone,
+}
+
+/// The roster, fed with the browsers' service events. Sans-IO.
+///
+/// A peer seen both on the link and in a zone is one peer: its TXT, port and host are
+/// the link's while it is on the link, and its addresses are the link's first, then the
+/// zone's; it goes offline when neither source has it.
 #[derive(Clone, Debug, Default)]
 pub struct Roster {
     peers: BTreeMap<String, Peer>,
+    /// What each source says of each instance.
+    seen: BTreeMap<String, [Option<ServiceInstance>; 2]>,
     events: VecDeque<RosterEvent>,
 }
 
@@ -70,24 +85,57 @@ impl Roster {
         Roster::default()
     }
 
-    /// Takes in a service event; afterwards drain [`Roster::poll_event`].
+    /// Takes in a service event of the link's browser; afterwards drain
+    /// [`Roster::poll_event`].
     pub fn apply(&mut self, event: &ServiceEvent) {
-        match event {
+        self.apply_from(Source::Link, event);
+    }
+
+    /// Takes in a service event seen by `source`; afterwards drain
+    /// [`Roster::poll_event`].
+    pub fn apply_from(&mut self, source: Source, event: &ServiceEvent) {
+        let slot = match source {
+            Source::Link => 0,
+            Source::Zone => 1,
+        };
+        let instance = match event {
             ServiceEvent::Resolved(service) | ServiceEvent::Updated(service) => {
-                let peer = Peer::from_service(service);
-                match self.peers.insert(peer.instance.clone(), peer.clone()) {
-                    None => self.events.push_back(RosterEvent::PeerOnline(peer)),
-                    Some(old) if old != peer => {
-                        self.events.push_back(RosterEvent::PresenceChanged(peer))
-                    }
-                    Some(_) => {}
-                }
+                let views = self.seen.entry(service.instance.clone()).or_default();
+                views[slot] = Some(service.clone());
+                service.instance.clone()
             }
             ServiceEvent::Removed { instance } => {
-                if self.peers.remove(instance).is_some() {
-                    self.events.push_back(RosterEvent::PeerOffline {
-                        instance: instance.clone(),
-                    });
+                if let Some(views) = self.seen.get_mut(instance) {
+                    views[slot] = None;
+                    if views.iter().all(Option::is_none) {
+                        self.seen.remove(instance);
+                    }
+                }
+                instance.clone()
+            }
+        };
+        let merged = self.seen.get(&instance).and_then(|[link, zone]| {
+            let mut peer = Peer::from_service(link.as_ref().or(zone.as_ref())?);
+            if let (Some(_), Some(zone)) = (link, zone) {
+                for address in &zone.addresses {
+                    if !peer.addresses.iter().any(|a| a.ip == address.ip) {
+                        peer.addresses.push(*address);
+                    }
+                }
+            }
+            Some(peer)
+        });
+        match merged {
+            Some(peer) => match self.peers.insert(instance, peer.clone()) {
+                None => self.events.push_back(RosterEvent::PeerOnline(peer)),
+                Some(old) if old != peer => {
+                    self.events.push_back(RosterEvent::PresenceChanged(peer))
+                }
+                Some(_) => {}
+            },
+            None => {
+                if self.peers.remove(&instance).is_some() {
+                    self.events.push_back(RosterEvent::PeerOffline { instance });
                 }
             }
         }
@@ -115,5 +163,68 @@ impl Roster {
         self.peers
             .values()
             .filter(move |p| p.addresses.iter().any(|a| a.ip == ip))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use llxmpp_dnssd::TxtRecord;
+
+    fn service(status: &str, ip: &str, port: u16) -> ServiceInstance {
+        ServiceInstance {
+            instance: "bob@hostb".into(),
+            host: "hostb".into(),
+            port,
+            addresses: vec![InterfaceAddr {
+                interface: 0,
+                ip: ip.parse().unwrap(),
+            }],
+            txt: TxtRecord::from_strings([format!("status={status}").into_bytes()]),
+            avatar: None,
+        }
+    }
+
+    #[test]
+    fn a_peer_on_the_link_and_in_a_zone_is_one_peer_until_both_lose_it() {
+        let mut roster = Roster::new();
+        roster.apply_from(
+            Source::Zone,
+            &ServiceEvent::Resolved(service("away", "192.0.2.7", 6000)),
+        );
+        assert!(matches!(roster.poll_event(), Some(RosterEvent::PeerOnline(p)) if p.port == 6000));
+        // On the link too: the link's word, and both addresses, link first.
+        roster.apply_from(
+            Source::Link,
+            &ServiceEvent::Resolved(service("avail", "10.0.0.2", 5298)),
+        );
+        let Some(RosterEvent::PresenceChanged(peer)) = roster.poll_event() else {
+            panic!("no change");
+        };
+        assert_eq!(peer.port, 5298);
+        assert_eq!(peer.presence.status.txt_value(), "avail");
+        let ips: Vec<String> = peer.addresses.iter().map(|a| a.ip.to_string()).collect();
+        assert_eq!(ips, ["10.0.0.2", "192.0.2.7"]);
+        assert!(roster.poll_event().is_none());
+        // Off the link: still in the zone, as the zone says.
+        roster.apply(&ServiceEvent::Removed {
+            instance: "bob@hostb".into(),
+        });
+        assert!(
+            matches!(roster.poll_event(), Some(RosterEvent::PresenceChanged(p)) if p.port == 6000)
+        );
+        roster.apply_from(
+            Source::Zone,
+            &ServiceEvent::Removed {
+                instance: "bob@hostb".into(),
+            },
+        );
+        assert_eq!(
+            roster.poll_event(),
+            Some(RosterEvent::PeerOffline {
+                instance: "bob@hostb".into()
+            })
+        );
+        assert!(roster.get("bob@hostb").is_none());
     }
 }
