@@ -11,8 +11,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use llxmpp_dnssd::unicast::{
     self, query, sign, verify_reply, Rcode, Registrar, RegistrarConfig, RegistrarEvent,
-    Registration, Reply, TsigError, TsigKey, ZoneBrowser, ZoneBrowserConfig, ZoneBrowserEvent,
-    REFRESH_INTERVAL,
+    Registration, Reply, TsigError, TsigKey, UpdateServerFinder, ZoneBrowser, ZoneBrowserConfig,
+    ZoneBrowserEvent, REFRESH_INTERVAL,
 };
 use llxmpp_dnssd::ServiceEvent;
 use llxmpp_dnssd::{rtype, RecordData, TxtRecord};
@@ -61,6 +61,11 @@ fn free_port() -> u16 {
 
 impl Bind {
     fn start(tag: &str) -> Option<Bind> {
+        Bind::start_with(tag, true)
+    }
+
+    /// `update_srv`: whether the zone names its update server by SRV.
+    fn start_with(tag: &str, update_srv: bool) -> Option<Bind> {
         if !named_present() {
             return None;
         }
@@ -79,13 +84,17 @@ impl Bind {
         let key = TsigKey::parse(&String::from_utf8(key_text.stdout).unwrap()).unwrap();
         let port = free_port();
         let d = dir.display();
+        let srv = if update_srv {
+            format!("_dns-update._udp IN SRV 0 0 {port} ns1\n")
+        } else {
+            String::new()
+        };
         std::fs::write(
             dir.join("zone.db"),
             format!(
                 "$TTL 60\n@ IN SOA ns1.{ZONE}. hostmaster.{ZONE}. 1 3600 600 86400 60\n\
                  @ IN NS ns1\nns1 IN A 127.0.0.1\n\
-                 b._dns-sd._udp IN PTR @\nlb._dns-sd._udp IN PTR @\n\
-                 _dns-update._udp IN SRV 0 0 {port} ns1\n"
+                 b._dns-sd._udp IN PTR @\nlb._dns-sd._udp IN PTR @\n{srv}"
             ),
         )
         .unwrap();
@@ -713,4 +722,41 @@ fn a_zone_too_large_for_a_datagram_is_read_over_tcp() {
     assert!(TCP_EXCHANGES.load(std::sync::atomic::Ordering::SeqCst) > tcp_before);
     assert_eq!(seen.len(), 40, "{seen:?}");
     assert_eq!(browser.services().count(), 40);
+}
+
+/// Runs `finder` against the test's server until it has a result.
+fn find(bind: &Bind) -> Result<SocketAddr, String> {
+    let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let mut finder = UpdateServerFinder::new(unicast::zone(ZONE), bind.server, Instant::now(), 5);
+    let mut buffer = vec![0; 65_535];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while finder.result().is_none() {
+        assert!(Instant::now() < deadline);
+        while let Some((to, bytes)) = finder.poll_transmit() {
+            socket.send_to(&bytes, to).unwrap();
+        }
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        if let Ok((len, from)) = socket.recv_from(&mut buffer) {
+            finder.handle_answer(Instant::now(), from, &buffer[..len]);
+        }
+        finder.handle_timeout(Instant::now());
+    }
+    finder.result().unwrap().clone()
+}
+
+#[test]
+fn the_update_server_is_found_by_srv_else_by_the_soa() {
+    let Some(bind) = Bind::start("find-srv") else {
+        return;
+    };
+    // The zone's SRV names ns1 at the test's port; ns1 is 127.0.0.1.
+    assert_eq!(find(&bind), Ok(bind.server));
+    drop(bind);
+    let Some(bind) = Bind::start_with("find-soa", false) else {
+        return;
+    };
+    // No SRV: the SOA's MNAME, ns1, at port 53.
+    assert_eq!(find(&bind), Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, 53))));
 }

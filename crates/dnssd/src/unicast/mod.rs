@@ -13,6 +13,7 @@
 //! | `INSTANCE._presence._tcp.Z` | SRV `0 0 PORT HOST.Z`, TXT |
 //! | `HOST.Z` | A, AAAA |
 
+mod finder;
 mod registrar;
 mod tsig;
 mod update;
@@ -20,6 +21,7 @@ mod zone_browser;
 
 use std::net::IpAddr;
 
+pub use finder::UpdateServerFinder;
 pub use registrar::{Registrar, RegistrarConfig, RegistrarEvent, REFRESH_INTERVAL};
 pub use tsig::{
     sign, verify_reply, KeyFileError, Signed, TsigError, TsigKey, FUDGE, HMAC_SHA256, MAX_KEY_FILE,
