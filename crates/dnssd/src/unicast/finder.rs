@@ -121,7 +121,7 @@ impl UpdateServerFinder {
                     _ => None,
                 });
                 match srv {
-                    Some((port, target)) => self.to_address(now, &records, target, port),
+                    Some((port, target)) => self.address_of(now, &records, target, port),
                     None => self.ask(now, Step::Soa),
                 }
             }
@@ -131,7 +131,7 @@ impl UpdateServerFinder {
                     _ => None,
                 });
                 match mname {
-                    Some(mname) => self.to_address(now, &records, mname, 53),
+                    Some(mname) => self.address_of(now, &records, mname, 53),
                     None => self.done(Err(format!(
                         "no {} SRV and no zone {} (its SOA)",
                         update_server_in(&self.zone),
@@ -162,7 +162,7 @@ impl UpdateServerFinder {
     }
 
     /// The address of `name` from `records` if there, else asked for.
-    fn to_address(
+    fn address_of(
         &mut self,
         now: Instant,
         records: &[&crate::record::Record],
