@@ -1,11 +1,13 @@
 //! The test network: hosts in network namespaces joined by a bridge that
-//! floods multicast, and Avahi with a private D-Bus on one of them.
+//! floods multicast, and Avahi with a private D-Bus on one of them; two links joined by
+//! a router that passes no multicast, and a BIND 9 serving a zone, for wide-area DNS-SD.
 //!
-//! Shared by `cargo xtask interop` and the client's real-socket tests, which include this
-//! file with `#[path]`. Needs root and iproute2 (and avahi-daemon, dbus for [`Avahi`]).
+//! Shared by `cargo xtask interop` and the real-socket tests, which include this file
+//! with `#[path]`. Needs root and iproute2 (and avahi-daemon, dbus for [`Avahi`]; bind9
+//! and bind9-dnsutils for [`Bind`]).
 
 use std::ffi::OsStr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -259,5 +261,207 @@ impl Avahi {
             "avahi-daemon",
         )?;
         Ok(avahi)
+    }
+}
+
+/// Two links joined by a router: host `<prefix>a` (`10.<n>.1.1/24`) and host `<prefix>b`
+/// (`10.<n>.2.1/24`), each behind its own veth to `<prefix>r` (`.254` on both), which
+/// forwards unicast and no multicast. The namespaces are removed when this is dropped.
+#[allow(dead_code)] // The wide-area tests' (crates/client/tests/wide_area.rs).
+pub struct Routed {
+    prefix: String,
+}
+
+impl Drop for Routed {
+    fn drop(&mut self) {
+        for name in ["a", "b", "r"] {
+            let _ = Command::new("ip")
+                .args(["netns", "del", &format!("{}{name}", self.prefix)])
+                .status();
+        }
+    }
+}
+
+#[allow(dead_code)]
+impl Routed {
+    /// Makes the hosts and the router; `net` is the second octet (`10.<net>.…`).
+    pub fn new(prefix: &str, net: u8) -> Result<Routed, String> {
+        let routed = Routed {
+            prefix: prefix.to_owned(),
+        };
+        let router = routed.ns("r");
+        run("ip", &["netns", "add", &router])?;
+        run("ip", &["-n", &router, "link", "set", "lo", "up"])?;
+        run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &router,
+                "sysctl",
+                "-q",
+                "-w",
+                "net.ipv4.ip_forward=1",
+            ],
+        )?;
+        for (side, host) in [(1, "a"), (2, "b")] {
+            let ns = routed.ns(host);
+            let (inner, outer) = (format!("v{prefix}{host}i"), format!("v{prefix}{host}r"));
+            run("ip", &["netns", "add", &ns])?;
+            run(
+                "ip",
+                &[
+                    "link", "add", &inner, "netns", &ns, "type", "veth", "peer", "name", &outer,
+                    "netns", &router,
+                ],
+            )?;
+            run("ip", &["-n", &ns, "link", "set", &inner, "name", "eth0"])?;
+            let host_address = format!("10.{net}.{side}.1/24");
+            run(
+                "ip",
+                &["-n", &ns, "addr", "add", &host_address, "dev", "eth0"],
+            )?;
+            run("ip", &["-n", &ns, "link", "set", "eth0", "up"])?;
+            run("ip", &["-n", &ns, "link", "set", "lo", "up"])?;
+            run(
+                "ip",
+                &["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "eth0"],
+            )?;
+            let gateway = format!("10.{net}.{side}.254");
+            run(
+                "ip",
+                &["-n", &ns, "route", "add", "default", "via", &gateway],
+            )?;
+            let router_address = format!("{gateway}/24");
+            run(
+                "ip",
+                &["-n", &router, "addr", "add", &router_address, "dev", &outer],
+            )?;
+            run("ip", &["-n", &router, "link", "set", &outer, "up"])?;
+        }
+        Ok(routed)
+    }
+
+    /// The namespace of host `a`, `b` or the router `r`.
+    pub fn ns(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+}
+
+/// A BIND 9 primary for one zone (`named` in the foreground), with a key made by
+/// `tsig-keygen` that may update the zone's DNS-SD records (`_presence._tcp` PTR, SRV,
+/// TXT; the service-type PTR; any host's A and AAAA). Killed when dropped.
+#[allow(dead_code)] // The wide-area tests'.
+pub struct Bind {
+    child: Child,
+    /// The key file, as `tsig-keygen` wrote it (mode 0600).
+    pub key_file: PathBuf,
+    /// The key file's text.
+    pub key_text: String,
+}
+
+impl Drop for Bind {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[allow(dead_code)]
+impl Bind {
+    /// Starts `named` (in namespace `ns`, or here) with its files in `dir`, serving `zone`
+    /// on `listen` (IPv4 addresses) at `port`; its primary `ns1.<zone>` is `listen[0]`, and
+    /// with `update_srv` the zone names it by `_dns-update._udp` SRV. Returns once it
+    /// answers for the zone.
+    pub fn start(
+        ns: Option<&str>,
+        dir: &Path,
+        zone: &str,
+        listen: &[&str],
+        port: u16,
+        update_srv: bool,
+    ) -> Result<Bind, String> {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        let key_text = run(
+            "/usr/sbin/tsig-keygen",
+            &["-a", "hmac-sha256", "llxmpp-test."],
+        )?;
+        let key_file = dir.join("key.conf");
+        std::fs::write(&key_file, &key_text).map_err(|e| e.to_string())?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let private = std::fs::Permissions::from_mode(0o600);
+            std::fs::set_permissions(&key_file, private).map_err(|e| e.to_string())?;
+        }
+        let srv = if update_srv {
+            format!("_dns-update._udp IN SRV 0 0 {port} ns1\n")
+        } else {
+            String::new()
+        };
+        std::fs::write(
+            dir.join("zone.db"),
+            format!(
+                "$TTL 60\n@ IN SOA ns1.{zone}. hostmaster.{zone}. 1 3600 600 86400 60\n\
+                 @ IN NS ns1\nns1 IN A {primary}\n\
+                 b._dns-sd._udp IN PTR @\nlb._dns-sd._udp IN PTR @\n{srv}",
+                primary = listen[0]
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        let d = dir.display();
+        let listen_on: String = listen.iter().map(|a| format!("{a}; ")).collect();
+        std::fs::write(
+            dir.join("named.conf"),
+            format!(
+                "include \"{d}/key.conf\";\n\
+                 options {{ directory \"{d}\"; pid-file none; lock-file none; session-keyfile none;\n\
+                   listen-on port {port} {{ {listen_on}}}; listen-on-v6 {{ none; }};\n\
+                   recursion no; dnssec-validation no; }};\n\
+                 controls {{ }};\n\
+                 zone \"{zone}\" {{ type primary; file \"{d}/zone.db\";\n\
+                   update-policy {{\n\
+                     grant llxmpp-test. subdomain _presence._tcp.{zone}. PTR SRV TXT;\n\
+                     grant llxmpp-test. name _services._dns-sd._udp.{zone}. PTR;\n\
+                     grant llxmpp-test. wildcard *.{zone}. A AAAA;\n\
+                   }}; }};\n"
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        let log = std::fs::File::create(dir.join("named.log")).map_err(|e| e.to_string())?;
+        let conf = dir.join("named.conf");
+        let mut command = match ns {
+            Some(ns) => in_namespace(ns, "/usr/sbin/named"),
+            None => Command::new("/usr/sbin/named"),
+        };
+        let child = command
+            .args(["-g", "-u", "root", "-c"])
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("named: {e}"))?;
+        let bind = Bind {
+            child,
+            key_file,
+            key_text,
+        };
+        let server = format!("@{}", listen[0]);
+        let port = port.to_string();
+        wait_for(
+            || {
+                let mut dig = match ns {
+                    Some(ns) => in_namespace(ns, "dig"),
+                    None => Command::new("dig"),
+                };
+                dig.args([
+                    &server, "-p", &port, "+short", "+tries=1", "+time=1", zone, "SOA",
+                ])
+                .output()
+                .is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
+            },
+            "named",
+        )?;
+        Ok(bind)
     }
 }

@@ -8,3 +8,4 @@ pub mod keys;
 pub mod node;
 pub mod presence;
 pub mod session;
+pub mod wide_area;

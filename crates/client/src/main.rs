@@ -6,7 +6,7 @@
 //! Events go to stdout; logs go to stderr (`RUST_LOG`).
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::thread;
@@ -18,8 +18,10 @@ use llxmpp::node::{
     EncryptMode, EncryptionConfig, Events, Method, Node, NodeCommand, NodeConfig, NodeEvent,
     TransferConfig,
 };
+use llxmpp::wide_area::{system_resolver, WideArea, WideAreaConfig, WideAreaEvent};
+use llxmpp_dnssd::unicast::TsigKey;
 use llxmpp_dnssd::MAX_AVATAR_BYTES;
-use llxmpp_event_loop::{Config, EventLoop, InterfaceSelection, LoopHandle};
+use llxmpp_event_loop::{Config, ConnectionId, EventLoop, InterfaceSelection, LoopHandle};
 use llxmpp_roster::{Peer, Presence, Status};
 
 #[derive(Parser)]
@@ -56,6 +58,8 @@ enum Command {
         /// Interfaces to browse on (default: all but loopback).
         #[arg(long = "interface")]
         interfaces: Vec<String>,
+        #[command(flatten)]
+        zone: Zone,
     },
     /// Publish, send one message, close cleanly; exit 0 only if it was written.
     Send {
@@ -112,6 +116,66 @@ impl Files {
     }
 }
 
+/// A wide-area zone to browse (and register in, with a key) as well as the link.
+#[derive(Args, Clone)]
+struct Zone {
+    /// Also take part in this wide-area DNS-SD zone (RFC 6763 over unicast DNS).
+    #[arg(long, value_name = "DOMAIN")]
+    domain: Option<String>,
+    /// The DNS server to ask about the zone (ADDR or ADDR:PORT; default: the first
+    /// nameserver of /etc/resolv.conf).
+    #[arg(long, value_name = "ADDR[:PORT]")]
+    dns_server: Option<String>,
+}
+
+impl Zone {
+    /// The wide-area configuration asked for, with `key` to register.
+    fn config(&self, key: Option<TsigKey>) -> Result<Option<WideAreaConfig>, String> {
+        let Some(domain) = &self.domain else {
+            if key.is_some() {
+                return Err("--tsig-key needs --domain (the zone to register in)".into());
+            }
+            return Ok(None);
+        };
+        let zone = llxmpp_dnssd::unicast::zone(domain);
+        if zone.labels().is_empty() {
+            return Err(format!("--domain {domain:?} names no zone"));
+        }
+        let server = match &self.dns_server {
+            Some(text) => text
+                .parse::<SocketAddr>()
+                .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                .map_err(|_| format!("--dns-server {text:?} is not ADDR or ADDR:PORT"))?,
+            None => {
+                let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+                system_resolver(&text).ok_or(
+                    "no DNS server: /etc/resolv.conf names no nameserver; give --dns-server",
+                )?
+            }
+        };
+        Ok(Some(WideAreaConfig::new(zone, server, key)))
+    }
+}
+
+/// The TSIG key in `path` (what `tsig-keygen` writes), refused unless only its owner can
+/// read it, as ssh refuses an open private key.
+fn read_tsig_key(path: &std::path::Path) -> Result<TsigKey, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = path.display();
+    let metadata = std::fs::metadata(path).map_err(|e| format!("the key {shown}: {e}"))?;
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "the key {shown} can be read by others (mode {mode:03o}): `chmod 600 {shown}`"
+        ));
+    }
+    if metadata.len() > llxmpp_dnssd::unicast::MAX_KEY_FILE as u64 {
+        return Err(format!("the key {shown} is too large to be a key file"));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("the key {shown}: {e}"))?;
+    TsigKey::parse(&text).map_err(|e| format!("the key {shown}: {e}"))
+}
+
 #[derive(Args, Clone)]
 struct Identity {
     /// Our user name: the instance name is NAME@HOST.
@@ -160,6 +224,12 @@ struct Identity {
     /// else ~/.config/llxmpp).
     #[arg(long, value_name = "DIR")]
     keys: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    zone: Zone,
+    /// Register in the --domain zone with this TSIG key (the file `tsig-keygen` writes,
+    /// readable by its owner only).
+    #[arg(long, value_name = "FILE")]
+    tsig_key: Option<std::path::PathBuf>,
 }
 
 /// The encryption that `identity` asks for: our key (made on first use) and the peers'
@@ -205,7 +275,8 @@ fn main() -> ExitCode {
             wait,
             json,
             interfaces,
-        } => peers(wait, json, interfaces),
+            zone,
+        } => peers(wait, json, interfaces, zone),
         Command::Send {
             peer,
             text,
@@ -302,6 +373,12 @@ fn start(
 ) -> Result<Running, String> {
     let (port, interfaces) = (Some(identity.port), &identity.interfaces);
     let encryption = encryption(identity)?;
+    let key = identity
+        .tsig_key
+        .as_deref()
+        .map(read_tsig_key)
+        .transpose()?;
+    let wide_area = identity.zone.config(key)?;
     let loop_config = Config {
         mdns: Some(selection(interfaces)),
         tcp_port: port,
@@ -324,6 +401,9 @@ fn start(
         let errors = events_tx.clone();
         let mut node = Node::new(config, events_tx, seed);
         node.set_transfer_config(files);
+        if let Some(wide_area) = wide_area {
+            node.set_wide_area(wide_area);
+        }
         if let Some(encryption) = encryption {
             if let Err(e) = node.set_encryption(encryption) {
                 errors.send(NodeEvent::Error(format!("encryption is off: {e}")));
@@ -410,7 +490,8 @@ fn chat(identity: Identity, files: Files, json: bool) -> Result<ExitCode, String
     Ok(ExitCode::SUCCESS)
 }
 
-fn peers(wait: f64, json: bool, interfaces: Vec<String>) -> Result<ExitCode, String> {
+fn peers(wait: f64, json: bool, interfaces: Vec<String>, zone: Zone) -> Result<ExitCode, String> {
+    let wide_area = zone.config(None)?;
     let mut event_loop: EventLoop<()> = EventLoop::new(Config {
         mdns: Some(selection(&interfaces)),
         tcp_port: None,
@@ -418,6 +499,8 @@ fn peers(wait: f64, json: bool, interfaces: Vec<String>) -> Result<ExitCode, Str
     })
     .map_err(|e| format!("cannot open sockets: {e}"))?;
     let mut browser = Browse {
+        wide_area_config: wide_area,
+        wide_area: None,
         presence: None,
         roster: llxmpp_roster::Roster::new(),
         end: Instant::now() + Duration::from_secs_f64(wait.max(0.0)),
@@ -434,6 +517,8 @@ fn peers(wait: f64, json: bool, interfaces: Vec<String>) -> Result<ExitCode, Str
 
 /// Browse-only handler for `llxmpp peers`: nothing is published.
 struct Browse {
+    wide_area_config: Option<WideAreaConfig>,
+    wide_area: Option<WideArea>,
     presence: Option<llxmpp::presence::Presence>,
     roster: llxmpp_roster::Roster,
     end: Instant,
@@ -441,6 +526,18 @@ struct Browse {
 
 impl Browse {
     fn drain(&mut self) {
+        if let Some(wide_area) = &mut self.wide_area {
+            while let Some(event) = wide_area.poll_event() {
+                match event {
+                    WideAreaEvent::Service(event) => {
+                        self.roster.apply_from(llxmpp_roster::Source::Zone, &event);
+                        while self.roster.poll_event().is_some() {}
+                    }
+                    WideAreaEvent::Error(why) => eprintln!("llxmpp: {why}"),
+                    WideAreaEvent::Registered(_) | WideAreaEvent::Deregistered => {}
+                }
+            }
+        }
         let Some(presence) = &mut self.presence else {
             return;
         };
@@ -458,6 +555,49 @@ impl llxmpp_event_loop::Handler for Browse {
     fn on_start(&mut self, ctx: &mut llxmpp_event_loop::Context<'_>) {
         self.presence =
             llxmpp::presence::Presence::new(None, ctx.now(), std::process::id() as u64).ok();
+        if let Some(config) = self.wide_area_config.take() {
+            let mut wide_area = WideArea::new(config, ctx.now(), std::process::id() as u64);
+            wide_area.handle_timeout(ctx);
+            self.wide_area = Some(wide_area);
+        }
+    }
+    fn on_unicast_datagram(
+        &mut self,
+        ctx: &mut llxmpp_event_loop::Context<'_>,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) {
+        if let Some(wide_area) = &mut self.wide_area {
+            wide_area.handle_datagram(ctx, from, bytes);
+        }
+        self.drain();
+    }
+    fn on_connected(&mut self, ctx: &mut llxmpp_event_loop::Context<'_>, conn: ConnectionId) {
+        if let Some(wide_area) = &mut self.wide_area {
+            wide_area.on_connected(ctx, conn);
+        }
+    }
+    fn on_data(
+        &mut self,
+        ctx: &mut llxmpp_event_loop::Context<'_>,
+        conn: ConnectionId,
+        data: &[u8],
+    ) {
+        if let Some(wide_area) = &mut self.wide_area {
+            wide_area.on_data(ctx, conn, data);
+        }
+        self.drain();
+    }
+    fn on_closed(
+        &mut self,
+        ctx: &mut llxmpp_event_loop::Context<'_>,
+        conn: ConnectionId,
+        reason: llxmpp_event_loop::CloseReason,
+    ) {
+        if let Some(wide_area) = &mut self.wide_area {
+            wide_area.on_closed(ctx, conn, &format!("{reason:?}"));
+        }
+        self.drain();
     }
     fn on_datagram(
         &mut self,
@@ -478,6 +618,11 @@ impl llxmpp_event_loop::Handler for Browse {
         if let Some(presence) = &mut self.presence {
             presence.handle_timeout(ctx);
         }
+        if let Some(wide_area) = &mut self.wide_area {
+            if wide_area.poll_timeout().is_some_and(|t| t <= now) {
+                wide_area.handle_timeout(ctx);
+            }
+        }
         self.drain();
     }
     fn poll_timeout(&self) -> Option<Instant> {
@@ -485,7 +630,11 @@ impl llxmpp_event_loop::Handler for Browse {
             .presence
             .as_ref()
             .and_then(llxmpp::presence::Presence::poll_timeout);
-        Some(presence.map_or(self.end, |t| t.min(self.end)))
+        let wide_area = self.wide_area.as_ref().and_then(WideArea::poll_timeout);
+        [presence, wide_area, Some(self.end)]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }
 

@@ -28,16 +28,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use llxmpp_dnssd::{InterfaceAddr, ResponderEvent, ServiceInfo};
+use llxmpp_dnssd::{InterfaceAddr, ResponderEvent, ServiceEvent, ServiceInfo};
 use llxmpp_event_loop::{
     CloseReason as LoopClose, ConnectOptions, ConnectionId, Context, Datagram, Handler,
     InterfaceInfo, WriteState,
 };
 use llxmpp_framer::{ChatState, Condition, Message};
-use llxmpp_roster::{Caps, Peer, Presence as PeerPresence, Roster, RosterEvent, Status};
+use llxmpp_roster::{Caps, Peer, Presence as PeerPresence, Roster, RosterEvent, Source, Status};
 
 use crate::presence::{Presence, PresenceEvent};
 use crate::session::{CloseReason, Session, SessionConfig, SessionEvent};
+use crate::wide_area::{WideArea, WideAreaConfig, WideAreaEvent};
 
 pub use links::{EncryptMode, EncryptionConfig};
 
@@ -239,6 +240,13 @@ pub enum NodeEvent {
         instance: String,
         /// The TCP port we listen on.
         port: u16,
+    },
+    /// Our service is registered in a wide-area zone (`--domain` with a key).
+    Registered {
+        /// The zone.
+        domain: String,
+        /// Our instance name there.
+        instance: String,
     },
     /// A peer came online.
     PeerOnline(Peer),
@@ -607,6 +615,9 @@ pub struct Node {
     seed: u64,
     transfers: files::Transfers,
     links: links::Links,
+    /// Presence in a wide-area zone, if asked for ([`Node::set_wide_area`]).
+    wide_area: Option<WideArea>,
+    wide_area_config: Option<WideAreaConfig>,
 }
 
 impl Node {
@@ -633,6 +644,8 @@ impl Node {
             seed,
             transfers: files::Transfers::new(),
             links: links::Links::new(),
+            wide_area: None,
+            wide_area_config: None,
         }
     }
 
@@ -643,6 +656,83 @@ impl Node {
     /// not reading shuts its window and acknowledges what it got: that is not a stall.
     pub fn set_ack_timeout(&mut self, timeout: Duration) {
         self.ack_timeout = timeout;
+    }
+
+    /// Takes part in a wide-area zone too: browses it, and registers there with a key.
+    /// Call before running the node.
+    pub fn set_wide_area(&mut self, config: WideAreaConfig) {
+        self.wide_area_config = Some(config);
+    }
+
+    /// What our service is in the zone: as on the link, with the addresses others
+    /// beyond the link can reach (no link-local ones).
+    fn zone_registration(&self) -> Option<llxmpp_dnssd::unicast::Registration> {
+        let config = self.wide_area_config.as_ref()?;
+        let addresses: Vec<IpAddr> = self
+            .addresses
+            .iter()
+            .map(|a| a.ip)
+            .filter(|ip| match ip {
+                IpAddr::V4(v4) => !v4.is_link_local() && !v4.is_loopback(),
+                IpAddr::V6(v6) => !v6.is_unicast_link_local() && !v6.is_loopback(),
+            })
+            .collect();
+        Some(llxmpp_dnssd::unicast::Registration {
+            zone: config.zone.clone(),
+            instance: self.instance.clone(),
+            host: format!("{}-llxmpp", self.config.host),
+            port: self.port,
+            txt: self.our_txt(),
+            addresses,
+            ttl: 60,
+        })
+    }
+
+    /// Our service in the zone, registered or brought up to date (once the link has
+    /// given us our name: the zone takes the same).
+    fn register_in_zone(&mut self, ctx: &mut Context<'_>) {
+        if !self.established {
+            return;
+        }
+        if let Some(registration) = self.zone_registration() {
+            if let Some(wide_area) = &mut self.wide_area {
+                wide_area.register(ctx, registration);
+            }
+        }
+        self.drain_wide_area(ctx);
+    }
+
+    fn drain_wide_area(&mut self, ctx: &mut Context<'_>) {
+        let Some(wide_area) = &mut self.wide_area else {
+            return;
+        };
+        let ours = wide_area.our_instance().map(str::to_owned);
+        let events: Vec<WideAreaEvent> = std::iter::from_fn(|| wide_area.poll_event()).collect();
+        for event in events {
+            match event {
+                WideAreaEvent::Service(event) => {
+                    let instance = match &event {
+                        ServiceEvent::Resolved(s) | ServiceEvent::Updated(s) => &s.instance,
+                        ServiceEvent::Removed { instance } => instance,
+                    };
+                    // Ourselves, in the zone: not a peer.
+                    if *instance == self.instance || Some(instance) == ours.as_ref() {
+                        continue;
+                    }
+                    self.apply_service(ctx, Source::Zone, &event);
+                }
+                WideAreaEvent::Registered(instance) => {
+                    let domain = self
+                        .wide_area_config
+                        .as_ref()
+                        .map(|c| c.zone.to_string())
+                        .unwrap_or_default();
+                    self.emit(NodeEvent::Registered { domain, instance });
+                }
+                WideAreaEvent::Deregistered => tracing::info!("our service left the zone"),
+                WideAreaEvent::Error(why) => self.emit(NodeEvent::Error(why)),
+            }
+        }
     }
 
     fn emit(&self, event: NodeEvent) {
@@ -760,36 +850,40 @@ impl Node {
                         port: self.port,
                     });
                     self.dispatch_waiting(ctx);
+                    self.register_in_zone(ctx);
                 }
                 PresenceEvent::Own(ResponderEvent::InstanceRenamed { from, to }) => {
                     tracing::warn!(%from, %to, "our instance name is taken: renamed");
                     self.instance = to;
                 }
                 PresenceEvent::Own(_) => {}
-                PresenceEvent::Service(event) => {
-                    self.roster.apply(&event);
-                    while let Some(change) = self.roster.poll_event() {
-                        match change {
-                            RosterEvent::PeerOnline(peer) => {
-                                self.note_key_hint(&peer.instance, peer.presence.tls.is_some());
-                                self.emit(NodeEvent::PeerOnline(peer))
-                            }
-                            RosterEvent::PresenceChanged(peer) => {
-                                self.note_key_hint(&peer.instance, peer.presence.tls.is_some());
-                                self.drop_streams_to_left_addresses(ctx, &peer);
-                                self.emit(NodeEvent::PeerChanged(peer))
-                            }
-                            RosterEvent::PeerOffline { instance } => {
-                                self.note_key_hint(&instance, false);
-                                self.drop_streams_of(ctx, &instance, None);
-                                self.emit(NodeEvent::PeerOffline { peer: instance })
-                            }
-                        }
-                    }
-                    self.dispatch_waiting(ctx);
+                PresenceEvent::Service(event) => self.apply_service(ctx, Source::Link, &event),
+            }
+        }
+    }
+
+    /// A service seen on the link or in a zone: the roster's changes reported.
+    fn apply_service(&mut self, ctx: &mut Context<'_>, source: Source, event: &ServiceEvent) {
+        self.roster.apply_from(source, event);
+        while let Some(change) = self.roster.poll_event() {
+            match change {
+                RosterEvent::PeerOnline(peer) => {
+                    self.note_key_hint(&peer.instance, peer.presence.tls.is_some());
+                    self.emit(NodeEvent::PeerOnline(peer))
+                }
+                RosterEvent::PresenceChanged(peer) => {
+                    self.note_key_hint(&peer.instance, peer.presence.tls.is_some());
+                    self.drop_streams_to_left_addresses(ctx, &peer);
+                    self.emit(NodeEvent::PeerChanged(peer))
+                }
+                RosterEvent::PeerOffline { instance } => {
+                    self.note_key_hint(&instance, false);
+                    self.drop_streams_of(ctx, &instance, None);
+                    self.emit(NodeEvent::PeerOffline { peer: instance })
                 }
             }
         }
+        self.dispatch_waiting(ctx);
     }
 
     /// Gives up the streams of a peer whose address is no longer among its addresses: what
@@ -1413,6 +1507,9 @@ impl Node {
         if let Some(presence) = &mut self.presence {
             presence.shutdown(ctx);
         }
+        if let Some(wide_area) = &mut self.wide_area {
+            wide_area.shutdown(ctx);
+        }
         let now = ctx.now();
         let conns: Vec<ConnectionId> = self.conns.keys().copied().collect();
         for conn in conns {
@@ -1436,11 +1533,26 @@ impl Handler for Node {
 
     fn on_start(&mut self, ctx: &mut Context<'_>) {
         self.port = ctx.local_port().unwrap_or(0);
+        if let Some(config) = self.wide_area_config.clone() {
+            self.wide_area = Some(WideArea::new(config, ctx.now(), self.seed.rotate_left(41)));
+            if let Some(wide_area) = &mut self.wide_area {
+                wide_area.handle_timeout(ctx);
+            }
+            self.drain_wide_area(ctx);
+        }
     }
 
     fn on_interfaces(&mut self, ctx: &mut Context<'_>, interfaces: &[InterfaceInfo]) {
         self.update_presence(ctx, interfaces);
         self.drain_presence(ctx);
+        self.register_in_zone(ctx);
+    }
+
+    fn on_unicast_datagram(&mut self, ctx: &mut Context<'_>, from: SocketAddr, bytes: &[u8]) {
+        if let Some(wide_area) = &mut self.wide_area {
+            wide_area.handle_datagram(ctx, from, bytes);
+        }
+        self.drain_wide_area(ctx);
     }
 
     fn on_datagram(&mut self, ctx: &mut Context<'_>, datagram: Datagram<'_>) {
@@ -1485,6 +1597,9 @@ impl Handler for Node {
     }
 
     fn on_connected(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+        if let Some(wide_area) = self.wide_area.as_mut().filter(|w| w.owns(conn)) {
+            return wide_area.on_connected(ctx, conn);
+        }
         if self.transfers.owns(conn) {
             return self.transfer_connected(ctx, conn);
         }
@@ -1518,6 +1633,10 @@ impl Handler for Node {
     }
 
     fn on_data(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, data: &[u8]) {
+        if let Some(wide_area) = self.wide_area.as_mut().filter(|w| w.owns(conn)) {
+            wide_area.on_data(ctx, conn, data);
+            return self.drain_wide_area(ctx);
+        }
         if self.transfers.owns(conn) {
             return self.transfer_data(ctx, conn, data);
         }
@@ -1543,6 +1662,10 @@ impl Handler for Node {
     }
 
     fn on_read_closed(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+        if self.wide_area.as_ref().is_some_and(|w| w.owns(conn)) {
+            ctx.close(conn);
+            return;
+        }
         if self.transfers.owns(conn) {
             self.transfer_closed(ctx, conn, None);
             ctx.close(conn);
@@ -1588,6 +1711,10 @@ impl Handler for Node {
     }
 
     fn on_closed(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, reason: LoopClose) {
+        if let Some(wide_area) = self.wide_area.as_mut().filter(|w| w.owns(conn)) {
+            wide_area.on_closed(ctx, conn, &format!("{reason:?}"));
+            return self.drain_wide_area(ctx);
+        }
         if self.transfers.owns(conn) {
             let why = match reason {
                 LoopClose::Local | LoopClose::PeerClosed | LoopClose::Shutdown => None,
@@ -1683,6 +1810,10 @@ impl Handler for Node {
                 self.config.presence.status = status;
                 self.config.presence.msg = msg;
                 let txt = self.our_txt();
+                if let Some(wide_area) = &mut self.wide_area {
+                    wide_area.set_txt(ctx, txt.clone());
+                }
+                self.drain_wide_area(ctx);
                 if let Some(presence) = &mut self.presence {
                     if let Err(e) = presence.set_txt(ctx, txt) {
                         self.emit(NodeEvent::Error(format!("cannot publish that status: {e}")));
@@ -1781,6 +1912,12 @@ impl Handler for Node {
             }
         }
         self.drain_presence(ctx);
+        if let Some(wide_area) = &mut self.wide_area {
+            if wide_area.poll_timeout().is_some_and(|t| t <= now) {
+                wide_area.handle_timeout(ctx);
+            }
+        }
+        self.drain_wide_area(ctx);
         if self.transfers.poll_timeout().is_some_and(|t| t <= now) {
             self.transfer_timeouts(ctx);
         }
@@ -1806,8 +1943,10 @@ impl Handler for Node {
     fn poll_timeout(&self) -> Option<Instant> {
         let presence = self.presence.as_ref().and_then(Presence::poll_timeout);
         let sessions = self.deadlines.first().map(|(at, _)| *at);
+        let wide_area = self.wide_area.as_ref().and_then(WideArea::poll_timeout);
         presence
             .into_iter()
+            .chain(wide_area)
             .chain(sessions)
             .chain(self.recheck_at)
             .chain(self.transfers.poll_timeout())

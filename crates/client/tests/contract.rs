@@ -267,6 +267,7 @@ impl Contract {
 fn kind(event: &NodeEvent) -> &'static str {
     match event {
         NodeEvent::Ready { .. } => "ready",
+        NodeEvent::Registered { .. } => "registered",
         NodeEvent::PeerOnline(_) => "peer_online",
         NodeEvent::PeerChanged(_) => "peer_changed",
         NodeEvent::PeerOffline { .. } => "peer_offline",
@@ -291,8 +292,9 @@ fn kind(event: &NodeEvent) -> &'static str {
 
 /// Every kind `kind` names, in its order; `every_variant_has_samples` keeps the two in
 /// step with the samples.
-const KINDS: [&str; 20] = [
+const KINDS: [&str; 21] = [
     "ready",
+    "registered",
     "peer_online",
     "peer_changed",
     "peer_offline",
@@ -459,6 +461,10 @@ fn samples() -> Vec<NodeEvent> {
         NodeEvent::VerificationCode {
             peer: "bob@hostb".into(),
             code: "12345 67890 13579 24680 11223 34455 66778 89900".into(),
+        },
+        NodeEvent::Registered {
+            domain: "example.test".into(),
+            instance: "alice@hosta".into(),
         },
         NodeEvent::Error("not JSON: expected value at line 1 column 1".into()),
         NodeEvent::Stopped,

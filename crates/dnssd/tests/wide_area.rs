@@ -6,7 +6,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use llxmpp_dnssd::unicast::{
@@ -19,27 +19,24 @@ use llxmpp_dnssd::{rtype, RecordData, TxtRecord};
 
 const ZONE: &str = "example.test";
 
-/// A `named` of this test, killed when dropped.
+#[path = "../../../xtask/src/netlab.rs"]
+#[allow(dead_code)] // The BIND part is what these tests use.
+mod netlab;
+
+/// A `named` of this test on loopback, killed when dropped.
 struct Bind {
-    child: Child,
+    _named: netlab::Bind,
     server: SocketAddr,
     key: TsigKey,
     key_file: PathBuf,
-    _dir: PathBuf,
-}
-
-impl Drop for Bind {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn named_present() -> bool {
-    let found =
-        Path::new("/usr/sbin/named").exists() && Path::new("/usr/sbin/tsig-keygen").exists();
+    let found = Path::new("/usr/sbin/named").exists()
+        && Path::new("/usr/sbin/tsig-keygen").exists()
+        && Path::new("/usr/bin/dig").exists();
     if !found {
-        eprintln!("\n!!! WIDE-AREA TESTS NOT RUN: BIND 9 is not installed (apt-get install bind9 bind9-utils)\n");
+        eprintln!("\n!!! WIDE-AREA TESTS NOT RUN: BIND 9 is not installed (apt-get install bind9 bind9-dnsutils)\n");
         assert!(
             std::env::var_os("CI").is_none(),
             "CI must run the wide-area tests"
@@ -71,77 +68,16 @@ impl Bind {
         }
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("bind-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        // The key as its users make it.
-        let key_text = Command::new("/usr/sbin/tsig-keygen")
-            .args(["-a", "hmac-sha256", "llxmpp-test."])
-            .output()
-            .unwrap();
-        assert!(key_text.status.success());
-        let key_file = dir.join("key.conf");
-        std::fs::write(&key_file, &key_text.stdout).unwrap();
-        let key = TsigKey::parse(&String::from_utf8(key_text.stdout).unwrap()).unwrap();
         let port = free_port();
-        let d = dir.display();
-        let srv = if update_srv {
-            format!("_dns-update._udp IN SRV 0 0 {port} ns1\n")
-        } else {
-            String::new()
-        };
-        std::fs::write(
-            dir.join("zone.db"),
-            format!(
-                "$TTL 60\n@ IN SOA ns1.{ZONE}. hostmaster.{ZONE}. 1 3600 600 86400 60\n\
-                 @ IN NS ns1\nns1 IN A 127.0.0.1\n\
-                 b._dns-sd._udp IN PTR @\nlb._dns-sd._udp IN PTR @\n{srv}"
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("named.conf"),
-            format!(
-                "include \"{d}/key.conf\";\n\
-                 options {{ directory \"{d}\"; pid-file none; lock-file none; session-keyfile none;\n\
-                   listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }};\n\
-                   recursion no; dnssec-validation no; }};\n\
-                 controls {{ }};\n\
-                 zone \"{ZONE}\" {{ type primary; file \"{d}/zone.db\";\n\
-                   update-policy {{\n\
-                     grant llxmpp-test. subdomain _presence._tcp.{ZONE}. PTR SRV TXT;\n\
-                     grant llxmpp-test. name _services._dns-sd._udp.{ZONE}. PTR;\n\
-                     grant llxmpp-test. wildcard *.{ZONE}. A AAAA;\n\
-                   }}; }};\n"
-            ),
-        )
-        .unwrap();
-        let child = Command::new("/usr/sbin/named")
-            .args(["-g", "-u", "root", "-c"])
-            .arg(dir.join("named.conf"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("named.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let bind = Bind {
-            child,
+        let named = netlab::Bind::start(None, &dir, ZONE, &["127.0.0.1"], port, update_srv)
+            .expect("named starts");
+        let key = TsigKey::parse(&named.key_text).unwrap();
+        Some(Bind {
+            key_file: named.key_file.clone(),
+            _named: named,
             server: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
             key,
-            key_file,
-            _dir: dir,
-        };
-        // Ready once it answers for the zone.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let soa = exchange(bind.server, &query(1, &unicast::zone(ZONE), rtype::SOA));
-            if soa.is_some_and(|r| Reply::decode(&r).is_ok_and(|r| r.rcode == Rcode::NoError)) {
-                return Some(bind);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "named did not answer within 10 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        })
     }
 
     /// Sends `update` signed with `key` at `time`; the reply checked and decoded, or why

@@ -90,6 +90,9 @@ pub fn event_value(event: &NodeEvent) -> Value {
         NodeEvent::VerificationCode { peer, code } => {
             json!({"event": "code", "peer": peer, "code": code})
         }
+        NodeEvent::Registered { domain, instance } => {
+            json!({"event": "registered", "domain": domain, "instance": instance})
+        }
         NodeEvent::Error(message) => json!({"event": "error", "message": message}),
         NodeEvent::Stopped => json!({"event": "stopped"}),
     }

@@ -23,6 +23,9 @@ pub fn status_text(peer: &Peer) -> String {
 pub fn event_text(event: &NodeEvent) -> String {
     match event {
         NodeEvent::Ready { instance, port } => format!("* online as {instance} (port {port})"),
+        NodeEvent::Registered { domain, instance } => {
+            format!("* registered in {domain} as {instance}")
+        }
         NodeEvent::PeerOnline(peer) => format!(
             "* {} ({}) is online: {}",
             peer.instance,

@@ -806,7 +806,7 @@ fn event_lines(event: &NodeEvent, shared: &mut Shared, style: &Style) -> Option<
                 style.red(&format!("{now} {text}"))
             }
         }
-        NodeEvent::VerificationCode { .. } => {
+        NodeEvent::VerificationCode { .. } | NodeEvent::Registered { .. } => {
             style.dim(&format!("{now} {}", safe(&super::plain::event_text(event))))
         }
         NodeEvent::KeyChanged { .. } | NodeEvent::LinkRefused { .. } => {
