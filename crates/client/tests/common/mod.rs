@@ -67,13 +67,17 @@ impl ChatNode {
         args.extend(extra.iter().map(|a| a.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         // LLXMPP_TEST_LOGS=DIR keeps each node's log (RUST_LOG, else debug) in DIR.
+        ChatNode::spawn(lab.command(host, &args), &format!("{name}-{host}"))
+    }
+
+    /// A node from its whole command (`llxmpp chat --json …`); `tag` names its log.
+    pub fn spawn(mut command: Command, tag: &str) -> ChatNode {
         let stderr = match std::env::var_os("LLXMPP_TEST_LOGS") {
             Some(dir) => Stdio::from(
-                std::fs::File::create(Path::new(&dir).join(format!("{name}-{host}.log"))).unwrap(),
+                std::fs::File::create(Path::new(&dir).join(format!("{tag}.log"))).unwrap(),
             ),
             None => Stdio::null(),
         };
-        let mut command = lab.command(host, &args);
         if std::env::var_os("RUST_LOG").is_none() {
             command.env("RUST_LOG", "debug");
         }

@@ -1,0 +1,194 @@
+//! Wide-area presence end to end: two `llxmpp chat --json` nodes on two links joined by
+//! a router that passes no multicast (network namespaces of the test's), a real BIND 9
+//! on the router serving the zone. They find each other only through the zone, chat both
+//! ways across the router, see a status change, and each other leave; a wrong key and an
+//! open key file are refused with the cause.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{is, netlab, ChatNode};
+use serde_json::json;
+
+const ZONE: &str = "example.test";
+
+fn bind_present() -> bool {
+    let found = ["/usr/sbin/named", "/usr/sbin/tsig-keygen", "/usr/bin/dig"]
+        .iter()
+        .all(|p| Path::new(p).exists());
+    if !found {
+        eprintln!("\n!!! WIDE-AREA TESTS NOT RUN: BIND 9 is not installed\n");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the wide-area tests"
+        );
+    }
+    found
+}
+
+fn dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("wide-{name}-{}", std::process::id()))
+}
+
+/// The two links, the router and its named; `None` where they cannot be made here.
+fn network(tag: &str, net: u8) -> Option<(netlab::Routed, netlab::Bind)> {
+    if !bind_present() {
+        return None;
+    }
+    let prefix = format!("w{tag}{}", std::process::id() % 100_000);
+    let routed = match netlab::Routed::new(&prefix, net) {
+        Ok(routed) => routed,
+        Err(e) => {
+            eprintln!("\n!!! WIDE-AREA TESTS NOT RUN: cannot make network namespaces: {e}\n");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must run the wide-area tests"
+            );
+            return None;
+        }
+    };
+    let (left, right) = (format!("10.{net}.1.254"), format!("10.{net}.2.254"));
+    let named = netlab::Bind::start(
+        Some(&routed.ns("r")),
+        &dir(&format!("{tag}-bind")),
+        ZONE,
+        &[&left, &right],
+        53,
+        true,
+    )
+    .expect("named starts on the router");
+    Some((routed, named))
+}
+
+/// `llxmpp chat --json` as `name@host<side>` on side `a` or `b`, asking that side's
+/// address of the router.
+fn node(routed: &netlab::Routed, net: u8, side: &str, name: &str, extra: &[&str]) -> ChatNode {
+    let server = format!("10.{net}.{}.254", if side == "a" { 1 } else { 2 });
+    let mut command = netlab::in_namespace(&routed.ns(side), env!("CARGO_BIN_EXE_llxmpp"));
+    command.args(netlab::chat_args(name, side));
+    command.args(["--domain", ZONE, "--dns-server", &server]);
+    command.args(extra);
+    ChatNode::spawn(command, &format!("{name}-wide"))
+}
+
+fn dig(routed: &netlab::Routed, net: u8, name: &str, rtype: &str) -> String {
+    let output = netlab::in_namespace(&routed.ns("a"), "dig")
+        .args([&format!("@10.{net}.1.254"), "+short", name, rtype])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn two_nodes_on_different_links_find_each_other_in_the_zone_and_chat() {
+    const NET: u8 = 86;
+    let Some((routed, named)) = network("chat", NET) else {
+        return;
+    };
+    let key = named.key_file.to_str().unwrap();
+    let mut alice = node(&routed, NET, "a", "alice", &["--tsig-key", key]);
+    let mut bob = node(&routed, NET, "b", "bob", &["--tsig-key", key]);
+    let registered = alice.expect(15, "alice registered", |e| is(e, "registered"));
+    assert_eq!(registered["domain"], ZONE);
+    assert_eq!(registered["instance"], "alice@hosta");
+    bob.expect(15, "bob registered", |e| is(e, "registered"));
+    // The zone holds her, as any DNS client sees it.
+    let srv = dig(
+        &routed,
+        NET,
+        "alice\\@hosta._presence._tcp.example.test",
+        "SRV",
+    );
+    assert!(srv.contains("hosta-llxmpp.example.test."), "{srv}");
+
+    // No multicast crosses the router: each finds the other in the zone (a poll is 15 s).
+    let seen = alice.expect(25, "bob online", |e| {
+        is(e, "peer_online") && e["peer"] == "bob@hostb"
+    });
+    assert_eq!(seen["addresses"], json!([format!("10.{NET}.2.1")]));
+    bob.expect(25, "alice online", |e| {
+        is(e, "peer_online") && e["peer"] == "alice@hosta"
+    });
+
+    alice.command(
+        json!({"cmd": "send", "to": "bob@hostb", "body": "across the router", "id": "a1"}),
+    );
+    bob.expect(10, "alice's message", |e| {
+        is(e, "message") && e["body"] == "across the router" && e["from"] == "alice@hosta"
+    });
+    alice.expect(10, "a1 sent", |e| is(e, "sent") && e["id"] == "a1");
+    bob.command(json!({"cmd": "send", "to": "alice@hosta", "body": "and back", "id": "b1"}));
+    alice.expect(10, "bob's answer", |e| {
+        is(e, "message") && e["body"] == "and back" && e["from"] == "bob@hostb"
+    });
+
+    // A status change crosses through the zone.
+    bob.command(json!({"cmd": "status", "status": "dnd", "msg": "in the lab"}));
+    alice.expect(25, "bob's status", |e| {
+        is(e, "peer_changed") && e["peer"] == "bob@hostb" && e["status"] == "dnd"
+    });
+
+    // Bob quits: his records leave the zone, and Alice's roster.
+    bob.quit();
+    alice.expect(25, "bob offline", |e| {
+        is(e, "peer_offline") && e["peer"] == "bob@hostb"
+    });
+    let ptrs = dig(&routed, NET, "_presence._tcp.example.test", "PTR");
+    assert!(!ptrs.contains("bob"), "{ptrs}");
+    assert!(ptrs.contains("alice"), "{ptrs}");
+    alice.quit();
+}
+
+#[test]
+fn a_wrong_key_is_one_error_with_the_cause_and_an_open_key_file_is_refused() {
+    const NET: u8 = 87;
+    let Some((routed, _named)) = network("keys", NET) else {
+        return;
+    };
+    let folder = dir("keys");
+    std::fs::create_dir_all(&folder).unwrap();
+    let wrong = folder.join("wrong.key");
+    std::fs::write(
+        &wrong,
+        "key \"llxmpp-test.\" {\n\talgorithm hmac-sha256;\n\tsecret \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\";\n};\n",
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let mut carol = node(
+        &routed,
+        NET,
+        "a",
+        "carol",
+        &["--tsig-key", wrong.to_str().unwrap()],
+    );
+    let error = carol.expect(20, "the refusal", |e| is(e, "error"));
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("BADSIG") && message.contains(ZONE),
+        "{message}"
+    );
+    // Nothing of hers in the zone, and she is on her link all the same.
+    carol.expect(10, "ready", |e| is(e, "ready"));
+    assert!(!carol.seen.iter().any(|e| is(e, "registered")));
+    let ptrs = dig(&routed, NET, "_presence._tcp.example.test", "PTR");
+    assert!(!ptrs.contains("carol"), "{ptrs}");
+    carol.quit();
+
+    // A key file others may read is refused before anything starts.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let output = netlab::in_namespace(&routed.ns("a"), env!("CARGO_BIN_EXE_llxmpp"))
+        .args(netlab::chat_args("dave", "a"))
+        .args(["--domain", ZONE, "--tsig-key", wrong.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("chmod 600"), "{said}");
+}
