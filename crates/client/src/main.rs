@@ -126,6 +126,13 @@ struct Zone {
     /// nameserver of /etc/resolv.conf).
     #[arg(long, value_name = "ADDR[:PORT]")]
     dns_server: Option<String>,
+    /// How often the zone's serial is asked for, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 15.0)]
+    zone_poll: f64,
+    /// How often, once registered, a few of the zone's services are checked for life (a
+    /// service that does not answer twice is removed from the zone), in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
+    zone_check: f64,
 }
 
 impl Zone {
@@ -153,7 +160,16 @@ impl Zone {
                 )?
             }
         };
-        Ok(Some(WideAreaConfig::new(zone, server, key)))
+        let seconds = |value: f64, flag: &str| {
+            Duration::try_from_secs_f64(value)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or(format!("{flag} {value} is not a number of seconds above 0"))
+        };
+        let mut config = WideAreaConfig::new(zone, server, key);
+        config.poll_interval = seconds(self.zone_poll, "--zone-poll")?;
+        config.check_interval = seconds(self.zone_check, "--zone-check")?;
+        Ok(Some(config))
     }
 }
 

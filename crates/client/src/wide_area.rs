@@ -6,8 +6,17 @@
 //! `/etc/resolv.conf`). Updates go to the zone's update server, found first
 //! ([`UpdateServerFinder`]). A TCP exchange the browser asks for (an answer too large for
 //! a datagram) is one connection of the loop.
+//!
+//! Stale services: BIND ignores the update-lease option, so a client killed without its
+//! goodbye would stay in the zone for good. Every registered node is also a cleaner:
+//! every [`WideAreaConfig::check_interval`] it connects to a few of the zone's services
+//! (the next ones in the zone's order, from a place of its own), and one that refused or
+//! did not answer twice in a row is removed from the zone, provided its SRV is still the
+//! one seen ([`llxmpp_dnssd::unicast::removal`]). The zone's serial then changes, and
+//! every browser drops it at its next poll. A live client wrongly removed (a partition)
+//! puts itself back at its next refresh.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -30,7 +39,18 @@ pub struct WideAreaConfig {
     pub key: Option<TsigKey>,
     /// How often the zone's serial is asked for.
     pub poll_interval: Duration,
+    /// How often, once registered, a few of the zone's services are checked for life.
+    pub check_interval: Duration,
 }
+
+/// The default [`WideAreaConfig::check_interval`].
+pub const CHECK_INTERVAL: Duration = Duration::from_secs(120);
+/// Services checked a round.
+const CHECKS_PER_ROUND: usize = 5;
+/// Failed checks in a row before a service is removed.
+const FAILURES_TO_REMOVE: u8 = 2;
+/// How long a check's connection may take.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl WideAreaConfig {
     /// Browsing (and registering, with `key`) in `zone` through `dns_server`.
@@ -40,6 +60,7 @@ impl WideAreaConfig {
             dns_server,
             key,
             poll_interval: POLL_INTERVAL,
+            check_interval: CHECK_INTERVAL,
         }
     }
 }
@@ -96,6 +117,14 @@ pub struct WideArea {
     events: VecDeque<WideAreaEvent>,
     seed: u64,
     stopped: bool,
+    /// The next round of life checks, once registered.
+    next_check: Option<Instant>,
+    /// Where the next round starts in the zone's order.
+    check_cursor: usize,
+    /// Checks under way: the service's instance, port and SRV target.
+    checks: HashMap<ConnectionId, (String, u16, DnsName)>,
+    /// Failed checks in a row, by instance.
+    failures: HashMap<String, u8>,
 }
 
 impl WideArea {
@@ -121,6 +150,10 @@ impl WideArea {
             events: VecDeque::new(),
             seed,
             stopped: false,
+            next_check: None,
+            check_cursor: seed as usize,
+            checks: HashMap::new(),
+            failures: HashMap::new(),
         }
     }
 
@@ -238,6 +271,18 @@ impl WideArea {
             registrar.handle_timeout(now);
         }
         self.browser.handle_timeout(now);
+        let registered = self
+            .registrar
+            .as_ref()
+            .is_some_and(Registrar::is_registered);
+        if !registered || self.stopped {
+            self.next_check = None;
+        } else if self.next_check.is_none() {
+            self.next_check = Some(now + self.config.check_interval);
+        } else if self.next_check.is_some_and(|t| now >= t) {
+            self.next_check = Some(now + self.config.check_interval);
+            self.check_round(ctx);
+        }
         self.flush(ctx);
     }
 
@@ -248,19 +293,92 @@ impl WideArea {
             .as_ref()
             .and_then(UpdateServerFinder::poll_timeout);
         let registrar = self.registrar.as_ref().and_then(Registrar::poll_timeout);
-        [finder, registrar, self.browser.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            finder,
+            registrar,
+            self.browser.poll_timeout(),
+            self.next_check,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
-    /// Whether `conn` is one of our TCP exchanges.
+    /// Whether `conn` is one of our TCP exchanges or life checks.
     pub fn owns(&self, conn: ConnectionId) -> bool {
-        self.tcp.as_ref().is_some_and(|t| t.conn == conn)
+        self.tcp.as_ref().is_some_and(|t| t.conn == conn) || self.checks.contains_key(&conn)
+    }
+
+    /// A round of life checks: the next services in the zone's order, ours aside.
+    fn check_round(&mut self, ctx: &mut Context<'_>) {
+        let ours = self.our_instance().map(str::to_owned);
+        let services: Vec<_> = self
+            .browser
+            .services()
+            .filter(|s| Some(&s.instance) != ours.as_ref())
+            .cloned()
+            .collect();
+        if services.is_empty() {
+            return;
+        }
+        let take = CHECKS_PER_ROUND.min(services.len());
+        for k in 0..take {
+            let service = &services[(self.check_cursor + k) % services.len()];
+            let Some(address) = service.addresses.first() else {
+                continue;
+            };
+            let target = llxmpp_dnssd::unicast::zone(&service.host);
+            let target = DnsName::from_labels(
+                target
+                    .labels()
+                    .iter()
+                    .chain(self.config.zone.labels())
+                    .cloned(),
+            );
+            let options = ConnectOptions {
+                bind: None,
+                timeout: CHECK_TIMEOUT,
+            };
+            let entry = (service.instance.clone(), service.port, target);
+            match ctx.connect(SocketAddr::new(address.ip, service.port), options) {
+                Ok(conn) => {
+                    self.checks.insert(conn, entry);
+                }
+                Err(e) => tracing::debug!(?e, "a life check could not start"),
+            }
+        }
+        self.check_cursor = self.check_cursor.wrapping_add(take);
+    }
+
+    /// A life check ended: connected (alive) or not.
+    fn checked(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, alive: bool) {
+        let Some((instance, port, target)) = self.checks.remove(&conn) else {
+            return;
+        };
+        if alive {
+            self.failures.remove(&instance);
+            ctx.close(conn);
+            return;
+        }
+        let failures = self.failures.entry(instance.clone()).or_insert(0);
+        *failures += 1;
+        tracing::info!(%instance, failures = *failures, "a zone service did not answer");
+        if *failures >= FAILURES_TO_REMOVE {
+            self.failures.remove(&instance);
+            let removal =
+                llxmpp_dnssd::unicast::removal(&self.config.zone, &instance, port, &target);
+            if let Some(registrar) = &mut self.registrar {
+                registrar.remove_other(ctx.now(), &instance, removal);
+            }
+            self.flush(ctx);
+        }
     }
 
     /// Our TCP exchange is connected: the question goes, length first.
     pub fn on_connected(&mut self, ctx: &mut Context<'_>, conn: ConnectionId) {
+        if self.checks.contains_key(&conn) {
+            return self.checked(ctx, conn, true);
+        }
         let Some(tcp) = self.tcp.as_ref().filter(|t| t.conn == conn) else {
             return;
         };
@@ -293,8 +411,12 @@ impl WideArea {
         self.flush(ctx);
     }
 
-    /// Our TCP exchange ended: without a whole answer, the browser is told.
+    /// Our TCP exchange ended: without a whole answer, the browser is told. A life check
+    /// that ends before it connected is a failure.
     pub fn on_closed(&mut self, ctx: &mut Context<'_>, conn: ConnectionId, why: &str) {
+        if self.checks.contains_key(&conn) {
+            return self.checked(ctx, conn, false);
+        }
         if self.tcp.as_ref().is_some_and(|t| t.conn == conn) {
             self.tcp = None;
             self.browser.handle_tcp_failure(ctx.now(), why);
@@ -320,6 +442,10 @@ impl WideArea {
                     }
                     RegistrarEvent::Failed { reason } => WideAreaEvent::Error(reason),
                     RegistrarEvent::Deregistered => WideAreaEvent::Deregistered,
+                    RegistrarEvent::Removed { instance } => {
+                        tracing::info!(%instance, "removed from the zone: it no longer answers");
+                        continue;
+                    }
                 });
             }
         }

@@ -87,8 +87,10 @@ fn two_nodes_on_different_links_find_each_other_in_the_zone_and_chat() {
         return;
     };
     let key = named.key_file.to_str().unwrap();
-    let mut alice = node(&routed, NET, "a", "alice", &["--tsig-key", key]);
-    let mut bob = node(&routed, NET, "b", "bob", &["--tsig-key", key]);
+    // Timers shortened: a poll a second, a life check every 2 s.
+    let fast = ["--tsig-key", key, "--zone-poll", "1", "--zone-check", "2"];
+    let mut alice = node(&routed, NET, "a", "alice", &fast);
+    let mut bob = node(&routed, NET, "b", "bob", &fast);
     let registered = alice.expect(15, "alice registered", |e| is(e, "registered"));
     assert_eq!(registered["domain"], ZONE);
     assert_eq!(registered["instance"], "alice@hosta");
@@ -102,7 +104,7 @@ fn two_nodes_on_different_links_find_each_other_in_the_zone_and_chat() {
     );
     assert!(srv.contains("hosta-llxmpp.example.test."), "{srv}");
 
-    // No multicast crosses the router: each finds the other in the zone (a poll is 15 s).
+    // No multicast crosses the router: each finds the other in the zone.
     let seen = alice.expect(25, "bob online", |e| {
         is(e, "peer_online") && e["peer"] == "bob@hostb"
     });
@@ -128,6 +130,21 @@ fn two_nodes_on_different_links_find_each_other_in_the_zone_and_chat() {
     alice.expect(25, "bob's status", |e| {
         is(e, "peer_changed") && e["peer"] == "bob@hostb" && e["status"] == "dnd"
     });
+
+    // Erin is killed without a goodbye: the life checks remove her from the zone, and
+    // so from Alice's roster.
+    let mut erin = node(&routed, NET, "b", "erin", &fast);
+    erin.expect(15, "erin registered", |e| is(e, "registered"));
+    alice.expect(15, "erin online", |e| {
+        is(e, "peer_online") && e["peer"] == "erin@hostb"
+    });
+    erin.child.kill().unwrap();
+    let _ = erin.child.wait();
+    alice.expect(30, "erin offline", |e| {
+        is(e, "peer_offline") && e["peer"] == "erin@hostb"
+    });
+    let ptrs = dig(&routed, NET, "_presence._tcp.example.test", "PTR");
+    assert!(!ptrs.contains("erin"), "{ptrs}");
 
     // Bob quits: his records leave the zone, and Alice's roster.
     bob.quit();

@@ -696,3 +696,39 @@ fn the_update_server_is_found_by_srv_else_by_the_soa() {
     // No SRV: the SOA's MNAME, ns1, at port 53.
     assert_eq!(find(&bind), Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, 53))));
 }
+
+#[test]
+fn a_dead_clients_service_is_removed_only_if_its_srv_is_still_the_one_seen() {
+    let Some(bind) = Bind::start("removal") else {
+        return;
+    };
+    let alice = alice();
+    bind.update(&alice.register(), &bind.key, now()).unwrap();
+    let zone = unicast::zone(ZONE);
+    // Seen with another port: it came back meanwhile; nothing is removed.
+    let stale = unicast::removal(&zone, &alice.instance, 6000, &alice.host_name());
+    let refused = bind.update(&stale, &bind.key, now()).unwrap();
+    assert_eq!(refused.rcode, Rcode::RrsetMissing);
+    assert_eq!(
+        bind.ask(&alice.instance_name(), rtype::SRV)
+            .message
+            .answers
+            .len(),
+        1
+    );
+    // As seen: removed, PTR and all.
+    let removal = unicast::removal(&zone, &alice.instance, 5298, &alice.host_name());
+    assert_eq!(
+        bind.update(&removal, &bind.key, now()).unwrap().rcode,
+        Rcode::NoError
+    );
+    assert_eq!(
+        bind.ask(&alice.instance_name(), rtype::SRV).rcode,
+        Rcode::NameError
+    );
+    assert!(bind
+        .ask(&unicast::service_type_in(&zone), rtype::PTR)
+        .message
+        .answers
+        .is_empty());
+}

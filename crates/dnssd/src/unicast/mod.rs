@@ -235,6 +235,34 @@ impl Registration {
     }
 }
 
+/// The removal of another client's service, found dead: its PTR in the zone's list and
+/// everything at its instance name, provided its SRV is still the one seen (`port`,
+/// `target`); if it came back with another, the server answers `RrsetMissing` and
+/// nothing is removed. Its host's addresses stay: another service may share the host.
+pub fn removal(zone: &DnsName, instance: &str, port: u16, target: &DnsName) -> Update {
+    let name = instance_in(instance, zone);
+    let mut update = Update::new(zone.clone());
+    update.prerequisites.push(Prerequisite::RrsetIs(Record {
+        name: name.clone(),
+        ttl: 0,
+        cache_flush: false,
+        data: RecordData::Srv {
+            priority: 0,
+            weight: 0,
+            port,
+            target: target.clone(),
+        },
+    }));
+    update.changes.push(Change::Delete(Record {
+        name: service_type_in(zone),
+        ttl: 0,
+        cache_flush: false,
+        data: RecordData::Ptr(name.clone()),
+    }));
+    update.changes.push(Change::DeleteName(name));
+    update
+}
+
 /// A query for `name`'s records of type `qtype` (recursion desired: it may go through the
 /// system's resolver).
 pub fn query(id: u16, name: &DnsName, qtype: u16) -> Vec<u8> {

@@ -66,23 +66,34 @@ pub enum RegistrarEvent {
     },
     /// The service is gone from the zone (after [`Registrar::shutdown`]).
     Deregistered,
+    /// Another client's records, found dead, are removed.
+    Removed {
+        /// Its instance.
+        instance: String,
+    },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Operation {
     Register,
     Refresh,
     UpdateTxt,
     Deregister,
+    /// Another client's records, found dead ([`Registrar::remove_other`]).
+    RemoveOther(String, Box<Update>),
 }
 
 impl Operation {
-    fn describe(self) -> &'static str {
+    /// What it does, for a message; `ours` is our instance.
+    fn describe(&self, ours: &str) -> String {
         match self {
-            Operation::Register => "registering",
-            Operation::Refresh => "refreshing the registration",
-            Operation::UpdateTxt => "updating the TXT",
-            Operation::Deregister => "removing the registration",
+            Operation::Register => format!("registering {ours}"),
+            Operation::Refresh => format!("refreshing the registration of {ours}"),
+            Operation::UpdateTxt => format!("updating the TXT of {ours}"),
+            Operation::Deregister => format!("removing the registration of {ours}"),
+            Operation::RemoveOther(instance, _) => {
+                format!("removing {instance} (it no longer answers)")
+            }
         }
     }
 }
@@ -186,6 +197,18 @@ impl Registrar {
         }
     }
 
+    /// Sends `update`, which removes the records of `instance`, another client found
+    /// dead; [`RegistrarEvent::Removed`] says when the server took it.
+    pub fn remove_other(&mut self, now: Instant, instance: &str, update: Update) {
+        if self.stopped {
+            return;
+        }
+        self.want(
+            now,
+            Operation::RemoveOther(instance.to_owned(), Box::new(update)),
+        );
+    }
+
     /// Whether nothing is left to send or wait for after [`Registrar::shutdown`].
     pub fn is_done(&self) -> bool {
         self.stopped && self.in_flight.is_none() && self.wanted.is_empty()
@@ -209,11 +232,12 @@ impl Registrar {
             return;
         };
         let registration = &self.config.registration;
-        let update: Update = match operation {
+        let update: Update = match &operation {
             Operation::Register => registration.register(),
             Operation::Refresh => registration.refresh(),
             Operation::UpdateTxt => registration.update_txt(),
             Operation::Deregister => registration.deregister(),
+            Operation::RemoveOther(_, update) => (**update).clone(),
         };
         let id = self.rng.next_u64() as u16;
         let bytes = match update.to_bytes(id) {
@@ -238,9 +262,8 @@ impl Registrar {
     fn fail(&mut self, now: Instant, operation: Operation, why: String) {
         self.events.push_back(RegistrarEvent::Failed {
             reason: format!(
-                "{} {} in {} at {}: {why}",
-                operation.describe(),
-                self.config.registration.instance,
+                "{} in {} at {}: {why}",
+                operation.describe(&self.config.registration.instance),
                 self.config.registration.zone,
                 self.config.server
             ),
@@ -266,7 +289,7 @@ impl Registrar {
         if bytes.get(..2) != Some(&flight.id.to_be_bytes()[..]) {
             return;
         }
-        let operation = flight.operation;
+        let operation = flight.operation.clone();
         let checked = verify_reply(bytes, &self.config.key, &flight.mac, self.unix(now));
         let reply = match checked {
             Ok(stripped) => Reply::decode(&stripped),
@@ -287,9 +310,17 @@ impl Registrar {
             return;
         };
         self.in_flight = None;
-        match (operation, reply.rcode) {
+        let first_registration = !self.registered || operation == Operation::Register;
+        match (operation.clone(), reply.rcode) {
+            (Operation::RemoveOther(instance, _), Rcode::NoError | Rcode::RrsetMissing) => {
+                // RrsetMissing: it came back (another SRV) before we removed it.
+                if reply.rcode == Rcode::NoError {
+                    self.events.push_back(RegistrarEvent::Removed { instance });
+                }
+                self.send_next(now);
+            }
             (Operation::Register | Operation::Refresh, Rcode::NoError) => {
-                if !self.registered || operation == Operation::Register {
+                if first_registration {
                     self.events.push_back(RegistrarEvent::Registered {
                         instance: self.config.registration.instance.clone(),
                     });
@@ -330,7 +361,7 @@ impl Registrar {
                     let bytes = flight.bytes.clone();
                     self.transmits.push_back((self.config.server, bytes));
                 } else {
-                    let operation = flight.operation;
+                    let operation = flight.operation.clone();
                     self.in_flight = None;
                     let waited: Duration = RETRANSMITS.iter().sum();
                     self.fail(

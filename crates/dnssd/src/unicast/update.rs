@@ -24,6 +24,9 @@ pub enum Prerequisite {
     NameNotInUse(DnsName),
     /// Some record at this name (§2.4.4).
     NameInUse(DnsName),
+    /// The RRset of this record's name and type is exactly this one record (§2.4.2,
+    /// "value dependent"): nobody replaced it meanwhile.
+    RrsetIs(Record),
 }
 
 /// One change (RFC 2136 §2.5).
@@ -113,6 +116,14 @@ impl Update {
                 Prerequisite::NameInUse(name) => {
                     put_record(&mut out, name, rtype::ANY, CLASS_ANY, 0, &[])
                 }
+                Prerequisite::RrsetIs(record) => put_record(
+                    &mut out,
+                    &record.name,
+                    record.data.rtype(),
+                    CLASS_IN,
+                    0,
+                    &record.data.uncompressed_bytes(),
+                ),
             }
         }
         for change in &self.changes {
