@@ -372,7 +372,8 @@ impl Bind {
     /// Starts `named` (in namespace `ns`, or here) with its files in `dir`, serving `zone`
     /// on `listen` (IPv4 addresses) at `port`; its primary `ns1.<zone>` is `listen[0]`, and
     /// with `update_srv` the zone names it by `_dns-update._udp` SRV. Returns once it
-    /// answers for the zone.
+    /// answers for the zone. `max-records-per-type 0`: since 9.18.28 BIND holds at most
+    /// 100 records in an RRset by default, so at most 100 services in a zone's list.
     pub fn start(
         ns: Option<&str>,
         dir: &Path,
@@ -417,7 +418,8 @@ impl Bind {
                 "include \"{d}/key.conf\";\n\
                  options {{ directory \"{d}\"; pid-file none; lock-file none; session-keyfile none;\n\
                    listen-on port {port} {{ {listen_on}}}; listen-on-v6 {{ none; }};\n\
-                   recursion no; dnssec-validation no; }};\n\
+                   recursion no; dnssec-validation no;\n\
+                   max-records-per-type 0; }};\n\
                  controls {{ }};\n\
                  zone \"{zone}\" {{ type primary; file \"{d}/zone.db\";\n\
                    update-policy {{\n\

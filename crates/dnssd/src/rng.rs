@@ -9,8 +9,13 @@ pub(crate) struct Rng(u64);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        // Zero is the one state xorshift never leaves.
-        Rng(seed ^ 0x9E37_79B9_7F4A_7C15 | 1)
+        // splitmix64's finaliser first, so that seeds one apart (1 and 0, 2 and 3) start
+        // apart: `seed | 1` alone made them the same. Zero is the one state xorshift
+        // never leaves.
+        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        Rng((z ^ (z >> 31)) | 1)
     }
 
     pub fn next_u64(&mut self) -> u64 {
@@ -24,5 +29,21 @@ impl Rng {
     pub fn between(&mut self, low: Duration, high: Duration) -> Duration {
         let span = (high.saturating_sub(low)).as_millis() as u64;
         low + Duration::from_millis(self.next_u64() % (span + 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_one_apart_draw_apart() {
+        for seed in [0u64, 1, 2, 3, 1000, u64::MAX - 1] {
+            assert_ne!(
+                Rng::new(seed).next_u64(),
+                Rng::new(seed + 1).next_u64(),
+                "{seed}"
+            );
+        }
     }
 }

@@ -732,3 +732,27 @@ fn a_dead_clients_service_is_removed_only_if_its_srv_is_still_the_one_seen() {
         .answers
         .is_empty());
 }
+
+#[test]
+fn the_same_service_registering_again_keeps_its_name() {
+    let Some(bind) = Bind::start("again") else {
+        return;
+    };
+    // A node that died without its goodbye, restarted on the same host and port (or an
+    // update whose answer was lost, sent again): its records are its own.
+    let (mut before, before_socket) = registrar(&bind, alice(), &bind.key);
+    drive(&mut before, &before_socket, |e| {
+        matches!(e, RegistrarEvent::Registered { .. })
+    });
+    drop(before);
+    let (mut after, after_socket) = registrar(&bind, alice(), &bind.key);
+    let seen = drive(&mut after, &after_socket, |e| {
+        matches!(e, RegistrarEvent::Registered { .. })
+    });
+    assert_eq!(
+        seen,
+        [RegistrarEvent::Registered {
+            instance: "Alice Liddell@hosta".into()
+        }]
+    );
+}

@@ -203,6 +203,19 @@ impl Registration {
         );
     }
 
+    /// The registration sent again on condition that the name's SRV is exactly ours
+    /// (RFC 2136 §2.4.2): after a `NameExists`, this tells our own earlier copy (an
+    /// answer lost and the update sent again, or this service before a restart) from
+    /// another client's, which the server refuses with `RrsetMissing`.
+    pub fn claim(&self) -> Update {
+        let mut update = self.refresh();
+        let [srv, _] = self.srv_and_txt();
+        update
+            .prerequisites
+            .push(Prerequisite::RrsetIs(Record { ttl: 0, ..srv }));
+        update
+    }
+
     /// The TXT replaced in place (a status change).
     pub fn update_txt(&self) -> Update {
         let mut update = Update::new(self.zone.clone());

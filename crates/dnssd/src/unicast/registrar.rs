@@ -29,6 +29,9 @@ const RETRANSMITS: [Duration; 3] = [
 ];
 /// Renames tried before giving up (as many as `name (2)` … `name (16)`).
 const MAX_RENAMES: u32 = 15;
+/// SERVFAIL answers in a row taken as "busy" and tried again soon, before the failure is
+/// reported: BIND answers SERVFAIL once more than `update-quota` (100) updates wait.
+const BUSY_RETRIES: u32 = 6;
 
 /// What a registrar keeps registered, where, and with which key.
 #[derive(Clone, Debug)]
@@ -76,6 +79,8 @@ pub enum RegistrarEvent {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Operation {
     Register,
+    /// After `NameExists`: is the name's service ours (an earlier copy)?
+    Claim,
     Refresh,
     UpdateTxt,
     Deregister,
@@ -87,7 +92,7 @@ impl Operation {
     /// What it does, for a message; `ours` is our instance.
     fn describe(&self, ours: &str) -> String {
         match self {
-            Operation::Register => format!("registering {ours}"),
+            Operation::Register | Operation::Claim => format!("registering {ours}"),
             Operation::Refresh => format!("refreshing the registration of {ours}"),
             Operation::UpdateTxt => format!("updating the TXT of {ours}"),
             Operation::Deregister => format!("removing the registration of {ours}"),
@@ -121,6 +126,11 @@ pub struct Registrar {
     wanted: VecDeque<Operation>,
     in_flight: Option<InFlight>,
     next_refresh: Option<Instant>,
+    /// After a busy answer: nothing is sent before this.
+    hold_until: Option<Instant>,
+    busy: u32,
+    /// A failure was reported since the last success: a silent server is said once.
+    reported: bool,
     transmits: VecDeque<(SocketAddr, Vec<u8>)>,
     events: VecDeque<RegistrarEvent>,
     rng: Rng,
@@ -141,6 +151,9 @@ impl Registrar {
             wanted: VecDeque::from([Operation::Register]),
             in_flight: None,
             next_refresh: None,
+            hold_until: None,
+            busy: 0,
+            reported: false,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             rng: Rng::new(seed),
@@ -228,12 +241,17 @@ impl Registrar {
     }
 
     fn send_next(&mut self, now: Instant) {
+        if self.hold_until.is_some_and(|t| now < t) || self.in_flight.is_some() {
+            return;
+        }
+        self.hold_until = None;
         let Some(operation) = self.wanted.pop_front() else {
             return;
         };
         let registration = &self.config.registration;
         let update: Update = match &operation {
             Operation::Register => registration.register(),
+            Operation::Claim => registration.claim(),
             Operation::Refresh => registration.refresh(),
             Operation::UpdateTxt => registration.update_txt(),
             Operation::Deregister => registration.deregister(),
@@ -259,7 +277,20 @@ impl Registrar {
         });
     }
 
-    fn fail(&mut self, now: Instant, operation: Operation, why: String) {
+    /// `operation` again after a wait that doubles with each busy or silent answer in a
+    /// row (from about a second, up to the refresh interval), drawn at random so that
+    /// clients refused together do not come back together.
+    fn hold(&mut self, now: Instant, operation: Operation) {
+        self.busy += 1;
+        let ceiling =
+            Duration::from_millis(500u64 << self.busy.min(20)).min(self.config.refresh_interval);
+        let wait = self.rng.between(ceiling / 2, ceiling);
+        self.hold_until = Some(now + wait);
+        self.wanted.push_front(operation);
+    }
+
+    fn report(&mut self, operation: &Operation, why: &str) {
+        self.reported = true;
         self.events.push_back(RegistrarEvent::Failed {
             reason: format!(
                 "{} in {} at {}: {why}",
@@ -268,6 +299,10 @@ impl Registrar {
                 self.config.server
             ),
         });
+    }
+
+    fn fail(&mut self, now: Instant, operation: Operation, why: String) {
+        self.report(&operation, &why);
         if self.stopped {
             self.wanted.clear();
         } else {
@@ -310,7 +345,16 @@ impl Registrar {
             return;
         };
         self.in_flight = None;
-        let first_registration = !self.registered || operation == Operation::Register;
+        if reply.rcode == Rcode::ServerFailure && self.busy < BUSY_RETRIES {
+            // Busy (BIND's update quota, a mass restart): again soon, spread out.
+            return self.hold(now, operation);
+        }
+        if reply.rcode != Rcode::ServerFailure {
+            self.busy = 0;
+            self.reported = false;
+        }
+        let first_registration =
+            !self.registered || matches!(operation, Operation::Register | Operation::Claim);
         match (operation.clone(), reply.rcode) {
             (Operation::RemoveOther(instance, _), Rcode::NoError | Rcode::RrsetMissing) => {
                 // RrsetMissing: it came back (another SRV) before we removed it.
@@ -319,7 +363,7 @@ impl Registrar {
                 }
                 self.send_next(now);
             }
-            (Operation::Register | Operation::Refresh, Rcode::NoError) => {
+            (Operation::Register | Operation::Claim | Operation::Refresh, Rcode::NoError) => {
                 if first_registration {
                     self.events.push_back(RegistrarEvent::Registered {
                         instance: self.config.registration.instance.clone(),
@@ -334,7 +378,12 @@ impl Registrar {
                 self.registered = false;
                 self.events.push_back(RegistrarEvent::Deregistered);
             }
-            (Operation::Register, Rcode::NameExists) if self.renames < MAX_RENAMES => {
+            // The name is held: by our own earlier copy, or by another client?
+            (Operation::Register, Rcode::NameExists) => {
+                self.wanted.push_front(Operation::Claim);
+                self.send_next(now);
+            }
+            (Operation::Claim, Rcode::RrsetMissing) if self.renames < MAX_RENAMES => {
                 self.renames += 1;
                 let to = numbered(&self.base_instance, &format!(" ({})", self.renames + 1));
                 let from = std::mem::replace(&mut self.config.registration.instance, to.clone());
@@ -347,16 +396,26 @@ impl Registrar {
                 self.wanted.push_front(Operation::Refresh);
                 self.send_next(now);
             }
+            (Operation::Register | Operation::Claim | Operation::Refresh, Rcode::ServerFailure) => {
+                let why = "the server answered SERVFAIL again and again (BIND 9.18.28 and \
+                           later hold at most 100 services in a zone unless its \
+                           max-records-per-type is raised; its log says)";
+                self.fail(now, operation, why.to_owned());
+            }
             (_, rcode) => self.fail(now, operation, format!("the server answered {rcode}")),
         }
     }
 
     /// Retransmissions and refreshes.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.hold_until.is_some_and(|t| now >= t) {
+            self.send_next(now);
+        }
         if let Some(flight) = &mut self.in_flight {
             if now >= flight.deadline {
                 if flight.tries < RETRANSMITS.len() {
-                    flight.deadline = now + RETRANSMITS[flight.tries];
+                    let wait = RETRANSMITS[flight.tries];
+                    flight.deadline = now + self.rng.between(wait * 3 / 4, wait * 5 / 4);
                     flight.tries += 1;
                     let bytes = flight.bytes.clone();
                     self.transmits.push_back((self.config.server, bytes));
@@ -364,11 +423,17 @@ impl Registrar {
                     let operation = flight.operation.clone();
                     self.in_flight = None;
                     let waited: Duration = RETRANSMITS.iter().sum();
-                    self.fail(
-                        now,
-                        operation,
-                        format!("no answer in {} s", waited.as_secs()),
-                    );
+                    let why = format!("no answer in {} s", waited.as_secs());
+                    if self.stopped {
+                        self.fail(now, operation, why);
+                    } else {
+                        // Said once; tried again soon, spread out: a server that dropped
+                        // a burst (many clients starting at once) answers the next try.
+                        if !self.reported {
+                            self.report(&operation, &why);
+                        }
+                        self.hold(now, operation);
+                    }
                 }
             }
         }
@@ -391,10 +456,10 @@ impl Registrar {
     /// When [`Registrar::handle_timeout`] is due.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let retransmit = self.in_flight.as_ref().map(|f| f.deadline);
-        match (retransmit, self.next_refresh) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [retransmit, self.next_refresh, self.hold_until]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The next event.
@@ -427,20 +492,25 @@ mod tests {
     }
 
     #[test]
-    fn an_unanswered_update_is_sent_three_times_then_fails_and_is_tried_at_the_refresh() {
+    fn an_unanswered_update_is_sent_three_times_then_reported_once_and_tried_again_soon() {
         let start = Instant::now();
         let mut registrar = Registrar::new(config(), start, 1_700_000_000, 1);
         let first = registrar.poll_transmit().unwrap();
         assert!(registrar.poll_transmit().is_none());
         let mut at = start;
         for wait in [1, 2] {
-            at += Duration::from_secs(wait);
-            assert_eq!(registrar.poll_timeout(), Some(at));
+            let due = registrar.poll_timeout().unwrap();
+            assert!(
+                due - at <= Duration::from_millis(wait * 1250),
+                "{:?}",
+                due - at
+            );
+            at = due;
             registrar.handle_timeout(at);
             // The same signed bytes again.
             assert_eq!(registrar.poll_transmit(), Some(first.clone()));
         }
-        at += Duration::from_secs(4);
+        at = registrar.poll_timeout().unwrap();
         registrar.handle_timeout(at);
         assert!(registrar.poll_transmit().is_none());
         let Some(RegistrarEvent::Failed { reason }) = registrar.poll_event() else {
@@ -451,9 +521,54 @@ mod tests {
             reason.contains("registering alice@hosta in example.test"),
             "{reason}"
         );
-        assert_eq!(registrar.poll_timeout(), Some(at + REFRESH_INTERVAL));
-        registrar.handle_timeout(at + REFRESH_INTERVAL);
-        assert!(registrar.poll_transmit().is_some(), "tried again");
+        // Tried again soon, and again, each wait at most the refresh interval; said once.
+        let mut tries = 0;
+        while tries < 10 {
+            let due = registrar.poll_timeout().unwrap();
+            assert!(due - at <= REFRESH_INTERVAL, "{:?}", due - at);
+            at = due;
+            registrar.handle_timeout(at);
+            if registrar.poll_transmit().is_some() {
+                tries += 1;
+            }
+            assert!(
+                registrar.poll_event().is_none(),
+                "a silent server is said once"
+            );
+        }
+    }
+
+    #[test]
+    fn a_busy_server_is_asked_again_soon_and_only_a_lasting_failure_is_reported() {
+        let start = Instant::now();
+        let mut registrar = Registrar::new(config(), start, 1_700_000_000, 1);
+        let mut at = start;
+        for busy in 1..=BUSY_RETRIES + 1 {
+            let (_, sent) = registrar.poll_transmit().expect("an update");
+            let mut servfail = sent[..2].to_vec();
+            servfail.extend([0xA8, 0x02, 0, 0, 0, 0, 0, 0, 0, 0]);
+            registrar.handle_datagram(at, config().server, &servfail);
+            if busy > BUSY_RETRIES {
+                break;
+            }
+            assert!(
+                registrar.poll_event().is_none(),
+                "busy is not a failure yet"
+            );
+            assert!(registrar.poll_transmit().is_none(), "not at once");
+            let again = registrar.poll_timeout().unwrap();
+            let waited = again - at;
+            assert!(waited <= Duration::from_millis(500 << busy), "{waited:?}");
+            at = again;
+            registrar.handle_timeout(at);
+        }
+        let Some(RegistrarEvent::Failed { reason }) = registrar.poll_event() else {
+            panic!("no failure after {BUSY_RETRIES} busy answers");
+        };
+        assert!(
+            reason.contains("SERVFAIL") && reason.contains("max-records-per-type"),
+            "{reason}"
+        );
     }
 
     #[test]
