@@ -205,8 +205,8 @@ fn main() {
     }
     let dir = llxmpp_benches::target_dir().join("zone-bench");
     let port = free_port();
-    let named =
-        netlab::Bind::start(None, &dir, ZONE, &["127.0.0.1"], port, true).expect("named starts");
+    let named = netlab::Bind::start(None, &dir, ZONE, &["127.0.0.1"], port, true, &[])
+        .expect("named starts");
     let key = TsigKey::parse(&named.key_text).unwrap();
     let server = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
 

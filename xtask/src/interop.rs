@@ -19,6 +19,7 @@ use crate::netlab::{self, Avahi, Hosts};
 
 mod apple;
 mod files;
+mod wide_area;
 
 pub use files::transfer_bench;
 
@@ -471,6 +472,16 @@ pub fn interop(root: &Path, args: &[String]) -> Result<(), String> {
             results.extend(apple::SCENARIOS.map(|s| (s, Err(reason.clone()))))
         }
         Err(reason) => skipped.extend(apple::SCENARIOS.map(|s| (s, reason.clone()))),
+    }
+    let wide = wide_area::scenarios(&lab);
+    for (name, result) in wide {
+        match result {
+            // Without BIND here (not in CI), skipped as mDNSResponder's are.
+            Err(reason) if reason.contains("not installed") && std::env::var_os("CI").is_none() => {
+                skipped.push((name, reason))
+            }
+            outcome => results.push((name, outcome)),
+        }
     }
     drop(lab);
     let mut failed = 0;

@@ -384,7 +384,11 @@ fn print_summary(figures: &serde_json::Value) {
             number("session_idle_bytes_encrypted"),
             "<= 65,536",
         ),
-        ("zone_register_1000_s", number("zone_register_1000_s"), "<= 10"),
+        (
+            "zone_register_1000_s",
+            number("zone_register_1000_s"),
+            "<= 10",
+        ),
         ("zone_roster_1000_s", number("zone_roster_1000_s"), "<= 2"),
         (
             "zone_queries_per_quiet_poll",

@@ -192,6 +192,17 @@ impl Avahi {
     /// file and socket in /run/avahi-daemon: it gets a private tmpfs there, in a mount
     /// namespace of its own, so that it neither collides with nor disturbs the machine's.
     pub fn start(ns: &str, dir: &Path, host_name: &str) -> Result<Avahi, String> {
+        Avahi::start_browsing(ns, dir, host_name, None)
+    }
+
+    /// As [`Avahi::start`], browsing the wide-area `domain` too (`enable-wide-area`,
+    /// `browse-domains`), through the namespace's `/etc/resolv.conf`.
+    pub fn start_browsing(
+        ns: &str,
+        dir: &Path,
+        host_name: &str,
+        domain: Option<&str>,
+    ) -> Result<Avahi, String> {
         let conf = dir.join("dbus.conf");
         std::fs::write(
             &conf,
@@ -208,8 +219,10 @@ impl Avahi {
         std::fs::write(
             &avahi_conf,
             format!(
-                "[server]\nhost-name={host_name}\nuse-ipv4=yes\nuse-ipv6=no\nallow-interfaces=eth0\nenable-dbus=yes\n\
-                 [wide-area]\nenable-wide-area=no\n[publish]\npublish-hinfo=no\npublish-workstation=no\n"
+                "[server]\nhost-name={host_name}\nuse-ipv4=yes\nuse-ipv6=no\nallow-interfaces=eth0\nenable-dbus=yes\n{browse}\
+                 [wide-area]\nenable-wide-area={wide}\n[publish]\npublish-hinfo=no\npublish-workstation=no\n",
+                browse = domain.map_or(String::new(), |d| format!("browse-domains={d}\n")),
+                wide = if domain.is_some() { "yes" } else { "no" },
             ),
         )
         .map_err(|e| e.to_string())?;
@@ -381,6 +394,7 @@ impl Bind {
         listen: &[&str],
         port: u16,
         update_srv: bool,
+        notify: &[&str],
     ) -> Result<Bind, String> {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
@@ -412,6 +426,7 @@ impl Bind {
         .map_err(|e| e.to_string())?;
         let d = dir.display();
         let listen_on: String = listen.iter().map(|a| format!("{a}; ")).collect();
+        let secondaries: String = notify.iter().map(|a| format!("{a}; ")).collect();
         std::fs::write(
             dir.join("named.conf"),
             format!(
@@ -422,6 +437,7 @@ impl Bind {
                    max-records-per-type 0; }};\n\
                  controls {{ }};\n\
                  zone \"{zone}\" {{ type primary; file \"{d}/zone.db\";\n\
+                   allow-transfer {{ any; }}; also-notify {{ {secondaries}}};\n\
                    update-policy {{\n\
                      grant llxmpp-test. subdomain _presence._tcp.{zone}. PTR SRV TXT;\n\
                      grant llxmpp-test. name _services._dns-sd._udp.{zone}. PTR;\n\
@@ -448,7 +464,58 @@ impl Bind {
             key_file,
             key_text,
         };
-        let server = format!("@{}", listen[0]);
+        bind.wait_answering(ns, listen[0], port, zone)?;
+        Ok(bind)
+    }
+
+    /// A secondary of `zone` (in namespace `ns`), on `listen` at port 53, kept by the
+    /// primary at `primary` (NOTIFY, then IXFR). Returns once it answers for the zone.
+    pub fn secondary(
+        ns: &str,
+        dir: &Path,
+        zone: &str,
+        listen: &str,
+        primary: &str,
+    ) -> Result<Bind, String> {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        let d = dir.display();
+        std::fs::write(
+            dir.join("named.conf"),
+            format!(
+                "options {{ directory \"{d}\"; pid-file none; lock-file none; session-keyfile none;\n\
+                   listen-on port 53 {{ {listen}; }}; listen-on-v6 {{ none; }};\n\
+                   recursion no; dnssec-validation no; max-records-per-type 0; }};\n\
+                 controls {{ }};\n\
+                 zone \"{zone}\" {{ type secondary; primaries {{ {primary}; }}; file \"{d}/secondary.db\"; }};\n"
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        let log = std::fs::File::create(dir.join("named.log")).map_err(|e| e.to_string())?;
+        let child = in_namespace(ns, "/usr/sbin/named")
+            .args(["-g", "-u", "root", "-c"])
+            .arg(dir.join("named.conf"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("named: {e}"))?;
+        let bind = Bind {
+            child,
+            key_file: PathBuf::new(),
+            key_text: String::new(),
+        };
+        bind.wait_answering(Some(ns), listen, 53, zone)?;
+        Ok(bind)
+    }
+
+    fn wait_answering(
+        &self,
+        ns: Option<&str>,
+        address: &str,
+        port: u16,
+        zone: &str,
+    ) -> Result<(), String> {
+        let server = format!("@{address}");
         let port = port.to_string();
         wait_for(
             || {
@@ -463,7 +530,6 @@ impl Bind {
                 .is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
             },
             "named",
-        )?;
-        Ok(bind)
+        )
     }
 }

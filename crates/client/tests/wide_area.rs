@@ -56,6 +56,7 @@ fn network(tag: &str, net: u8) -> Option<(netlab::Routed, netlab::Bind)> {
         &[&left, &right],
         53,
         true,
+        &[],
     )
     .expect("named starts on the router");
     Some((routed, named))

@@ -69,7 +69,7 @@ impl Bind {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("bind-{tag}-{}", std::process::id()));
         let port = free_port();
-        let named = netlab::Bind::start(None, &dir, ZONE, &["127.0.0.1"], port, update_srv)
+        let named = netlab::Bind::start(None, &dir, ZONE, &["127.0.0.1"], port, update_srv, &[])
             .expect("named starts");
         let key = TsigKey::parse(&named.key_text).unwrap();
         Some(Bind {
