@@ -6,8 +6,7 @@
 //! the bench summary. Not measured where `named` is not installed.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -15,7 +14,11 @@ use llxmpp_dnssd::unicast::{
     self, Registrar, RegistrarConfig, RegistrarEvent, Registration, TsigKey, ZoneBrowser,
     ZoneBrowserConfig, ZoneBrowserEvent, REFRESH_INTERVAL,
 };
-use llxmpp_dnssd::{ServiceEvent, TxtRecord};
+use llxmpp_dnssd::TxtRecord;
+
+#[path = "../../crates/dnssd/tests/support/zone_driver.rs"]
+mod zone_driver;
+use zone_driver::ZoneDriver;
 
 #[path = "../../xtask/src/netlab.rs"]
 #[allow(dead_code)] // The BIND part is what this uses.
@@ -138,61 +141,6 @@ fn count_registered(registrar: &mut Registrar, reports: &mut usize) -> usize {
     registered
 }
 
-/// Runs `browser` until `enough` (UDP on `socket`, TCP exchanges as asked).
-fn browse(browser: &mut ZoneBrowser, socket: &UdpSocket, enough: impl Fn(usize) -> bool) {
-    let mut resolved = 0;
-    let mut buffer = vec![0; 65_535];
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !enough(resolved) {
-        assert!(
-            Instant::now() < deadline,
-            "only {resolved} resolved in 120 s"
-        );
-        while let Some(transmit) = browser.poll_transmit() {
-            if !transmit.tcp {
-                socket.send_to(&transmit.bytes, transmit.to).unwrap();
-                continue;
-            }
-            let mut stream = TcpStream::connect(transmit.to).unwrap();
-            let mut framed = (transmit.bytes.len() as u16).to_be_bytes().to_vec();
-            framed.extend(&transmit.bytes);
-            stream.write_all(&framed).unwrap();
-            let mut len = [0; 2];
-            stream.read_exact(&mut len).unwrap();
-            let mut answer = vec![0; usize::from(u16::from_be_bytes(len))];
-            stream.read_exact(&mut answer).unwrap();
-            browser.handle_answer(Instant::now(), transmit.to, &answer);
-        }
-        while let Some(event) = browser.poll_event() {
-            match event {
-                ZoneBrowserEvent::Service(ServiceEvent::Resolved(_)) => resolved += 1,
-                ZoneBrowserEvent::Unreachable { reason } => panic!("{reason}"),
-                _ => {}
-            }
-        }
-        if enough(resolved) {
-            break;
-        }
-        let wait = browser
-            .poll_timeout()
-            .map_or(Duration::from_millis(5), |t| {
-                t.saturating_duration_since(Instant::now())
-            })
-            .clamp(Duration::from_millis(1), Duration::from_millis(20));
-        socket.set_read_timeout(Some(wait)).unwrap();
-        if let Ok((len, from)) = socket.recv_from(&mut buffer) {
-            browser.handle_answer(Instant::now(), from, &buffer[..len]);
-            // Everything else already here, without waiting.
-            socket.set_nonblocking(true).unwrap();
-            while let Ok((len, from)) = socket.recv_from(&mut buffer) {
-                browser.handle_answer(Instant::now(), from, &buffer[..len]);
-            }
-            socket.set_nonblocking(false).unwrap();
-        }
-        browser.handle_timeout(Instant::now());
-    }
-}
-
 fn main() {
     let present = ["/usr/sbin/named", "/usr/sbin/tsig-keygen", "/usr/bin/dig"]
         .iter()
@@ -212,7 +160,7 @@ fn main() {
 
     let registering = register_all(server, &key);
 
-    let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let mut driver = ZoneDriver::new();
     let poll = Duration::from_millis(200);
     let config = ZoneBrowserConfig {
         zone: unicast::zone(ZONE),
@@ -221,13 +169,19 @@ fn main() {
     };
     let start = Instant::now();
     let mut browser = ZoneBrowser::new(config, start, 11);
-    browse(&mut browser, &socket, |resolved| resolved >= SERVICES);
+    driver.browse(&mut browser, Duration::from_secs(120), |events| {
+        if let Some(ZoneBrowserEvent::Unreachable { reason }) = events.last() {
+            panic!("{reason}");
+        }
+        events.len() >= SERVICES
+    });
     let roster = start.elapsed();
     let first_read = browser.queries_sent();
     // Quiet: the zone does not change for ten polls.
     let quiet_start = browser.queries_sent();
     let until = Instant::now() + poll * 10;
-    browse(&mut browser, &socket, |_| Instant::now() >= until);
+    let changes = driver.browse(&mut browser, poll * 20, |_| Instant::now() >= until);
+    assert!(changes.is_empty(), "the zone changed: {changes:?}");
     let per_poll = (browser.queries_sent() - quiet_start) as f64 / 10.0;
 
     println!(

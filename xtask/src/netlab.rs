@@ -83,6 +83,45 @@ pub fn wait_for(mut ready: impl FnMut() -> bool, what: &str) -> Result<(), Strin
     Err(format!("{what} did not come up"))
 }
 
+/// Makes namespace `ns` a host: `eth0`, one end of a veth whose other end is `outer` in
+/// namespace `peer`, with `address` (CIDR), up, with `lo` up and a route for 224.0.0.0/4
+/// on `eth0`.
+fn add_host(ns: &str, peer: &str, outer: &str, address: &str) -> Result<(), String> {
+    let inner = format!("{outer}-i");
+    run("ip", &["netns", "add", ns])?;
+    run(
+        "ip",
+        &[
+            "link", "add", &inner, "netns", ns, "type", "veth", "peer", "name", outer, "netns",
+            peer,
+        ],
+    )?;
+    run("ip", &["-n", ns, "link", "set", &inner, "name", "eth0"])?;
+    run("ip", &["-n", ns, "addr", "add", address, "dev", "eth0"])?;
+    run("ip", &["-n", ns, "link", "set", "eth0", "up"])?;
+    run("ip", &["-n", ns, "link", "set", "lo", "up"])?;
+    run(
+        "ip",
+        &["-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0"],
+    )?;
+    run("ip", &["-n", peer, "link", "set", outer, "up"])?;
+    Ok(())
+}
+
+/// Whether BIND 9 and its tools are installed (`bind9`, `bind9-dnsutils`), for
+/// [`Bind`] and the tests that query it.
+#[allow(dead_code)] // The wide-area tests' and interop's.
+pub fn bind_installed() -> bool {
+    [
+        "/usr/sbin/named",
+        "/usr/sbin/tsig-keygen",
+        "/usr/bin/dig",
+        "/usr/bin/nsupdate",
+    ]
+    .iter()
+    .all(|p| Path::new(p).exists())
+}
+
 /// The D-Bus address of the private system bus [`Avahi::start`] runs for `dir`.
 pub fn bus_address(dir: &Path) -> String {
     format!("unix:path={}/bus", dir.display())
@@ -131,37 +170,14 @@ impl Hosts {
         )?;
         run("ip", &["-n", &br, "link", "set", "br0", "up"])?;
         for (n, name) in names.iter().enumerate() {
-            let ns = hosts.ns(name);
-            let (inner, outer) = (format!("v{prefix}{name}i"), format!("v{prefix}{name}o"));
-            run("ip", &["netns", "add", &ns])?;
-            run(
-                "ip",
-                &[
-                    "link", "add", &inner, "netns", &ns, "type", "veth", "peer", "name", &outer,
-                    "netns", &br,
-                ],
+            let outer = format!("v{prefix}{name}o");
+            add_host(
+                &hosts.ns(name),
+                &br,
+                &outer,
+                &format!("{subnet}.{}/24", n + 1),
             )?;
             run("ip", &["-n", &br, "link", "set", &outer, "master", "br0"])?;
-            run("ip", &["-n", &br, "link", "set", &outer, "up"])?;
-            run("ip", &["-n", &ns, "link", "set", &inner, "name", "eth0"])?;
-            run(
-                "ip",
-                &[
-                    "-n",
-                    &ns,
-                    "addr",
-                    "add",
-                    &format!("{subnet}.{}/24", n + 1),
-                    "dev",
-                    "eth0",
-                ],
-            )?;
-            run("ip", &["-n", &ns, "link", "set", "eth0", "up"])?;
-            run("ip", &["-n", &ns, "link", "set", "lo", "up"])?;
-            run(
-                "ip",
-                &["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "eth0"],
-            )?;
         }
         Ok(hosts)
     }
@@ -318,39 +334,38 @@ impl Routed {
             ],
         )?;
         for (side, host) in [(1, "a"), (2, "b")] {
-            let ns = routed.ns(host);
-            let (inner, outer) = (format!("v{prefix}{host}i"), format!("v{prefix}{host}r"));
-            run("ip", &["netns", "add", &ns])?;
-            run(
-                "ip",
-                &[
-                    "link", "add", &inner, "netns", &ns, "type", "veth", "peer", "name", &outer,
-                    "netns", &router,
-                ],
-            )?;
-            run("ip", &["-n", &ns, "link", "set", &inner, "name", "eth0"])?;
-            let host_address = format!("10.{net}.{side}.1/24");
-            run(
-                "ip",
-                &["-n", &ns, "addr", "add", &host_address, "dev", "eth0"],
-            )?;
-            run("ip", &["-n", &ns, "link", "set", "eth0", "up"])?;
-            run("ip", &["-n", &ns, "link", "set", "lo", "up"])?;
-            run(
-                "ip",
-                &["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "eth0"],
+            let outer = format!("v{prefix}{host}r");
+            add_host(
+                &routed.ns(host),
+                &router,
+                &outer,
+                &format!("10.{net}.{side}.1/24"),
             )?;
             let gateway = format!("10.{net}.{side}.254");
             run(
                 "ip",
-                &["-n", &ns, "route", "add", "default", "via", &gateway],
+                &[
+                    "-n",
+                    &routed.ns(host),
+                    "route",
+                    "add",
+                    "default",
+                    "via",
+                    &gateway,
+                ],
             )?;
-            let router_address = format!("{gateway}/24");
             run(
                 "ip",
-                &["-n", &router, "addr", "add", &router_address, "dev", &outer],
+                &[
+                    "-n",
+                    &router,
+                    "addr",
+                    "add",
+                    &format!("{gateway}/24"),
+                    "dev",
+                    &outer,
+                ],
             )?;
-            run("ip", &["-n", &router, "link", "set", &outer, "up"])?;
         }
         Ok(routed)
     }

@@ -5,7 +5,7 @@
 //! BIND's own `nsupdate` is read like ours.
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -18,6 +18,10 @@ use llxmpp_dnssd::ServiceEvent;
 use llxmpp_dnssd::{rtype, RecordData, TxtRecord};
 
 const ZONE: &str = "example.test";
+
+#[path = "support/zone_driver.rs"]
+mod zone_driver;
+use zone_driver::ZoneDriver;
 
 #[path = "../../../xtask/src/netlab.rs"]
 #[allow(dead_code)] // The BIND part is what these tests use.
@@ -32,11 +36,11 @@ struct Bind {
 }
 
 fn named_present() -> bool {
-    let found = Path::new("/usr/sbin/named").exists()
-        && Path::new("/usr/sbin/tsig-keygen").exists()
-        && Path::new("/usr/bin/dig").exists();
+    let found = netlab::bind_installed();
     if !found {
-        eprintln!("\n!!! WIDE-AREA TESTS NOT RUN: BIND 9 is not installed (apt-get install bind9 bind9-dnsutils)\n");
+        eprintln!(
+            "\n!!! WIDE-AREA TESTS NOT RUN: BIND 9 is not installed (bind9, bind9-dnsutils)\n"
+        );
         assert!(
             std::env::var_os("CI").is_none(),
             "CI must run the wide-area tests"
@@ -499,67 +503,16 @@ fn the_registrar_with_a_wrong_key_fails_once_with_the_cause_and_writes_nothing()
         .is_empty());
 }
 
-/// TCP exchanges made by [`browse`], in every test.
-static TCP_EXCHANGES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// Runs `browser` (UDP on a socket of its own, TCP exchanges when it asks) until
-/// `enough` says so from every event seen (10 s at most).
-fn browse(
-    browser: &mut ZoneBrowser,
-    socket: &UdpSocket,
-    enough: impl Fn(&[ZoneBrowserEvent]) -> bool,
-) -> Vec<ZoneBrowserEvent> {
-    use std::io::{Read, Write};
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut seen = Vec::new();
-    let mut buffer = vec![0; 65_535];
-    loop {
-        while let Some(transmit) = browser.poll_transmit() {
-            if !transmit.tcp {
-                socket.send_to(&transmit.bytes, transmit.to).unwrap();
-                continue;
-            }
-            TCP_EXCHANGES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let mut stream = std::net::TcpStream::connect(transmit.to).unwrap();
-            let mut framed = (transmit.bytes.len() as u16).to_be_bytes().to_vec();
-            framed.extend(&transmit.bytes);
-            stream.write_all(&framed).unwrap();
-            let mut len = [0; 2];
-            stream.read_exact(&mut len).unwrap();
-            let mut answer = vec![0; usize::from(u16::from_be_bytes(len))];
-            stream.read_exact(&mut answer).unwrap();
-            browser.handle_answer(Instant::now(), transmit.to, &answer);
-        }
-        seen.extend(std::iter::from_fn(|| browser.poll_event()));
-        if enough(&seen) {
-            return seen;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not enough within 10 s: {seen:#?}"
-        );
-        let wait = browser
-            .poll_timeout()
-            .map_or(Duration::from_millis(50), |t| {
-                t.saturating_duration_since(Instant::now())
-            })
-            .clamp(Duration::from_millis(1), Duration::from_millis(50));
-        socket.set_read_timeout(Some(wait)).unwrap();
-        if let Ok((len, from)) = socket.recv_from(&mut buffer) {
-            browser.handle_answer(Instant::now(), from, &buffer[..len]);
-        }
-        browser.handle_timeout(Instant::now());
-    }
-}
-
-fn zone_browser(bind: &Bind, poll: Duration) -> (ZoneBrowser, UdpSocket) {
+fn zone_browser(bind: &Bind, poll: Duration) -> (ZoneBrowser, ZoneDriver) {
     let config = ZoneBrowserConfig {
         zone: unicast::zone(ZONE),
         server: bind.server,
         poll_interval: poll,
     };
-    let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    (ZoneBrowser::new(config, Instant::now(), 3), socket)
+    (
+        ZoneBrowser::new(config, Instant::now(), 3),
+        ZoneDriver::new(),
+    )
 }
 
 fn resolved(events: &[ZoneBrowserEvent]) -> usize {
@@ -583,8 +536,8 @@ fn the_zone_browser_sees_services_come_change_and_go() {
         let done = bind.update(&service.register(), &bind.key, now()).unwrap();
         assert_eq!(done.rcode, Rcode::NoError);
     }
-    let (mut browser, socket) = zone_browser(&bind, Duration::from_millis(300));
-    let seen = browse(&mut browser, &socket, |e| resolved(e) == 2);
+    let (mut browser, mut driver) = zone_browser(&bind, Duration::from_millis(300));
+    let seen = driver.browse(&mut browser, Duration::from_secs(10), |e| resolved(e) == 2);
     let found: Vec<_> = seen
         .iter()
         .filter_map(|e| match e {
@@ -604,7 +557,9 @@ fn the_zone_browser_sees_services_come_change_and_go() {
     // Nothing changes: one query (the SOA) a poll.
     let before = browser.queries_sent();
     let until = Instant::now() + Duration::from_millis(1000);
-    let quiet = browse(&mut browser, &socket, |_| Instant::now() >= until);
+    let quiet = driver.browse(&mut browser, Duration::from_secs(10), |_| {
+        Instant::now() >= until
+    });
     assert!(quiet.is_empty(), "{quiet:?}");
     let polls_window = browser.queries_sent() - before;
     assert!(
@@ -616,7 +571,7 @@ fn the_zone_browser_sees_services_come_change_and_go() {
     let mut away = alice.clone();
     away.txt = TxtRecord::from_strings([&b"txtvers=1"[..], b"status=away"]);
     bind.update(&away.update_txt(), &bind.key, now()).unwrap();
-    let seen = browse(&mut browser, &socket, |e| !e.is_empty());
+    let seen = driver.browse(&mut browser, Duration::from_secs(10), |e| !e.is_empty());
     assert!(
         matches!(
             &seen[..],
@@ -626,7 +581,7 @@ fn the_zone_browser_sees_services_come_change_and_go() {
         "{seen:?}"
     );
     bind.update(&bob.deregister(), &bind.key, now()).unwrap();
-    let seen = browse(&mut browser, &socket, |e| !e.is_empty());
+    let seen = driver.browse(&mut browser, Duration::from_secs(10), |e| !e.is_empty());
     assert_eq!(
         seen,
         [ZoneBrowserEvent::Service(ServiceEvent::Removed {
@@ -652,10 +607,9 @@ fn a_zone_too_large_for_a_datagram_is_read_over_tcp() {
             Rcode::NoError
         );
     }
-    let (mut browser, socket) = zone_browser(&bind, Duration::from_secs(60));
-    let tcp_before = TCP_EXCHANGES.load(std::sync::atomic::Ordering::SeqCst);
-    let seen = browse(&mut browser, &socket, |e| resolved(e) == 40);
-    assert!(TCP_EXCHANGES.load(std::sync::atomic::Ordering::SeqCst) > tcp_before);
+    let (mut browser, mut driver) = zone_browser(&bind, Duration::from_secs(60));
+    let seen = driver.browse(&mut browser, Duration::from_secs(10), |e| resolved(e) == 40);
+    assert!(driver.tcp_exchanges > 0, "the list came over UDP");
     assert_eq!(seen.len(), 40, "{seen:?}");
     assert_eq!(browser.services().count(), 40);
 }

@@ -20,18 +20,6 @@ pub const SCENARIOS: [&str; 3] = [
 const NET: u8 = 88;
 const ZONE: &str = "example.test";
 
-/// Whether BIND 9 is installed (CI installs it).
-fn bind_present() -> bool {
-    [
-        "/usr/sbin/named",
-        "/usr/sbin/tsig-keygen",
-        "/usr/bin/dig",
-        "/usr/bin/nsupdate",
-    ]
-    .iter()
-    .all(|p| Path::new(p).exists())
-}
-
 /// Removes the namespace's resolv.conf when dropped.
 struct ResolvConf(std::path::PathBuf);
 
@@ -42,7 +30,7 @@ impl Drop for ResolvConf {
 }
 
 pub fn scenarios(lab: &Lab) -> Vec<(&'static str, Outcome)> {
-    if !bind_present() {
+    if !netlab::bind_installed() {
         let why = "BIND 9 is not installed (apt-get install bind9 bind9-dnsutils)".to_owned();
         return SCENARIOS.iter().map(|s| (*s, Err(why.clone()))).collect();
     }
