@@ -210,3 +210,47 @@ fn a_wrong_key_is_one_error_with_the_cause_and_an_open_key_file_is_refused() {
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(said.contains("chmod 600"), "{said}");
 }
+
+#[test]
+fn an_unreachable_server_and_a_domain_nobody_serves_are_each_an_error_naming_them() {
+    const NET: u8 = 89;
+    let Some((routed, named)) = network("u", NET) else {
+        return;
+    };
+    let key = named.key_file.to_str().unwrap();
+    let start = |name: &str, domain: &str, server: &str| {
+        let mut command = netlab::in_namespace(&routed.ns("a"), env!("CARGO_BIN_EXE_llxmpp"));
+        command.args(netlab::chat_args(name, "a"));
+        command.args([
+            "--domain",
+            domain,
+            "--dns-server",
+            server,
+            "--tsig-key",
+            key,
+        ]);
+        ChatNode::spawn(command, &format!("{name}-wide"))
+    };
+    // Nothing answers at this address of the link.
+    let mut frank = start("frank", ZONE, &format!("10.{NET}.1.77"));
+    let error = frank.expect(20, "the unreachable server", |e| is(e, "error"));
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("no answer") && message.contains(ZONE),
+        "{message}"
+    );
+    frank.expect(10, "ready on the link all the same", |e| is(e, "ready"));
+    frank.quit();
+    // The server serves no such zone: it refuses, and the user is told which.
+    let mut gina = start("gina", "nowhere.test", &format!("10.{NET}.1.254"));
+    let error = gina.expect(20, "the refusal", |e| {
+        is(e, "error") && e["message"].as_str().unwrap().contains("update server")
+    });
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("nowhere.test") && message.contains("REFUSED"),
+        "{message}"
+    );
+    assert!(!gina.seen.iter().any(|e| is(e, "registered")));
+    gina.quit();
+}

@@ -11,10 +11,11 @@ use std::time::Duration;
 use super::{event, json, Lab, Outcome, Peer};
 use crate::netlab::{self, Avahi, Bind, Routed};
 
-pub const SCENARIOS: [&str; 3] = [
+pub const SCENARIOS: [&str; 4] = [
     "26 wide-area: llxmpp nodes on two links joined by a router without multicast, each asking its own link's server (BIND primary; secondary by NOTIFY + IXFR), register, see each other, chat both ways, and a status change crosses",
     "27 wide-area: Avahi on the other link (enable-wide-area, browse-domains, its link's secondary) resolves llxmpp's registration",
     "28 wide-area: llxmpp sees a registration made with BIND's nsupdate; a quit removes llxmpp's records from the zone (the secondary answers so)",
+    "29 wide-area: a key the primary does not share (same name, another secret) is one error naming BADSIG; nothing is written, and the node stays ready on its link",
 ];
 
 const NET: u8 = 88;
@@ -192,6 +193,45 @@ fn run(lab: &Lab) -> Result<Vec<(&'static str, Outcome)>, String> {
         if listed.contains("alice") || !listed.contains("bob") {
             return Err(format!("the secondary lists {listed:?}"));
         }
+        Ok(())
+    })()));
+
+    results.push((SCENARIOS[3], (|| {
+        let wrong = lab.dir.join("wide-wrong.key");
+        std::fs::write(
+            &wrong,
+            "key \"llxmpp-test.\" {\n\talgorithm hmac-sha256;\n\tsecret \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\";\n};\n",
+        )
+        .map_err(|e| e.to_string())?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| e.to_string())?;
+        }
+        let mut command = netlab::in_namespace(&routed.ns("a"), &lab.llxmpp);
+        command
+            .args(netlab::chat_args("carol", "a"))
+            .args(["--domain", ZONE, "--dns-server", &router_a])
+            .arg("--tsig-key")
+            .arg(&wrong);
+        command.env("RUST_LOG", lab.log_level);
+        let mut carol = Peer::spawn("llxmpp carol@hosta", command, &lab.dir.join("wide-carol.log"))?;
+        let error = json(&carol.expect(20.0, "the refusal", event("error"))?);
+        let message = error["message"].as_str().unwrap_or_default();
+        if !message.contains("BADSIG") || !message.contains(ZONE) {
+            return Err(format!("carol said {error}"));
+        }
+        carol.expect(10.0, "ready on the link", event("ready"))?;
+        let output = netlab::in_namespace(&routed.ns("b"), "dig")
+            .args([&format!("@{host_b}"), "+short", &format!("_presence._tcp.{ZONE}"), "PTR"])
+            .output()
+            .map_err(|e| format!("dig: {e}"))?;
+        let listed = String::from_utf8_lossy(&output.stdout);
+        if listed.contains("carol") {
+            return Err(format!("the zone lists {listed:?}"));
+        }
+        let _ = carol.say(&serde_json::json!({"cmd": "quit"}).to_string());
+        let _ = carol.child.wait();
         Ok(())
     })()));
 
