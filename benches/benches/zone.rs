@@ -33,16 +33,6 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn free_port() -> u16 {
-    loop {
-        let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
-            return port;
-        }
-    }
-}
-
 /// Registers `SERVICES` services; the time until the server took every one.
 fn register_all(server: SocketAddr, key: &TsigKey) -> Duration {
     let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
@@ -152,7 +142,7 @@ fn main() {
         return;
     }
     let dir = llxmpp_benches::target_dir().join("zone-bench");
-    let port = free_port();
+    let port = netlab::free_loopback_port();
     let named = netlab::Bind::start(None, &dir, ZONE, &["127.0.0.1"], port, true, &[])
         .expect("named starts");
     let key = TsigKey::parse(&named.key_text).unwrap();

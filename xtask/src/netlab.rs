@@ -110,7 +110,6 @@ fn add_host(ns: &str, peer: &str, outer: &str, address: &str) -> Result<(), Stri
 
 /// Whether BIND 9 and its tools are installed (`bind9`, `bind9-dnsutils`), for
 /// [`Bind`] and the tests that query it.
-#[allow(dead_code)] // The wide-area tests' and interop's.
 pub fn bind_installed() -> bool {
     [
         "/usr/sbin/named",
@@ -120,6 +119,41 @@ pub fn bind_installed() -> bool {
     ]
     .iter()
     .all(|p| Path::new(p).exists())
+}
+
+/// For a test: whether BIND 9 is here; if not, says so loudly, and under CI (`CI` set)
+/// fails, since CI installs it.
+#[allow(dead_code)] // The tests', not interop's.
+pub fn bind_for_tests() -> bool {
+    let found = bind_installed();
+    if !found {
+        eprintln!(
+            "\n!!! WIDE-AREA TESTS NOT RUN: BIND 9 is not installed (bind9, bind9-dnsutils)\n"
+        );
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the wide-area tests"
+        );
+    }
+    found
+}
+
+/// A port of 127.0.0.1 free for UDP and TCP alike (as far as one can tell before a
+/// server binds it).
+#[allow(dead_code)] // The tests' and benchmarks'.
+pub fn free_loopback_port() -> u16 {
+    use std::net::{Ipv4Addr, TcpListener, UdpSocket};
+    loop {
+        let Ok(udp) = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)) else {
+            continue;
+        };
+        let Ok(address) = udp.local_addr() else {
+            continue;
+        };
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, address.port())).is_ok() {
+            return address.port();
+        }
+    }
 }
 
 /// The D-Bus address of the private system bus [`Avahi::start`] runs for `dir`.
@@ -296,7 +330,6 @@ impl Avahi {
 /// Two links joined by a router: host `<prefix>a` (`10.<n>.1.1/24`) and host `<prefix>b`
 /// (`10.<n>.2.1/24`), each behind its own veth to `<prefix>r` (`.254` on both), which
 /// forwards unicast and no multicast. The namespaces are removed when this is dropped.
-#[allow(dead_code)] // The wide-area tests' (crates/client/tests/wide_area.rs).
 pub struct Routed {
     prefix: String,
 }
@@ -311,7 +344,6 @@ impl Drop for Routed {
     }
 }
 
-#[allow(dead_code)]
 impl Routed {
     /// Makes the hosts and the router; `net` is the second octet (`10.<net>.…`).
     pub fn new(prefix: &str, net: u8) -> Result<Routed, String> {
@@ -379,12 +411,12 @@ impl Routed {
 /// A BIND 9 primary for one zone (`named` in the foreground), with a key made by
 /// `tsig-keygen` that may update the zone's DNS-SD records (`_presence._tcp` PTR, SRV,
 /// TXT; the service-type PTR; any host's A and AAAA). Killed when dropped.
-#[allow(dead_code)] // The wide-area tests'.
 pub struct Bind {
     child: Child,
     /// The key file, as `tsig-keygen` wrote it (mode 0600).
     pub key_file: PathBuf,
     /// The key file's text.
+    #[allow(dead_code)] // The tests' and benchmarks' (interop hands nodes the file).
     pub key_text: String,
 }
 
@@ -395,7 +427,6 @@ impl Drop for Bind {
     }
 }
 
-#[allow(dead_code)]
 impl Bind {
     /// Starts `named` (in namespace `ns`, or here) with its files in `dir`, serving `zone`
     /// on `listen` (IPv4 addresses) at `port`; its primary `ns1.<zone>` is `listen[0]`, and
@@ -461,19 +492,7 @@ impl Bind {
             ),
         )
         .map_err(|e| e.to_string())?;
-        let log = std::fs::File::create(dir.join("named.log")).map_err(|e| e.to_string())?;
-        let conf = dir.join("named.conf");
-        let mut command = match ns {
-            Some(ns) => in_namespace(ns, "/usr/sbin/named"),
-            None => Command::new("/usr/sbin/named"),
-        };
-        let child = command
-            .args(["-g", "-u", "root", "-c"])
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("named: {e}"))?;
+        let child = Bind::spawn(ns, dir)?;
         let bind = Bind {
             child,
             key_file,
@@ -506,14 +525,7 @@ impl Bind {
             ),
         )
         .map_err(|e| e.to_string())?;
-        let log = std::fs::File::create(dir.join("named.log")).map_err(|e| e.to_string())?;
-        let child = in_namespace(ns, "/usr/sbin/named")
-            .args(["-g", "-u", "root", "-c"])
-            .arg(dir.join("named.conf"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("named: {e}"))?;
+        let child = Bind::spawn(Some(ns), dir)?;
         let bind = Bind {
             child,
             key_file: PathBuf::new(),
@@ -521,6 +533,23 @@ impl Bind {
         };
         bind.wait_answering(Some(ns), listen, 53, zone)?;
         Ok(bind)
+    }
+
+    /// `named` in the foreground (in namespace `ns`, or here) with `dir/named.conf`, its
+    /// log in `dir/named.log`.
+    fn spawn(ns: Option<&str>, dir: &Path) -> Result<Child, String> {
+        let log = std::fs::File::create(dir.join("named.log")).map_err(|e| e.to_string())?;
+        let mut command = match ns {
+            Some(ns) => in_namespace(ns, "/usr/sbin/named"),
+            None => Command::new("/usr/sbin/named"),
+        };
+        command
+            .args(["-g", "-u", "root", "-c"])
+            .arg(dir.join("named.conf"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("named: {e}"))
     }
 
     fn wait_answering(

@@ -13,27 +13,13 @@ use serde_json::json;
 
 const ZONE: &str = "example.test";
 
-fn bind_present() -> bool {
-    let found = netlab::bind_installed();
-    if !found {
-        eprintln!(
-            "\n!!! WIDE-AREA TESTS NOT RUN: BIND 9 is not installed (bind9, bind9-dnsutils)\n"
-        );
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the wide-area tests"
-        );
-    }
-    found
-}
-
 fn dir(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("wide-{name}-{}", std::process::id()))
 }
 
 /// The two links, the router and its named; `None` where they cannot be made here.
 fn network(tag: &str, net: u8) -> Option<(netlab::Routed, netlab::Bind)> {
-    if !bind_present() {
+    if !netlab::bind_for_tests() {
         return None;
     }
     let prefix = format!("w{tag}{}", std::process::id() % 100_000);

@@ -35,31 +35,6 @@ struct Bind {
     key_file: PathBuf,
 }
 
-fn named_present() -> bool {
-    let found = netlab::bind_installed();
-    if !found {
-        eprintln!(
-            "\n!!! WIDE-AREA TESTS NOT RUN: BIND 9 is not installed (bind9, bind9-dnsutils)\n"
-        );
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the wide-area tests"
-        );
-    }
-    found
-}
-
-fn free_port() -> u16 {
-    // Free for UDP and TCP alike, as far as one can tell before named binds it.
-    loop {
-        let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
-            return port;
-        }
-    }
-}
-
 impl Bind {
     fn start(tag: &str) -> Option<Bind> {
         Bind::start_with(tag, true)
@@ -67,12 +42,12 @@ impl Bind {
 
     /// `update_srv`: whether the zone names its update server by SRV.
     fn start_with(tag: &str, update_srv: bool) -> Option<Bind> {
-        if !named_present() {
+        if !netlab::bind_for_tests() {
             return None;
         }
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("bind-{tag}-{}", std::process::id()));
-        let port = free_port();
+        let port = netlab::free_loopback_port();
         let named = netlab::Bind::start(None, &dir, ZONE, &["127.0.0.1"], port, update_srv, &[])
             .expect("named starts");
         let key = TsigKey::parse(&named.key_text).unwrap();
