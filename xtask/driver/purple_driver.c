@@ -43,6 +43,7 @@
 #include <errno.h>
 #include <glib.h>
 #include <purple.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -554,6 +555,11 @@ int main(int argc, char **argv) {
         return 2;
     }
     echo = argc > 5 && strcmp(argv[5], "--echo") == 0;
+    /* As Pidgin and Finch do: libpurple writes to sockets with plain send(), and a second
+     * write to a stream the peer has reset (an llxmpp that refused it, say) raises
+     * SIGPIPE, whose default action would end the driver, and with it libpurple's
+     * service, in the middle of a scenario. The write then fails with EPIPE instead. */
+    signal(SIGPIPE, SIG_IGN);
     main_loop = g_main_loop_new(NULL, FALSE);
     purple_util_set_user_dir(argv[2]);
     purple_debug_set_ui_ops(&debug_ops);

@@ -43,6 +43,9 @@ struct Peer {
     /// Lines with the time each arrived.
     lines: mpsc::Receiver<(Instant, String)>,
     seen: Vec<(Instant, String)>,
+    /// Where its stderr goes: a failed expectation quotes its end, since CI keeps only
+    /// what interop prints.
+    log: PathBuf,
 }
 
 impl Peer {
@@ -70,6 +73,7 @@ impl Peer {
             child,
             lines,
             seen: Vec::new(),
+            log: log.to_path_buf(),
         })
     }
 
@@ -112,8 +116,9 @@ impl Peer {
         }
         let tail: Vec<&String> = self.seen.iter().rev().take(8).map(|(_, l)| l).collect();
         Err(format!(
-            "{}: no {what} within {secs} s (last lines: {tail:?})",
-            self.name
+            "{}: no {what} within {secs} s (last lines: {tail:?}){}",
+            self.name,
+            log_tail(&self.log, LOG_TAIL_LINES)
         ))
     }
 
@@ -130,6 +135,28 @@ impl Peer {
         }
         self.seen.clear();
     }
+}
+
+/// How many lines of a process's stderr a failed expectation quotes.
+const LOG_TAIL_LINES: usize = 25;
+
+/// The last `lines` lines of the log at `path` (each cut to 400 characters), indented
+/// under a heading, or nothing if it is empty or unreadable.
+fn log_tail(path: &Path, lines: usize) -> String {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return String::new();
+    };
+    let all: Vec<&str> = text.lines().collect();
+    if all.is_empty() {
+        return String::new();
+    }
+    let mut tail = format!("\n    the end of {}:", path.display());
+    for line in &all[all.len().saturating_sub(lines)..] {
+        let cut: String = line.chars().take(400).collect();
+        tail.push_str("\n      ");
+        tail.push_str(&cut);
+    }
+    tail
 }
 
 impl Drop for Peer {
@@ -923,50 +950,79 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
 
     results.push((
         "25 --encrypt require refuses libpurple both ways: link_refused, our message failed with the reason and never at libpurple, libpurple's never taken",
-        (|| {
-            let keys = lab.dir.join("keys-rita").display().to_string();
-            let mut rita =
-                lab.llxmpp_chat("c", "rita", &["--encrypt", "require", "--keys", &keys])?;
-            rita.expect(10.0, "ready", event("ready"))?;
-            rita.expect(15.0, "peer_online echobot", |l| {
-                json(l)["event"] == "peer_online" && json(l)["peer"] == "echobot@hostb"
-            })?;
-            purple.expect(15.0, "BUDDY_ON rita", |l| l.starts_with("BUDDY_ON rita@hostc|"))?;
-            purple.forget();
-            let send = serde_json::json!({"cmd": "send", "to": "echobot@hostb", "body": "not in the clear", "id": "r1"});
-            rita.say(&send.to_string())?;
-            let refused = json(&rita.expect(10.0, "link_refused", event("link_refused"))?);
-            if refused["peer"] != "echobot@hostb" {
-                return Err(format!("rita reported {refused}"));
-            }
-            let failed = json(&rita.expect(10.0, "r1 failed", |l| {
-                json(l)["event"] == "send_failed" && json(l)["id"] == "r1"
-            })?);
-            if !failed["reason"].as_str().unwrap_or_default().contains("encrypt") {
-                return Err(format!("rita reported {failed}"));
-            }
-            // libpurple speaks first, on a stream of its own.
-            rita.forget();
-            purple.say("SEND rita@hostc hello in plaintext")?;
-            let refused = json(&rita.expect(10.0, "link_refused (libpurple's stream)", event("link_refused"))?);
-            println!("  require: libpurple's stream refused: {}", refused["reason"]);
-            std::thread::sleep(Duration::from_secs(1));
-            rita.forget_into_seen();
-            purple.forget_into_seen();
-            if let Some((_, taken)) = rita.seen.iter().find(|(_, l)| json(l)["event"] == "message") {
-                return Err(format!("rita took {taken}"));
-            }
-            if let Some((_, heard)) = purple.seen.iter().find(|(_, l)| l.contains("not in the clear")) {
-                return Err(format!("libpurple heard {heard}"));
-            }
-            rita.say(&serde_json::json!({"cmd": "quit"}).to_string())?;
-            let _ = rita.child.wait();
-            Ok(())
-        })(),
+        encrypt_require_refuses_libpurple(lab, &mut purple),
     ));
 
     let _ = purple.say("QUIT");
     results
+}
+
+/// Scenario 25: a node that requires encryption refuses libpurple both ways, aloud.
+fn encrypt_require_refuses_libpurple(lab: &Lab, purple: &mut Peer) -> Outcome {
+    let keys = lab.dir.join("keys-rita").display().to_string();
+    let mut rita = lab.llxmpp_chat("c", "rita", &["--encrypt", "require", "--keys", &keys])?;
+    rita.expect(10.0, "ready", event("ready"))?;
+    rita.expect(15.0, "peer_online echobot", |l| {
+        json(l)["event"] == "peer_online" && json(l)["peer"] == "echobot@hostb"
+    })?;
+    purple.expect(15.0, "BUDDY_ON rita", |l| {
+        l.starts_with("BUDDY_ON rita@hostc|")
+    })?;
+    purple.forget();
+    let send = serde_json::json!({"cmd": "send", "to": "echobot@hostb", "body": "not in the clear", "id": "r1"});
+    rita.say(&send.to_string())?;
+    let refused = json(&rita.expect(10.0, "link_refused", event("link_refused"))?);
+    if refused["peer"] != "echobot@hostb" {
+        return Err(format!("rita reported {refused}"));
+    }
+    let failed = json(&rita.expect(10.0, "r1 failed", |l| {
+        json(l)["event"] == "send_failed" && json(l)["id"] == "r1"
+    })?);
+    if !failed["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("encrypt")
+    {
+        return Err(format!("rita reported {failed}"));
+    }
+    // libpurple speaks first, on a stream of its own. It is given a moment to read our
+    // refusal of the stream above and close its end: a message it sent before then would
+    // go down that closed stream (libpurple's own loss) and open no new one.
+    std::thread::sleep(Duration::from_millis(500));
+    rita.forget();
+    purple.say("SEND rita@hostc hello in plaintext")?;
+    let refused = rita
+        .expect(
+            10.0,
+            "link_refused (libpurple's stream)",
+            event("link_refused"),
+        )
+        .map_err(|e| format!("{e}{}", log_tail(&purple.log, LOG_TAIL_LINES)))?;
+    let refused = json(&refused);
+    println!(
+        "  require: libpurple's stream refused: {}",
+        refused["reason"]
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    rita.forget_into_seen();
+    purple.forget_into_seen();
+    if let Some((_, taken)) = rita
+        .seen
+        .iter()
+        .find(|(_, l)| json(l)["event"] == "message")
+    {
+        return Err(format!("rita took {taken}"));
+    }
+    if let Some((_, heard)) = purple
+        .seen
+        .iter()
+        .find(|(_, l)| l.contains("not in the clear"))
+    {
+        return Err(format!("libpurple heard {heard}"));
+    }
+    rita.say(&serde_json::json!({"cmd": "quit"}).to_string())?;
+    let _ = rita.child.wait();
+    Ok(())
 }
 
 fn median(values: &mut [f64]) -> f64 {
