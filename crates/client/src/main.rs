@@ -274,6 +274,8 @@ fn encryption(identity: &Identity) -> Result<Option<EncryptionConfig>, String> {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(cli::terminal::LogLine::default)
+        // Colours only for a person: a log file or a pipe gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         // The line editor logs every keystroke at debug level: private text, never logged.
         .with_env_filter(
             tracing_subscriber::EnvFilter::from_default_env()

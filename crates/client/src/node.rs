@@ -864,6 +864,19 @@ impl Node {
 
     /// A service seen on the link or in a zone: the roster's changes reported.
     fn apply_service(&mut self, ctx: &mut Context<'_>, source: Source, event: &ServiceEvent) {
+        // What the browsers said, for a log that explains a roster's changes.
+        match event {
+            ServiceEvent::Resolved(s) | ServiceEvent::Updated(s) => tracing::debug!(
+                ?source,
+                instance = %s.instance,
+                port = s.port,
+                addresses = ?s.addresses,
+                "service resolved"
+            ),
+            ServiceEvent::Removed { instance } => {
+                tracing::debug!(?source, %instance, "service removed")
+            }
+        }
         self.roster.apply_from(source, event);
         while let Some(change) = self.roster.poll_event() {
             match change {
