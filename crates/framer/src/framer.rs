@@ -129,13 +129,17 @@ impl Framer {
     /// Appends the longest prefix of `bytes` that is UTF-8 of XML characters; says whether
     /// that was all of them, else records the error at the first bad byte.
     fn push_checked(&mut self, bytes: &[u8]) -> bool {
-        let (text, error) = match std::str::from_utf8(bytes) {
+        // simdutf8's SIMD check says only whether the bytes are UTF-8; where they are not
+        // (once in a stream, at its error), std's finds how far they are.
+        let (text, error) = match simdutf8::basic::from_utf8(bytes) {
             Ok(text) => (text, None),
-            // Validating the valid part again happens once in a stream, at its error.
-            Err(e) => (
-                std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
-                Some(Error::InvalidUtf8),
-            ),
+            Err(_) => match std::str::from_utf8(bytes) {
+                Ok(text) => (text, None),
+                Err(e) => (
+                    std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
+                    Some(Error::InvalidUtf8),
+                ),
+            },
         };
         let (text, error) = match find_forbidden_char(text.as_bytes()) {
             Some(at) => (text.get(..at).unwrap_or_default(), Some(Error::InvalidChar)),
