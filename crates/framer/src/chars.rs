@@ -30,6 +30,55 @@ static BYTE_CLASS: [u8; 256] = {
     table
 };
 
+/// The offset of the first of `a`, `b` or `c` in `hay`.
+///
+/// The framer's searches are short (the next `<` or `&` in a body, the quote that ends an
+/// attribute value): a run of text holds a reference every few dozen bytes. There a call
+/// to memchr costs more than the search, so this one is inlined and reads eight bytes a
+/// step in a `u64` (SWAR: each byte equal to a sought one becomes a set high bit, the
+/// lowest of which is the answer); past [`LONG_RUN`] bytes memchr's vector search takes
+/// over.
+#[inline(always)]
+pub(crate) fn find_any3(hay: &[u8], a: u8, b: u8, c: u8) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    let (sa, sb, sc) = (
+        ONES * u64::from(a),
+        ONES * u64::from(b),
+        ONES * u64::from(c),
+    );
+    let mut words = hay.chunks_exact(8);
+    let mut base = 0;
+    for word in &mut words {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        let found = zero_bytes(w ^ sa) | zero_bytes(w ^ sb) | zero_bytes(w ^ sc);
+        if found != 0 {
+            return Some(base + (found.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+        if base >= LONG_RUN {
+            return memchr::memchr3(a, b, c, &hay[base..]).map(|i| base + i);
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&x| (x == a) | (x == b) | (x == c))
+        .map(|i| base + i)
+}
+
+/// How far [`find_any3`] searches word by word before it hands over to memchr.
+const LONG_RUN: usize = 64;
+
+/// The high bit of each byte of `v` that is zero, and perhaps of bytes above such a byte
+/// (the borrow of the subtraction runs upwards), never below the lowest zero byte: the
+/// lowest set bit marks the first zero byte exactly, which is all the searches use.
+#[inline]
+fn zero_bytes(v: u64) -> u64 {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    v.wrapping_sub(ONES) & !v & HIGHS
+}
+
 /// XML whitespace (`S` of XML 1.0 §2.3).
 #[inline]
 pub(crate) fn is_space(b: u8) -> bool {
@@ -330,6 +379,36 @@ mod tests {
                     expected,
                     "{bad:?} at {at}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn find_any3_finds_the_first_needle_as_a_plain_search_does() {
+        // Every offset across the word steps and the hand-over to memchr (LONG_RUN), each
+        // needle, and fillers one above and below each needle (where a faulty zero-byte
+        // test would borrow or carry into a false hit), with and without a later needle.
+        let (a, b, c) = (b'<', b'&', b'>');
+        let fillers = [0x00, 0x3B, 0x3D, 0x25, 0x27, 0x3F, 0x80, 0xFF, b'x'];
+        for len in 0..LONG_RUN + 40 {
+            for filler in fillers {
+                let mut hay = vec![filler; len];
+                let naive = |hay: &[u8]| hay.iter().position(|&x| x == a || x == b || x == c);
+                assert_eq!(find_any3(&hay, a, b, c), naive(&hay), "none in {len}");
+                for at in 0..len {
+                    for needle in [a, b, c] {
+                        hay.fill(filler);
+                        hay[at] = needle;
+                        if at + 3 < len {
+                            hay[at + 3] = a;
+                        }
+                        assert_eq!(
+                            find_any3(&hay, a, b, c),
+                            Some(at),
+                            "{needle} at {at} of {len}"
+                        );
+                    }
+                }
             }
         }
     }

@@ -6,10 +6,10 @@
 //! records a flat token table (element starts and ends, attributes, text runs) that the
 //! typed views read without scanning again.
 
-use memchr::{memchr, memchr3};
+use memchr::memchr;
 
 use crate::chars::{
-    ascii_name_run, decode_attribute, decode_char, decode_reference, is_ascii_name,
+    ascii_name_run, decode_attribute, decode_char, decode_reference, find_any3, is_ascii_name,
     is_ascii_name_start, is_name_char, is_name_start_char, is_space, predefined_entity, Reference,
 };
 use crate::{Error, Limits};
@@ -322,7 +322,7 @@ impl Scanner {
                 State::Text => {
                     let mut at = pos;
                     loop {
-                        let Some(i) = memchr3(b'<', b'&', b'>', &buf[at..bound]) else {
+                        let Some(i) = find_any3(&buf[at..bound], b'<', b'&', b'>') else {
                             self.pos = bound;
                             break;
                         };
@@ -955,22 +955,8 @@ enum Value {
 
 /// Scans an attribute value quoted with `quote` from `pos` up to `bound`.
 fn attribute_value(buf: &[u8], pos: usize, bound: usize, quote: u8) -> Result<Value, Error> {
-    // Most values are short (a JID, an id, a type): a plain loop over their first bytes
-    // finds the end sooner than a call to memchr, which takes over for longer ones.
-    const SHORT: usize = 32;
-    let value = &buf[pos..bound];
-    let head = &value[..value.len().min(SHORT)];
-    let found = match head
-        .iter()
-        .position(|&b| b == quote || b == b'<' || b == b'&')
-    {
-        Some(i) => Some(i),
-        None if head.len() < value.len() => {
-            memchr3(quote, b'<', b'&', &value[SHORT..]).map(|i| SHORT + i)
-        }
-        None => None,
-    };
-    match found {
+    // Most values are short (a JID, an id, a type): an inlined search finds their end.
+    match find_any3(&buf[pos..bound], quote, b'<', b'&') {
         None => Ok(Value::Open),
         Some(i) => match buf[pos + i] {
             b'<' => Err(Error::Syntax),
