@@ -466,7 +466,7 @@ impl Scanner {
                     self.tag_has_prefix |= check_attribute_name(name)?;
                     self.attr_name = self.span(self.mark, end);
                     for attr in &self.attrs[self.tag_first_attr..] {
-                        if buf[self.item_start..][attr.name.range()] == *name {
+                        if same_name(&buf[self.item_start..][attr.name.range()], name) {
                             return Err(Error::DuplicateAttribute);
                         }
                     }
@@ -679,7 +679,7 @@ impl Scanner {
                     let name = &buf[name_start..name_end];
                     has_prefix |= scanned.colon && check_attribute_name(name)?;
                     for attr in &self.attrs[self.tag_first_attr..] {
-                        if buf[item..][attr.name.range()] == *name {
+                        if same_name(&buf[item..][attr.name.range()], name) {
                             return Err(Error::DuplicateAttribute);
                         }
                     }
@@ -897,7 +897,7 @@ impl Scanner {
             None if self.header_done() => &*self.stream_name,
             None => return Err(Error::MismatchedEndTag),
         };
-        if name != expected {
+        if !same_name(name, expected) {
             return Err(Error::MismatchedEndTag);
         }
         Ok(())
@@ -1065,6 +1065,14 @@ fn scan_name(buf: &[u8], pos: usize, bound: usize) -> Result<NameScan, Error> {
     }
 }
 
+/// Whether two names are the same bytes. Names are short, and most pairs compared (the
+/// attributes of a tag) differ in length or first byte: those are told apart here without
+/// a call to `memcmp`, which slice equality makes for every pair of equal length.
+#[inline]
+fn same_name(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.first() == b.first() && a.last() == b.last() && a == b
+}
+
 /// Checks a qualified name (Namespaces in XML §4) and says whether it has a prefix.
 fn check_qname(name: &[u8]) -> Result<bool, Error> {
     // Names are short: a plain search beats memchr's call for them.
@@ -1099,22 +1107,39 @@ fn check_attribute_name(name: &[u8]) -> Result<bool, Error> {
     Ok(!name.starts_with(b"xmlns:"))
 }
 
-const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
-const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
+const XML_NS: &[u8] = b"http://www.w3.org/XML/1998/namespace";
+const XMLNS_NS: &[u8] = b"http://www.w3.org/2000/xmlns/";
 
 /// Checks a namespace declaration as soon as its value has been read (Namespaces in XML
 /// §3), so the verdict does not wait for the tag's end: a prefix is never undeclared
 /// (`xmlns:p=''`); `xml` is bound to its own namespace and nothing else is; the xmlns
 /// namespace is bound to nothing; neither is the default namespace. The value is compared
 /// as an XML processor reports it, references resolved.
+#[inline]
 fn check_declaration(name: &[u8], raw_value: &[u8]) -> Result<(), Error> {
-    let Some(rest) = name.strip_prefix(b"xmlns") else {
-        return Ok(());
+    // Called for every attribute; only `xmlns` and `xmlns:…` go further.
+    match name.strip_prefix(b"xmlns") {
+        None => Ok(()),
+        Some(rest) => check_namespace_value(rest, raw_value),
+    }
+}
+
+/// [`check_declaration`] for a name that starts with `xmlns`, `rest` being what follows.
+fn check_namespace_value(rest: &[u8], raw_value: &[u8]) -> Result<(), Error> {
+    // A value without references or whitespace to normalise is compared as it is written
+    // (nearly every declaration); the others as an XML processor reports them.
+    let decoded;
+    let value: &[u8] = if raw_value
+        .iter()
+        .any(|&b| matches!(b, b'&' | b'\t' | b'\n' | b'\r'))
+    {
+        // The scanner only hands out whole characters; a value is always valid UTF-8.
+        let raw_value = std::str::from_utf8(raw_value).map_err(|_| Error::InvalidUtf8)?;
+        decoded = decode_attribute(raw_value);
+        decoded.as_bytes()
+    } else {
+        raw_value
     };
-    // The scanner only hands out whole characters; a value is always valid UTF-8.
-    let raw_value = std::str::from_utf8(raw_value).map_err(|_| Error::InvalidUtf8)?;
-    let value = decode_attribute(raw_value);
-    let value = value.as_ref();
     let bad = match rest.strip_prefix(b":") {
         Some(prefix) => {
             value.is_empty() || (prefix == b"xml") != (value == XML_NS) || value == XMLNS_NS
