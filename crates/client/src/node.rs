@@ -1953,6 +1953,15 @@ impl Handler for Node {
         self.arm_recheck(now);
     }
 
+    /// A quit waits (up to its two seconds) for the zone's server to answer the update
+    /// that removes our records, so that a lost datagram is sent again rather than leave
+    /// us in the zone until another client's life check finds us gone.
+    fn stop_pending(&self) -> bool {
+        self.wide_area
+            .as_ref()
+            .is_some_and(WideArea::removal_pending)
+    }
+
     fn poll_timeout(&self) -> Option<Instant> {
         let presence = self.presence.as_ref().and_then(Presence::poll_timeout);
         let sessions = self.deadlines.first().map(|(at, _)| *at);

@@ -205,6 +205,12 @@ impl WideArea {
         self.flush(ctx);
     }
 
+    /// After [`WideArea::shutdown`]: whether the removal of our records still waits for
+    /// the server's answer (it is retransmitted meanwhile).
+    pub fn removal_pending(&self) -> bool {
+        self.registrar.as_ref().is_some_and(|r| !r.is_done())
+    }
+
     /// The instance our service holds (or tries) in the zone.
     pub fn our_instance(&self) -> Option<&str> {
         self.registrar.as_ref().map(Registrar::instance)

@@ -1,8 +1,9 @@
 //! Wide-area presence end to end: two `llxmpp chat --json` nodes on two links joined by
 //! a router that passes no multicast (network namespaces of the test's), a real BIND 9
 //! on the router serving the zone. They find each other only through the zone, chat both
-//! ways across the router, see a status change, and each other leave; a wrong key and an
-//! open key file are refused with the cause.
+//! ways across the router, see a status change, and each other leave (a quit whose first
+//! removal is lost sends it again before it exits); a wrong key and an open key file are
+//! refused with the cause.
 
 mod common;
 
@@ -133,13 +134,51 @@ fn two_nodes_on_different_links_find_each_other_in_the_zone_and_chat() {
     let ptrs = dig(&routed, NET, "_presence._tcp.example.test", "PTR");
     assert!(!ptrs.contains("erin"), "{ptrs}");
 
+    // Dave, who talks to no one, quits while the router drops what he sends to the
+    // server, for 400 ms: the update that removes his records is lost once, and he sends
+    // it again (a second later) before he exits. His records are gone the moment he has
+    // exited, before Alice's life checks (two failed connections 2 s apart) could have
+    // removed them.
+    let mut dave = node(&routed, NET, "b", "dave", &fast);
+    dave.expect(15, "dave registered", |e| is(e, "registered"));
+    let router = routed.ns("r");
+    let nft = move |rule: &str| {
+        let output = netlab::in_namespace(&router, "nft")
+            .args(rule.split(' '))
+            .output()
+            .expect("nft (CI installs nftables)");
+        assert!(output.status.success(), "nft {rule}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    nft("add table ip lossy");
+    nft("add chain ip lossy input { type filter hook input priority 0 ; }");
+    // DNS UPDATEs only (opcode 5, the four bits after the QR bit of the header's third
+    // byte), from side b.
+    nft(&format!(
+        "add rule ip lossy input ip saddr 10.{NET}.2.1 udp dport 53 @th,81,4 5 counter drop"
+    ));
+    let lift = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        let counted = nft("list table ip lossy");
+        nft("delete table ip lossy");
+        counted
+    });
+    dave.quit();
+    let ptrs = dig(&routed, NET, "_presence._tcp.example.test", "PTR");
+    let counted = lift.join().unwrap();
+    assert!(
+        !counted.contains("packets 0 "),
+        "no update was dropped: {counted}"
+    );
+    assert!(!ptrs.contains("dave"), "{ptrs}");
+
     // Bob quits: his records leave the zone, and Alice's roster.
     bob.quit();
+    let ptrs = dig(&routed, NET, "_presence._tcp.example.test", "PTR");
+    assert!(!ptrs.contains("bob"), "{ptrs}");
     alice.expect(25, "bob offline", |e| {
         is(e, "peer_offline") && e["peer"] == "bob@hostb"
     });
-    let ptrs = dig(&routed, NET, "_presence._tcp.example.test", "PTR");
-    assert!(!ptrs.contains("bob"), "{ptrs}");
     assert!(ptrs.contains("alice"), "{ptrs}");
     alice.quit();
 }

@@ -276,6 +276,15 @@ pub trait Handler {
     }
     /// When the handler's machines want [`Handler::on_timeout`] next.
     fn poll_timeout(&self) -> Option<Instant>;
+
+    /// After [`Context::stop`]: whether the handler still waits for something other than
+    /// its connections, such as the answer to a datagram it sent on its way out (a DNS
+    /// update that removes its records, retransmitted until answered). The loop goes on,
+    /// timers and datagrams included, until this is false and every connection is closed,
+    /// or until the stop's deadline. By default nothing is awaited.
+    fn stop_pending(&self) -> bool {
+        false
+    }
 }
 
 /// A `Send + Clone` handle to give commands to a running loop from other threads.
@@ -659,8 +668,9 @@ impl Context<'_> {
         self.inner.remove(conn, CloseReason::Local);
     }
 
-    /// Stops the loop: no more accepting; it returns once every queue is flushed and
-    /// every connection closed, or at `deadline`, whichever comes first.
+    /// Stops the loop: no more accepting; it returns once every queue is flushed, every
+    /// connection closed and the handler awaits nothing more ([`Handler::stop_pending`]),
+    /// or at `deadline`, whichever comes first.
     pub fn stop(&mut self, deadline: Instant) {
         self.inner.stop_deadline = Some(deadline);
         for index in 0..self.inner.connections.len() {
@@ -900,7 +910,9 @@ impl<C: Send + 'static> EventLoop<C> {
         loop {
             let now = Instant::now();
             if let Some(deadline) = self.inner.stop_deadline {
-                if now >= deadline || self.inner.open_connections() == 0 {
+                if now >= deadline
+                    || (self.inner.open_connections() == 0 && !handler.stop_pending())
+                {
                     let ids: Vec<usize> = (0..self.inner.connections.len())
                         .filter(|&i| self.inner.connections[i].is_some())
                         .collect();

@@ -1,5 +1,6 @@
 //! Unicast UDP (wide-area DNS): datagrams sent from the loop's own ephemeral socket to a
-//! server on loopback, the server's answers delivered to the handler, large ones whole.
+//! server on loopback, the server's answers delivered to the handler, large ones whole;
+//! a stopping loop that waits for an answer its handler awaits.
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -69,4 +70,82 @@ fn unicast_datagrams_go_out_and_their_answers_come_back_whole() {
         .answers
         .iter()
         .any(|(_, b)| b.len() == 60_000 && b.iter().all(|&x| x == 12)));
+}
+
+/// Stops at start and sends a goodbye datagram; awaits its answer if `awaits`.
+struct Leaver {
+    server: SocketAddr,
+    awaits: bool,
+    answered: Option<Instant>,
+}
+
+impl Handler for Leaver {
+    type Command = ();
+
+    fn on_start(&mut self, ctx: &mut Context<'_>) {
+        ctx.send_unicast(self.server, b"goodbye").unwrap();
+        ctx.stop(ctx.now() + Duration::from_secs(5));
+    }
+
+    fn on_unicast_datagram(&mut self, _: &mut Context<'_>, _: SocketAddr, _: &[u8]) {
+        self.answered = Some(Instant::now());
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    fn stop_pending(&self) -> bool {
+        self.awaits && self.answered.is_none()
+    }
+}
+
+/// A server that answers the first datagram after `delay`.
+fn slow_server(delay: Duration) -> SocketAddr {
+    let server = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let address = server.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buffer = [0; 64];
+        server
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        if let Ok((_, from)) = server.recv_from(&mut buffer) {
+            std::thread::sleep(delay);
+            let _ = server.send_to(b"removed", from);
+        }
+    });
+    address
+}
+
+#[test]
+fn a_stopping_loop_runs_on_while_its_handler_awaits_an_answer() {
+    let delay = Duration::from_millis(300);
+    let mut event_loop: EventLoop<()> = EventLoop::new(Config::loopback()).unwrap();
+    let mut leaver = Leaver {
+        server: slow_server(delay),
+        awaits: true,
+        answered: None,
+    };
+    let started = Instant::now();
+    event_loop.run(&mut leaver).unwrap();
+    let answered = leaver
+        .answered
+        .expect("the answer came before the loop returned");
+    assert!(answered.duration_since(started) >= delay);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "it waited for the deadline"
+    );
+
+    // A handler that awaits nothing: the loop returns without the answer.
+    let mut event_loop: EventLoop<()> = EventLoop::new(Config::loopback()).unwrap();
+    let mut leaver = Leaver {
+        server: slow_server(delay),
+        awaits: false,
+        answered: None,
+    };
+    let started = Instant::now();
+    event_loop.run(&mut leaver).unwrap();
+    assert!(leaver.answered.is_none());
+    assert!(started.elapsed() < delay);
 }
