@@ -117,17 +117,24 @@ fn slow_server(delay: Duration) -> SocketAddr {
     address
 }
 
-#[test]
-fn a_stopping_loop_runs_on_while_its_handler_awaits_an_answer() {
-    let delay = Duration::from_millis(300);
+/// Runs a [`Leaver`] against a server that answers after `delay`: what it heard, and
+/// how long the loop ran.
+fn leave(awaits: bool, delay: Duration) -> (Leaver, Instant) {
     let mut event_loop: EventLoop<()> = EventLoop::new(Config::loopback()).unwrap();
     let mut leaver = Leaver {
         server: slow_server(delay),
-        awaits: true,
+        awaits,
         answered: None,
     };
     let started = Instant::now();
     event_loop.run(&mut leaver).unwrap();
+    (leaver, started)
+}
+
+#[test]
+fn a_stopping_loop_runs_on_while_its_handler_awaits_an_answer() {
+    let delay = Duration::from_millis(300);
+    let (leaver, started) = leave(true, delay);
     let answered = leaver
         .answered
         .expect("the answer came before the loop returned");
@@ -138,14 +145,7 @@ fn a_stopping_loop_runs_on_while_its_handler_awaits_an_answer() {
     );
 
     // A handler that awaits nothing: the loop returns without the answer.
-    let mut event_loop: EventLoop<()> = EventLoop::new(Config::loopback()).unwrap();
-    let mut leaver = Leaver {
-        server: slow_server(delay),
-        awaits: false,
-        answered: None,
-    };
-    let started = Instant::now();
-    event_loop.run(&mut leaver).unwrap();
+    let (leaver, started) = leave(false, delay);
     assert!(leaver.answered.is_none());
     assert!(started.elapsed() < delay);
 }
