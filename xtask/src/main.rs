@@ -423,9 +423,19 @@ fn print_summary(figures: &serde_json::Value) {
             "",
         ),
         (
-            "sim_lan_max_packets (per node)",
-            number("sim_lan_max_packets"),
+            "sim_lan_max_multicast (per node)",
+            number("sim_lan_max_multicast"),
             "<= RFC bound",
+        ),
+        (
+            "sim_lan_max_unicast (QU answers)",
+            number("sim_lan_max_unicast"),
+            "",
+        ),
+        (
+            "sim_lan_max_packets (all, per node)",
+            number("sim_lan_max_packets"),
+            "",
         ),
         (
             "sim_lan_packets_bound_per_node",

@@ -59,6 +59,9 @@ pub struct Lan {
     pub latency: Duration,
     /// Datagrams and bytes sent, per node.
     pub sent: Vec<(u64, u64)>,
+    /// Of those datagrams, the ones sent to one node (answers to QU questions, RFC 6762
+    /// §5.4), per node.
+    pub sent_unicast: Vec<u64>,
     /// Each node's next timeout as of its last step (`None` when it has none or is
     /// offline): finding the next timer scans this vector, not every node's machines.
     timeouts: Vec<Option<Instant>>,
@@ -75,6 +78,7 @@ impl Lan {
             seq: 0,
             latency: Duration::from_millis(1),
             sent: Vec::new(),
+            sent_unicast: Vec::new(),
             timeouts: Vec::new(),
         }
     }
@@ -125,6 +129,7 @@ impl Lan {
             online: true,
         });
         self.sent.push((0, 0));
+        self.sent_unicast.push(0);
         self.timeouts.push(None);
         n
     }
@@ -250,6 +255,9 @@ impl Lan {
         for transmit in outgoing {
             self.sent[n].0 += 1;
             self.sent[n].1 += transmit.payload.len() as u64;
+            if matches!(transmit.destination, Destination::Unicast(_)) {
+                self.sent_unicast[n] += 1;
+            }
             self.seq += 1;
             self.in_flight.push(Reverse(InFlight {
                 at: self.now + self.latency,
