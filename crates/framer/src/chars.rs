@@ -40,7 +40,6 @@ static BYTE_CLASS: [u8; 256] = {
 /// over.
 #[inline(always)]
 pub(crate) fn find_any3(hay: &[u8], a: u8, b: u8, c: u8) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     let (sa, sb, sc) = (
         ONES * u64::from(a),
         ONES * u64::from(b),
@@ -69,12 +68,14 @@ pub(crate) fn find_any3(hay: &[u8], a: u8, b: u8, c: u8) -> Option<usize> {
 /// How far [`find_any3`] searches word by word before it hands over to memchr.
 const LONG_RUN: usize = 64;
 
+/// A byte of 1 in every lane of a `u64`: times a byte, that byte in every lane.
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+
 /// The high bit of each byte of `v` that is zero, and perhaps of bytes above such a byte
 /// (the borrow of the subtraction runs upwards), never below the lowest zero byte: the
 /// lowest set bit marks the first zero byte exactly, which is all the searches use.
 #[inline]
 fn zero_bytes(v: u64) -> u64 {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     v.wrapping_sub(ONES) & !v & HIGHS
 }
@@ -285,15 +286,20 @@ pub(crate) fn push_decoded_text(out: &mut String, raw: &str) {
     out.push_str(&raw[from..]);
 }
 
+/// Whether an attribute value as written differs from what [`decode_attribute`] makes of
+/// it: it holds a reference, or whitespace that normalisation turns into spaces.
+#[inline]
+pub(crate) fn attribute_needs_decoding(raw: &[u8]) -> bool {
+    // Values are short: one plain pass beats two calls to memchr.
+    raw.iter()
+        .any(|&b| matches!(b, b'&' | b'\r' | b'\n' | b'\t'))
+}
+
 /// Decodes an attribute value as an XML processor reports it: line ends normalised, then
 /// literal whitespace turned into spaces, references resolved (XML 1.0 §3.3.3, CDATA type).
 pub(crate) fn decode_attribute(raw: &str) -> Cow<'_, str> {
     let bytes = raw.as_bytes();
-    // Values are short: one plain pass beats two calls to memchr.
-    if !bytes
-        .iter()
-        .any(|&b| matches!(b, b'&' | b'\r' | b'\n' | b'\t'))
-    {
+    if !attribute_needs_decoding(bytes) {
         return Cow::Borrowed(raw);
     }
     let mut out = String::with_capacity(raw.len());

@@ -9,8 +9,9 @@
 use memchr::memchr;
 
 use crate::chars::{
-    ascii_name_run, decode_attribute, decode_char, decode_reference, find_any3, is_ascii_name,
-    is_ascii_name_start, is_name_char, is_name_start_char, is_space, predefined_entity, Reference,
+    ascii_name_run, attribute_needs_decoding, decode_attribute, decode_char, decode_reference,
+    find_any3, is_ascii_name, is_ascii_name_start, is_name_char, is_name_start_char, is_space,
+    predefined_entity, Reference,
 };
 use crate::{Error, Limits};
 
@@ -1129,10 +1130,7 @@ fn check_namespace_value(rest: &[u8], raw_value: &[u8]) -> Result<(), Error> {
     // A value without references or whitespace to normalise is compared as it is written
     // (nearly every declaration); the others as an XML processor reports them.
     let decoded;
-    let value: &[u8] = if raw_value
-        .iter()
-        .any(|&b| matches!(b, b'&' | b'\t' | b'\n' | b'\r'))
-    {
+    let value: &[u8] = if attribute_needs_decoding(raw_value) {
         // The scanner only hands out whole characters; a value is always valid UTF-8.
         let raw_value = std::str::from_utf8(raw_value).map_err(|_| Error::InvalidUtf8)?;
         decoded = decode_attribute(raw_value);
