@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use llxmpp_dnssd::{InterfaceAddr, ResponderEvent, ServiceEvent, ServiceInfo};
 use llxmpp_event_loop::{
     CloseReason as LoopClose, ConnectOptions, ConnectionId, Context, Datagram, Handler,
-    InterfaceInfo, WriteState,
+    InterfaceInfo, MdnsSocketError, WriteState,
 };
 use llxmpp_framer::{ChatState, Condition, Message};
 use llxmpp_roster::{Caps, Peer, Presence as PeerPresence, Roster, RosterEvent, Source, Status};
@@ -1559,6 +1559,24 @@ impl Handler for Node {
         self.update_presence(ctx, interfaces);
         self.drain_presence(ctx);
         self.register_in_zone(ctx);
+    }
+
+    fn on_mdns_socket_error(&mut self, _: &mut Context<'_>, error: &MdnsSocketError) {
+        // Without it the node neither hears nor is heard on that link, and said nothing.
+        let family = if error.ipv6 { "IPv6" } else { "IPv4" };
+        tracing::warn!(interface = %error.name, family, error = %error.error, "no mDNS socket");
+        self.emit(NodeEvent::Error(format!(
+            "cannot use mDNS on {} ({family}, port 5353): {}; peers there neither see us nor are seen until it can (tried again every 5 s)",
+            error.name, error.error
+        )));
+    }
+
+    fn on_mdns_socket_opened(&mut self, ctx: &mut Context<'_>, interface: u32, ipv6: bool) {
+        tracing::info!(interface, ipv6, "mDNS socket open after all");
+        if let Some(presence) = &mut self.presence {
+            presence.link_reopened(ctx, interface);
+        }
+        self.drain_presence(ctx);
     }
 
     fn on_unicast_datagram(&mut self, ctx: &mut Context<'_>, from: SocketAddr, bytes: &[u8]) {

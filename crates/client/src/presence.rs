@@ -122,6 +122,16 @@ impl Presence {
         self.flush(ctx);
     }
 
+    /// Our mDNS socket on `interface` opened after failing to: browse, probe and announce
+    /// there again, since nothing sent there before was heard.
+    pub fn link_reopened(&mut self, ctx: &mut Context<'_>, interface: u32) {
+        self.browser.link_reopened(ctx.now());
+        if let Some(responder) = &mut self.responder {
+            responder.link_reopened(ctx.now(), interface);
+        }
+        self.flush(ctx);
+    }
+
     /// Sends goodbyes for our records.
     pub fn shutdown(&mut self, ctx: &mut Context<'_>) {
         if let Some(responder) = &mut self.responder {
@@ -185,7 +195,10 @@ fn send(ctx: &mut Context<'_>, transmit: llxmpp_dnssd::Transmit) {
     };
     // UDP: a datagram the system refuses is lost, as on the wire; the RFC 6762
     // schedule repeats queries and announcements.
-    let _ = ctx.send_datagram(target, &transmit.payload);
+    let failures = ctx.send_datagram(target, &transmit.payload);
+    if failures > 0 {
+        tracing::debug!(?target, failures, "an mDNS datagram was not sent");
+    }
 }
 
 /// The interfaces that `addresses` are on, each once.

@@ -253,6 +253,62 @@ fn a_node_that_arrives_on_a_link_finds_who_is_there_at_once() {
     quit_all([&mut alice, &mut bob]);
 }
 
+/// Another program holds UDP 5353 on Bob's host without sharing it, for six seconds: Bob
+/// says at once that he cannot use mDNS on his link (before, he said nothing and heard
+/// nothing), and once the port is free he opens it at the next interface recheck and
+/// finds Alice, and she him.
+#[test]
+fn a_node_that_cannot_open_port_5353_says_so_and_joins_once_it_can() {
+    let Some(lab) = Lab::new("pt") else { return };
+    ipv4_only(&lab, &["a", "b"]);
+    let mut holder = netlab::in_namespace(&lab.hosts.ns("b"), "python3")
+        .args([
+            "-c",
+            "import socket, sys, time\n\
+             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+             s.bind(('0.0.0.0', 5353))\n\
+             print('bound', flush=True)\n\
+             time.sleep(6)",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut bound = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()),
+        &mut bound,
+    )
+    .unwrap();
+    assert_eq!(bound.trim(), "bound");
+    let mut alice = ChatNode::start(&lab, "a", "alice", &[]);
+    let mut bob = ChatNode::start(&lab, "b", "bob", &[]);
+    let error = bob.expect(5, "an error naming the link", |e| is(e, "error"));
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("cannot use mDNS on eth0 (IPv4, port 5353)") && message.contains("in use"),
+        "{message}"
+    );
+    assert!(holder.wait().unwrap().success());
+    let freed = Instant::now();
+    // Opened at the next recheck (every 5 s), then browsed, probed and announced at once.
+    bob.expect(10, "alice, found", |e| {
+        is(e, "peer_online") && e["peer"] == "alice@hosta"
+    });
+    alice.expect(5, "bob, announced", |e| {
+        is(e, "peer_online") && e["peer"] == "bob@hostb"
+    });
+    let joined = freed.elapsed();
+    eprintln!("bob and alice saw each other {joined:?} after the port was free");
+    assert!(joined < Duration::from_secs(7), "{joined:?}");
+    assert_eq!(
+        bob.seen.iter().filter(|e| is(e, "error")).count(),
+        1,
+        "one error, not one per recheck: {:#?}",
+        bob.seen
+    );
+    quit_all([&mut alice, &mut bob]);
+}
+
 /// Bob's host leaves without a word (its cable out for good) while Alice writes to him
 /// over an open stream: the bytes are never acknowledged, the stream is given up after
 /// the ack timeout (5 s), the message is tried once more on a fresh connection, and ends

@@ -285,10 +285,21 @@ impl Browser {
             }
         }
         if came || (!gone.is_empty() && !now_set.is_empty()) {
-            self.next_browse = now;
-            self.browse_interval = Duration::from_secs(1);
-            self.browsed = false;
+            self.browse_again(now);
         }
+    }
+
+    /// Browses again at once, from a first query with QU, as for a link that came: our
+    /// socket on a link opened only now (it had failed to), so nothing we asked there was
+    /// heard.
+    pub fn link_reopened(&mut self, now: Instant) {
+        self.browse_again(now);
+    }
+
+    fn browse_again(&mut self, now: Instant) {
+        self.next_browse = now;
+        self.browse_interval = Duration::from_secs(1);
+        self.browsed = false;
     }
 
     /// Feeds a datagram received from `from` on interface `interface`. Malformed ones

@@ -401,16 +401,36 @@ impl Responder {
                 if !self.retracted.is_empty() {
                     self.send_goodbye_on(Some(interface), self.retracted.clone());
                 }
-                let delay = self.rng.between(Duration::ZERO, PROBE_INTERVAL);
-                self.link_probes.push(LinkProbe {
-                    interface,
-                    sent: 0,
-                    next: now + delay,
-                });
+                self.probe_link(now, interface);
             }
         }
         self.service.addresses = addresses;
         self.reannounce(now);
+    }
+
+    /// Probes and announces on `interface` again, as on a link that came: our socket there
+    /// opened only now (it had failed to), so nothing we sent there was heard. Nothing to
+    /// do before our name is established (the first probes and announcements are still
+    /// to come) or on a link where we have no address.
+    pub fn link_reopened(&mut self, now: Instant, interface: u32) {
+        let ours = self
+            .service
+            .addresses
+            .iter()
+            .any(|a| a.interface == interface);
+        let probing = self.link_probes.iter().any(|p| p.interface == interface);
+        if self.is_public() && ours && !probing {
+            self.probe_link(now, interface);
+        }
+    }
+
+    fn probe_link(&mut self, now: Instant, interface: u32) {
+        let delay = self.rng.between(Duration::ZERO, PROBE_INTERVAL);
+        self.link_probes.push(LinkProbe {
+            interface,
+            sent: 0,
+            next: now + delay,
+        });
     }
 
     /// Replaces the avatar (the NULL record) and announces it.

@@ -557,6 +557,27 @@ fn a_link_that_comes_restarts_the_browse_at_once() {
     assert!(next >= came + Duration::from_secs(7), "{:?}", next - came);
 }
 
+/// A socket that opens only now on a link we had (it had failed to) restarts the browse
+/// at once with QU, as a link that came does: what we asked there before was never heard.
+#[test]
+fn a_link_reopened_restarts_the_browse_at_once() {
+    let start = Instant::now();
+    let mut browser = Browser::new(BrowserConfig::default(), start, 1);
+    browser.set_interfaces(start, &[2]);
+    let _ = queries(&mut browser, start, Duration::from_secs(20));
+    let reopened = start + Duration::from_secs(20);
+    browser.link_reopened(reopened);
+    let sent = queries(&mut browser, reopened, Duration::from_secs(2));
+    let at: Vec<(Duration, bool)> = sent
+        .iter()
+        .map(|(t, m)| (*t, m.questions[0].unicast_response))
+        .collect();
+    assert_eq!(
+        at,
+        vec![(Duration::ZERO, true), (Duration::from_secs(1), false)]
+    );
+}
+
 /// A peer last heard on a link that went is gone 5 s later unless heard again, and the
 /// browse starts over on the links that remain; a peer on a remaining link stays. A cable
 /// out and back in within those 5 s loses no one: the browse starts over on link-up and

@@ -704,6 +704,47 @@ fn is_probe(message: &Message) -> bool {
     !message.is_response && !message.authority.is_empty()
 }
 
+/// A socket that opens only now on a link where we have an address (it had failed to)
+/// gets three probes and two announcements there, as a link that came; the other links
+/// are not probed again. Before the name is ours, and on a link we have no address on, it
+/// changes nothing.
+#[test]
+fn a_link_reopened_is_probed_and_announced_on_again() {
+    let (mut responder, now) = established();
+    while responder.poll_event().is_some() {}
+    responder.set_addresses(now, vec![v4(169, 254, 1, 2, 2), v4(10, 0, 4, 2, 4)]);
+    let later = now + Duration::from_secs(60);
+    let _ = run(&mut responder, now, Duration::from_secs(60));
+    responder.link_reopened(later, 4);
+    responder.link_reopened(later, 7);
+    let sent = run(&mut responder, later, Duration::from_secs(60));
+    let on = |link: u32| -> Vec<Message> {
+        sent.iter()
+            .filter(|(_, t)| t.interface == Some(link))
+            .map(|(_, t)| decode(t))
+            .collect()
+    };
+    let again = on(4);
+    assert_eq!(again.iter().filter(|m| is_probe(m)).count(), 3, "{again:?}");
+    assert_eq!(
+        again.iter().filter(|m| m.is_response).count(),
+        2,
+        "{again:?}"
+    );
+    assert!(on(7).is_empty(), "{sent:?}");
+    assert!(!on(2).iter().any(is_probe), "{:?}", on(2));
+
+    let start = Instant::now();
+    let count = |reopen: bool| {
+        let mut fresh = Responder::new(service(), ResponderConfig::default(), start, 7).unwrap();
+        if reopen {
+            fresh.link_reopened(start, 2);
+        }
+        run(&mut fresh, start, Duration::from_secs(60)).len()
+    };
+    assert_eq!(count(true), count(false));
+}
+
 /// An interface that came up (RFC 6762 §8: a link change) is probed before it is announced
 /// on, three probes 250 ms apart with that link's own address; the link we had is
 /// announced on at once, keeps its address and hears no goodbye; nothing is answered on

@@ -211,6 +211,19 @@ impl Default for ConnectOptions {
     }
 }
 
+/// An mDNS socket the loop could not open ([`Handler::on_mdns_socket_error`]).
+#[derive(Debug)]
+pub struct MdnsSocketError {
+    /// The interface's index.
+    pub interface: u32,
+    /// The interface's name.
+    pub name: String,
+    /// Whether it is the interface's IPv6 socket (else IPv4).
+    pub ipv6: bool,
+    /// What the system said.
+    pub error: io::Error,
+}
+
 /// What the loop calls back. Every callback gets a [`Context`] to act through. The loop
 /// sleeps until the earliest of [`Handler::poll_timeout`] and socket readiness.
 pub trait Handler {
@@ -265,6 +278,18 @@ pub trait Handler {
     /// A command from another thread.
     fn on_command(&mut self, ctx: &mut Context<'_>, command: Self::Command) {
         let _ = (ctx, command);
+    }
+    /// An mDNS socket could not be opened: the loop hears nothing on that interface and
+    /// family until it can. Reported once, when it fails; the loop tries again at each
+    /// interface recheck ([`Config::interface_recheck`]) and calls
+    /// [`Handler::on_mdns_socket_opened`] when it succeeds.
+    fn on_mdns_socket_error(&mut self, ctx: &mut Context<'_>, error: &MdnsSocketError) {
+        let _ = (ctx, error);
+    }
+    /// The mDNS socket of `interface` (IPv6 if `ipv6`) opened after failing to: the link
+    /// is heard from now on, and what was sent there before was lost.
+    fn on_mdns_socket_opened(&mut self, ctx: &mut Context<'_>, interface: u32, ipv6: bool) {
+        let _ = (ctx, interface, ipv6);
     }
     /// The interfaces or their addresses changed (also called once at start).
     fn on_interfaces(&mut self, ctx: &mut Context<'_>, interfaces: &[InterfaceInfo]) {
@@ -379,6 +404,12 @@ struct Inner {
     listeners: Vec<(Token, TcpListener)>,
     local_port: Option<u16>,
     mdns: Vec<Option<MdnsSocket>>,
+    /// The mDNS sockets (interface, IPv6) that could not be opened, reported once each.
+    mdns_failing: Vec<(u32, bool)>,
+    /// Failures to report to the handler.
+    mdns_errors: Vec<MdnsSocketError>,
+    /// Sockets opened after failing, to report to the handler.
+    mdns_opened: Vec<(u32, bool)>,
     /// Unicast UDP for wide-area DNS: IPv4 and IPv6, each on an ephemeral port.
     unicast: [Option<UdpSocket>; 2],
     interfaces: Vec<InterfaceInfo>,
@@ -846,6 +877,9 @@ impl<C: Send + 'static> EventLoop<C> {
             listeners: Vec::new(),
             local_port: None,
             mdns: Vec::new(),
+            mdns_failing: Vec::new(),
+            mdns_errors: Vec::new(),
+            mdns_opened: Vec::new(),
             unicast: [None, None],
             interfaces: Vec::new(),
             connections: Vec::new(),
@@ -905,6 +939,7 @@ impl<C: Send + 'static> EventLoop<C> {
             handler.on_start(&mut ctx);
             let interfaces = ctx.inner.interfaces.clone();
             handler.on_interfaces(&mut ctx, &interfaces);
+            report_mdns_sockets(&mut ctx, handler);
         }
         self.deliver_pending(handler, Instant::now());
         loop {
@@ -1008,14 +1043,16 @@ impl<C: Send + 'static> EventLoop<C> {
             if next_recheck <= now {
                 next_recheck = now + self.inner.config.interface_recheck;
                 let before = self.inner.interfaces.clone();
-                if refresh_interfaces(&mut self.inner).is_ok() && before != self.inner.interfaces {
-                    let interfaces = self.inner.interfaces.clone();
-                    let mut ctx = Context {
-                        now,
-                        inner: &mut self.inner,
-                    };
+                let refreshed = refresh_interfaces(&mut self.inner).is_ok();
+                let mut ctx = Context {
+                    now,
+                    inner: &mut self.inner,
+                };
+                if refreshed && before != ctx.inner.interfaces {
+                    let interfaces = ctx.inner.interfaces.clone();
                     handler.on_interfaces(&mut ctx, &interfaces);
                 }
+                report_mdns_sockets(&mut ctx, handler);
             }
             if handler.poll_timeout().is_some_and(|t| t <= now) {
                 let mut ctx = Context {
@@ -1366,6 +1403,17 @@ fn listen(address: SocketAddr, v6_only: bool) -> io::Result<TcpListener> {
     Ok(TcpListener::from_std(socket.into()))
 }
 
+/// Tells the handler of the mDNS sockets that failed to open, or opened after failing,
+/// since the last call.
+fn report_mdns_sockets<H: Handler>(ctx: &mut Context<'_>, handler: &mut H) {
+    for error in std::mem::take(&mut ctx.inner.mdns_errors) {
+        handler.on_mdns_socket_error(ctx, &error);
+    }
+    for (interface, ipv6) in std::mem::take(&mut ctx.inner.mdns_opened) {
+        handler.on_mdns_socket_opened(ctx, interface, ipv6);
+    }
+}
+
 /// Enumerates interfaces and opens or closes mDNS sockets to match.
 fn refresh_interfaces(inner: &mut Inner) -> io::Result<()> {
     let Some(selection) = &inner.config.mdns else {
@@ -1413,7 +1461,30 @@ fn refresh_interfaces(inner: &mut Inner) -> io::Result<()> {
             } else {
                 MdnsSocket::open_v4(interface, port)
             };
-            let Ok(mut socket) = opened else { continue };
+            let failed = inner
+                .mdns_failing
+                .iter()
+                .position(|&f| f == (interface.index, v6));
+            let mut socket = match (opened, failed) {
+                (Ok(socket), Some(at)) => {
+                    inner.mdns_failing.swap_remove(at);
+                    inner.mdns_opened.push((interface.index, v6));
+                    socket
+                }
+                (Ok(socket), None) => socket,
+                (Err(error), None) => {
+                    inner.mdns_failing.push((interface.index, v6));
+                    inner.mdns_errors.push(MdnsSocketError {
+                        interface: interface.index,
+                        name: interface.name.clone(),
+                        ipv6: v6,
+                        error,
+                    });
+                    continue;
+                }
+                // Said already; tried again at the next recheck.
+                (Err(_), Some(_)) => continue,
+            };
             let index = match inner.mdns.iter().position(Option::is_none) {
                 Some(free) => free,
                 None if inner.mdns.len() < MDNS_MAX => {
@@ -1436,6 +1507,10 @@ fn refresh_interfaces(inner: &mut Inner) -> io::Result<()> {
             }
         }
     }
+    // An interface that went is reported anew if it comes back and fails again.
+    inner
+        .mdns_failing
+        .retain(|(index, _)| interfaces.iter().any(|i| i.index == *index));
     inner.interfaces = interfaces;
     Ok(())
 }

@@ -11,7 +11,7 @@ mod watch;
 
 pub use event_loop::{
     CloseReason, Config, ConnectOptions, ConnectionError, ConnectionId, Context, Datagram,
-    EventLoop, Handler, LoopHandle, LoopStats, SendProgress, Target, WriteState,
+    EventLoop, Handler, LoopHandle, LoopStats, MdnsSocketError, SendProgress, Target, WriteState,
 };
 pub use interfaces::{enumerate, InterfaceInfo, InterfaceSelection};
 pub use limits::Limits;
