@@ -780,7 +780,15 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
                 let _ = node.child.wait();
             }
             Ok(())
-        })(),
+        })()
+        // The other two parties on host b speak for themselves too.
+        .map_err(|e| {
+            format!(
+                "{e}{}{}",
+                log_tail(&lab.dir.join(netlab::AVAHI_LOG), LOG_TAIL_LINES),
+                log_tail(&purple.log, LOG_TAIL_LINES)
+            )
+        }),
     ));
 
     results.push((

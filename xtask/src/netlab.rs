@@ -222,6 +222,9 @@ impl Hosts {
     }
 }
 
+/// The file, in the directory given to [`Avahi::start`], that avahi-daemon logs to.
+pub const AVAHI_LOG: &str = "avahi-daemon.log";
+
 /// A private system bus and avahi-daemon on one host; ended when dropped.
 pub struct Avahi {
     children: Vec<Child>,
@@ -298,9 +301,12 @@ impl Avahi {
         ])?);
         wait_for(|| dir.join("bus").exists(), "the D-Bus socket")?;
         std::fs::create_dir_all("/run/avahi-daemon").map_err(|e| e.to_string())?;
+        // Its log (--debug: registrations, conflicts, state changes) goes to
+        // AVAHI_LOG in `dir`, for a failure to quote.
         let script = format!(
-            "mount -t tmpfs tmpfs /run/avahi-daemon && exec avahi-daemon -f {} --no-drop-root --no-chroot --no-rlimits",
-            avahi_conf.display()
+            "mount -t tmpfs tmpfs /run/avahi-daemon && exec avahi-daemon -f {} --no-drop-root --no-chroot --no-rlimits --debug 2>{}",
+            avahi_conf.display(),
+            dir.join(AVAHI_LOG).display()
         );
         avahi.children.push(spawn(&[
             "unshare",
