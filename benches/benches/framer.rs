@@ -4,6 +4,11 @@
 //! - `memchr_floor`: counting `<` with memchr, the least any XML reader must do;
 //! - `utf8_floor`: `std::str::from_utf8` over the corpus, the least any reader that
 //!   validates UTF-8 with the standard library must do (the framer does this once);
+//! - `bitmap_floor_swar`, `bitmap_floor_simd`: the first pass of a simdjson-style scanner
+//!   and nothing else: each 64-byte block classified into a bitmap of its markup bytes
+//!   (`<`, `>`, `&`, quotes, `=`, `/`) and one of whitespace, controls and non-ASCII, then
+//!   every markup bit visited once. What a scanner built that way cannot go below: with
+//!   eight bytes a `u64` step in plain Rust, and with SSE2 through `wide`'s safe vectors;
 //! - `quick_xml`: quick-xml's borrowed reader, every event read, nothing validated beyond
 //!   what it does by default;
 //! - `rxml`: rxml's restricted-XML push parser fed 4 KiB chunks;
@@ -21,9 +26,11 @@ use llxmpp_benches::{chat_corpus, Corpus};
 use llxmpp_framer::{Frame, Framer, StanzaKind};
 
 const CHUNK: usize = 4096;
-const CONTENDERS: [&str; 6] = [
+const CONTENDERS: [&str; 8] = [
     "memchr_floor",
     "utf8_floor",
+    "bitmap_floor_swar",
+    "bitmap_floor_simd",
     "quick_xml",
     "rxml",
     "framer",
@@ -36,6 +43,88 @@ fn memchr_floor(bytes: &[u8]) -> usize {
 
 fn utf8_floor(bytes: &[u8]) -> usize {
     std::str::from_utf8(bytes).map_or(0, str::len)
+}
+
+/// A bitmap of a 64-byte block: bit `i` set when byte `i` is one of the markup bytes, and
+/// one of the bytes below `!` (whitespace, controls) or at and above 0x80 (non-ASCII).
+struct BlockBits {
+    markup: u64,
+    other: u64,
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const LOW_SEVEN: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `word` that is below `limit` (≤ 0x80): exact, no borrow
+/// between bytes.
+fn below(word: u64, limit: u8) -> u64 {
+    !(((word & LOW_SEVEN) + ONES * u64::from(0x80 - limit)) | word) & HIGH_BITS
+}
+
+/// The high bit of each byte of `word` equal to `byte`.
+fn equal(word: u64, byte: u8) -> u64 {
+    below(word ^ (ONES * u64::from(byte)), 1)
+}
+
+/// The eight high bits of `bits` (one a byte) gathered into the low eight.
+fn gather(bits: u64) -> u64 {
+    ((bits >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+}
+
+fn block_bits_swar(block: &[u8; 64]) -> BlockBits {
+    let mut bits = BlockBits {
+        markup: 0,
+        other: 0,
+    };
+    for (i, word) in block.chunks_exact(8).enumerate() {
+        let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        let markup = [b'<', b'>', b'&', b'"', b'\'', b'=', b'/']
+            .into_iter()
+            .fold(0, |found, byte| found | equal(word, byte));
+        let other = below(word, b'!') | (word & HIGH_BITS);
+        bits.markup |= gather(markup) << (i * 8);
+        bits.other |= gather(other) << (i * 8);
+    }
+    bits
+}
+
+fn block_bits_simd(block: &[u8; 64]) -> BlockBits {
+    use wide::u8x16;
+    let mut bits = BlockBits {
+        markup: 0,
+        other: 0,
+    };
+    for (i, lane) in block.chunks_exact(16).enumerate() {
+        let lane = u8x16::new(lane.try_into().expect("sixteen bytes"));
+        let markup = [b'<', b'>', b'&', b'"', b'\'', b'=', b'/']
+            .into_iter()
+            .fold(u8x16::splat(0), |found, byte| {
+                found | lane.cmp_eq(u8x16::splat(byte))
+            });
+        let low = lane.min(u8x16::splat(b' ')).cmp_eq(lane);
+        let high = lane.max(u8x16::splat(0x80)).cmp_eq(lane);
+        bits.markup |= u64::from(markup.move_mask() as u16) << (i * 16);
+        bits.other |= u64::from((low | high).move_mask() as u16) << (i * 16);
+    }
+    bits
+}
+
+/// Classifies each whole 64-byte block with `classify` and visits every markup bit, as a
+/// scanner walking the bitmaps would (its work at each stop left out).
+fn bitmap_floor(bytes: &[u8], classify: fn(&[u8; 64]) -> BlockBits) -> usize {
+    let mut seen = 0usize;
+    for (index, block) in bytes.chunks_exact(64).enumerate() {
+        let block: &[u8; 64] = block.try_into().expect("64 bytes");
+        let BlockBits { mut markup, other } = classify(block);
+        seen = seen.wrapping_add(other.count_ones() as usize);
+        while markup != 0 {
+            let at = markup.trailing_zeros() as usize;
+            seen = seen.wrapping_add(index * 64 + at) ^ usize::from(block[at]);
+            markup &= markup - 1;
+        }
+    }
+    seen
 }
 
 fn quick_xml(bytes: &[u8]) -> usize {
@@ -96,6 +185,8 @@ fn run(contender: &str, bytes: &[u8]) -> usize {
     match contender {
         "memchr_floor" => memchr_floor(bytes),
         "utf8_floor" => utf8_floor(bytes),
+        "bitmap_floor_swar" => bitmap_floor(bytes, block_bits_swar),
+        "bitmap_floor_simd" => bitmap_floor(bytes, block_bits_simd),
         "quick_xml" => quick_xml(bytes),
         "rxml" => rxml(bytes),
         "framer" => framer(bytes, false),
@@ -149,6 +240,8 @@ fn write_summary(corpus: &Corpus) {
         "framer_typed_over_rxml": by_name("framer_typed") / by_name("rxml"),
         "memchr_floor_over_quick_xml": by_name("memchr_floor") / by_name("quick_xml"),
         "utf8_floor_over_quick_xml": by_name("utf8_floor") / by_name("quick_xml"),
+        "bitmap_floor_swar_over_quick_xml": by_name("bitmap_floor_swar") / by_name("quick_xml"),
+        "bitmap_floor_simd_over_quick_xml": by_name("bitmap_floor_simd") / by_name("quick_xml"),
     });
     summary.insert("framer_ratios".to_owned(), ratios.clone());
     summary.insert(
@@ -162,9 +255,9 @@ fn write_summary(corpus: &Corpus) {
             return;
         }
     };
-    println!("\n{:<14} {:>10} {:>14}", "contender", "MB/s", "stanzas/s");
+    println!("\n{:<18} {:>10} {:>14}", "contender", "MB/s", "stanzas/s");
     for (name, mb, stanzas) in &rows {
-        println!("{name:<14} {mb:>10.1} {stanzas:>14.0}");
+        println!("{name:<18} {mb:>10.1} {stanzas:>14.0}");
     }
     println!("ratios: {ratios}");
     println!("written to {}", path.display());
@@ -176,6 +269,11 @@ fn main() {
         assert!(run(contender, &corpus.bytes) > 0, "{contender} saw nothing");
     }
     assert_eq!(framer(&corpus.bytes, true), corpus.stanzas);
+    assert_eq!(
+        bitmap_floor(&corpus.bytes, block_bits_swar),
+        bitmap_floor(&corpus.bytes, block_bits_simd),
+        "both classifiers find the same bytes"
+    );
     let mut criterion = Criterion::default().configure_from_args();
     {
         let mut group = criterion.benchmark_group("framer");
