@@ -52,6 +52,9 @@ struct BlockBits {
     other: u64,
 }
 
+/// The bytes that mark up XML: what a scanner stops at outside names.
+const MARKUP: [u8; 7] = [b'<', b'>', b'&', b'"', b'\'', b'=', b'/'];
+
 const ONES: u64 = 0x0101_0101_0101_0101;
 const LOW_SEVEN: u64 = 0x7F7F_7F7F_7F7F_7F7F;
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
@@ -79,7 +82,7 @@ fn block_bits_swar(block: &[u8; 64]) -> BlockBits {
     };
     for (i, word) in block.chunks_exact(8).enumerate() {
         let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-        let markup = [b'<', b'>', b'&', b'"', b'\'', b'=', b'/']
+        let markup = MARKUP
             .into_iter()
             .fold(0, |found, byte| found | equal(word, byte));
         let other = below(word, b'!') | (word & HIGH_BITS);
@@ -97,11 +100,9 @@ fn block_bits_simd(block: &[u8; 64]) -> BlockBits {
     };
     for (i, lane) in block.chunks_exact(16).enumerate() {
         let lane = u8x16::new(lane.try_into().expect("sixteen bytes"));
-        let markup = [b'<', b'>', b'&', b'"', b'\'', b'=', b'/']
-            .into_iter()
-            .fold(u8x16::splat(0), |found, byte| {
-                found | lane.cmp_eq(u8x16::splat(byte))
-            });
+        let markup = MARKUP.into_iter().fold(u8x16::splat(0), |found, byte| {
+            found | lane.cmp_eq(u8x16::splat(byte))
+        });
         let low = lane.min(u8x16::splat(b' ')).cmp_eq(lane);
         let high = lane.max(u8x16::splat(0x80)).cmp_eq(lane);
         bits.markup |= u64::from(markup.move_mask() as u16) << (i * 16);

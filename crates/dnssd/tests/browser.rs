@@ -66,6 +66,15 @@ fn feed(
     std::iter::from_fn(|| browser.poll_event()).collect()
 }
 
+/// When each query of the browser went out from `start` up to `until` after it, and
+/// whether its first question asked for a unicast answer (QU).
+fn query_times(browser: &mut Browser, start: Instant, until: Duration) -> Vec<(Duration, bool)> {
+    queries(browser, start, until)
+        .iter()
+        .map(|(at, query)| (*at, query.questions[0].unicast_response))
+        .collect()
+}
+
 fn queries(browser: &mut Browser, start: Instant, until: Duration) -> Vec<(Duration, Message)> {
     let mut out = Vec::new();
     while let Some(at) = browser.poll_timeout().filter(|&at| at <= start + until) {
@@ -538,13 +547,8 @@ fn a_link_that_comes_restarts_the_browse_at_once() {
     let _ = queries(&mut browser, start, Duration::from_secs(20));
     let came = start + Duration::from_secs(20);
     browser.set_interfaces(came, &[2, 3]);
-    let sent = queries(&mut browser, came, Duration::from_secs(4));
-    let at: Vec<(Duration, bool)> = sent
-        .iter()
-        .map(|(t, m)| (*t, m.questions[0].unicast_response))
-        .collect();
     assert_eq!(
-        at,
+        query_times(&mut browser, came, Duration::from_secs(4)),
         vec![
             (Duration::ZERO, true),
             (Duration::from_secs(1), false),
@@ -567,13 +571,8 @@ fn a_link_reopened_restarts_the_browse_at_once() {
     let _ = queries(&mut browser, start, Duration::from_secs(20));
     let reopened = start + Duration::from_secs(20);
     browser.link_reopened(reopened);
-    let sent = queries(&mut browser, reopened, Duration::from_secs(2));
-    let at: Vec<(Duration, bool)> = sent
-        .iter()
-        .map(|(t, m)| (*t, m.questions[0].unicast_response))
-        .collect();
     assert_eq!(
-        at,
+        query_times(&mut browser, reopened, Duration::from_secs(2)),
         vec![(Duration::ZERO, true), (Duration::from_secs(1), false)]
     );
 }
