@@ -47,6 +47,7 @@ fn utf8_floor(bytes: &[u8]) -> usize {
 
 /// A bitmap of a 64-byte block: bit `i` set when byte `i` is one of the markup bytes, and
 /// one of the bytes below `!` (whitespace, controls) or at and above 0x80 (non-ASCII).
+#[derive(Default)]
 struct BlockBits {
     markup: u64,
     other: u64,
@@ -76,10 +77,7 @@ fn gather(bits: u64) -> u64 {
 }
 
 fn block_bits_swar(block: &[u8; 64]) -> BlockBits {
-    let mut bits = BlockBits {
-        markup: 0,
-        other: 0,
-    };
+    let mut bits = BlockBits::default();
     for (i, word) in block.chunks_exact(8).enumerate() {
         let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
         let markup = MARKUP
@@ -94,10 +92,7 @@ fn block_bits_swar(block: &[u8; 64]) -> BlockBits {
 
 fn block_bits_simd(block: &[u8; 64]) -> BlockBits {
     use wide::u8x16;
-    let mut bits = BlockBits {
-        markup: 0,
-        other: 0,
-    };
+    let mut bits = BlockBits::default();
     for (i, lane) in block.chunks_exact(16).enumerate() {
         let lane = u8x16::new(lane.try_into().expect("sixteen bytes"));
         let markup = MARKUP.into_iter().fold(u8x16::splat(0), |found, byte| {
