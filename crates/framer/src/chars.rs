@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 
 use memchr::memchr;
+use wide::u8x16;
 
 use crate::Error;
 
@@ -34,51 +35,46 @@ static BYTE_CLASS: [u8; 256] = {
 ///
 /// The framer's searches are short (the next `<` or `&` in a body, the quote that ends an
 /// attribute value): a run of text holds a reference every few dozen bytes. There a call
-/// to memchr costs more than the search, so this one is inlined and reads eight bytes a
-/// step in a `u64` (SWAR: each byte equal to a sought one becomes a set high bit, the
-/// lowest of which is the answer); past [`LONG_RUN`] bytes memchr's vector search takes
-/// over.
+/// to memchr costs more than the search, so this one is inlined and reads sixteen bytes a
+/// step as a `wide` vector (SSE2 on x86-64: three compares, one mask, the lowest set bit
+/// the answer); the last, partial block is read as the final sixteen bytes of `hay`,
+/// overlapping the block before, and only a haystack shorter than a block is read byte by
+/// byte. Past [`LONG_RUN`] bytes memchr's vector search takes over.
 #[inline(always)]
 pub(crate) fn find_any3(hay: &[u8], a: u8, b: u8, c: u8) -> Option<usize> {
-    let (sa, sb, sc) = (
-        ONES * u64::from(a),
-        ONES * u64::from(b),
-        ONES * u64::from(c),
-    );
-    let mut words = hay.chunks_exact(8);
+    let (sa, sb, sc) = (u8x16::splat(a), u8x16::splat(b), u8x16::splat(c));
+    let found = |block: &[u8]| {
+        let v = u8x16::new(block.try_into().unwrap_or_default());
+        (v.cmp_eq(sa) | v.cmp_eq(sb) | v.cmp_eq(sc)).move_mask() as u32
+    };
+    if hay.len() < BLOCK {
+        return hay.iter().position(|&x| (x == a) | (x == b) | (x == c));
+    }
     let mut base = 0;
-    for word in &mut words {
-        let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
-        let found = zero_bytes(w ^ sa) | zero_bytes(w ^ sb) | zero_bytes(w ^ sc);
-        if found != 0 {
-            return Some(base + (found.trailing_zeros() / 8) as usize);
+    while base + BLOCK <= hay.len() {
+        let mask = found(&hay[base..base + BLOCK]);
+        if mask != 0 {
+            return Some(base + mask.trailing_zeros() as usize);
         }
-        base += 8;
+        base += BLOCK;
         if base >= LONG_RUN {
             return memchr::memchr3(a, b, c, &hay[base..]).map(|i| base + i);
         }
     }
-    words
-        .remainder()
-        .iter()
-        .position(|&x| (x == a) | (x == b) | (x == c))
-        .map(|i| base + i)
+    if base == hay.len() {
+        return None;
+    }
+    // The last block overlaps bytes already searched: drop their bits.
+    let last = hay.len() - BLOCK;
+    let mask = found(&hay[last..]) >> (base - last);
+    (mask != 0).then(|| base + mask.trailing_zeros() as usize)
 }
 
-/// How far [`find_any3`] searches word by word before it hands over to memchr.
+/// The bytes [`find_any3`] compares at once.
+const BLOCK: usize = 16;
+
+/// How far [`find_any3`] searches block by block before it hands over to memchr.
 const LONG_RUN: usize = 64;
-
-/// A byte of 1 in every lane of a `u64`: times a byte, that byte in every lane.
-const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-
-/// The high bit of each byte of `v` that is zero, and perhaps of bytes above such a byte
-/// (the borrow of the subtraction runs upwards), never below the lowest zero byte: the
-/// lowest set bit marks the first zero byte exactly, which is all the searches use.
-#[inline]
-fn zero_bytes(v: u64) -> u64 {
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    v.wrapping_sub(ONES) & !v & HIGHS
-}
 
 /// XML whitespace (`S` of XML 1.0 §2.3).
 #[inline]
@@ -173,16 +169,23 @@ pub(crate) fn decode_char(bytes: &[u8]) -> Result<Option<(char, usize)>, Error> 
 /// The offset of the first character of already valid UTF-8 `bytes` that XML 1.0 forbids
 /// (a C0 control other than tab, LF and CR; U+FFFE; U+FFFF).
 pub(crate) fn find_forbidden_char(bytes: &[u8]) -> Option<usize> {
-    // One pass over blocks tested without an early exit, so that the compiler vectorises
-    // the test; only a block holding a control byte or 0xEF (the lead byte of U+FFFE and
-    // U+FFFF, EF BF BE and EF BF BF), both rare in chat text, is searched byte by byte.
-    const BLOCK: usize = 32;
+    // A pass over 64-byte blocks, sixteen bytes a `wide` vector, that only asks whether a
+    // block holds a control byte or 0xEF (the lead byte of U+FFFE and U+FFFF, EF BF BE
+    // and EF BF BF), both rare in chat text; only such a block is searched byte by byte.
+    const BLOCK: usize = 64;
+    let (below_space, ef) = (u8x16::splat(0x1F), u8x16::splat(0xEF));
+    let suspect = |lanes: &[u8]| {
+        let v = u8x16::new(lanes.try_into().unwrap_or_default());
+        v.min(below_space).cmp_eq(v) | v.cmp_eq(ef)
+    };
     for (n, block) in bytes.chunks(BLOCK).enumerate() {
-        let suspect = block.iter().fold(0u8, |acc, &b| {
-            acc | u8::from(b < 0x20) | u8::from(b == 0xEF)
-        });
-        if suspect == 0 {
-            continue;
+        if block.len() == BLOCK {
+            let any = block
+                .chunks_exact(16)
+                .fold(u8x16::splat(0), |acc, lanes| acc | suspect(lanes));
+            if any.move_mask() == 0 {
+                continue;
+            }
         }
         let start = n * BLOCK;
         for at in start..start + block.len() {
@@ -369,9 +372,14 @@ mod tests {
 
     #[test]
     fn forbidden_chars_are_found_at_every_offset_across_block_boundaries() {
-        for at in 0..70 {
+        // Two whole 64-byte blocks and a partial one; the first and last byte a control
+        // test looks at (NUL, 0x1F) and its neighbours above (space, DEL, both allowed).
+        for at in 0..140 {
             for (bad, found) in [
+                ("\u{0}", true),
                 ("\u{1}", true),
+                (" ", false),
+                ("\u{7F}", false),
                 ("\u{1F}", true),
                 ("\u{FFFE}", true),
                 ("\u{FFFF}", true),
@@ -392,9 +400,10 @@ mod tests {
 
     #[test]
     fn find_any3_finds_the_first_needle_as_a_plain_search_does() {
-        // Every offset across the word steps and the hand-over to memchr (LONG_RUN), each
-        // needle, and fillers one above and below each needle (where a faulty zero-byte
-        // test would borrow or carry into a false hit), with and without a later needle.
+        // Every length and offset across the 16-byte steps, the overlapping last block and
+        // the hand-over to memchr (LONG_RUN), each needle, and fillers one above and below
+        // each needle and with the high bit set (where a faulty comparison would hit), with
+        // and without a later needle.
         let (a, b, c) = (b'<', b'&', b'>');
         let fillers = [0x00, 0x3B, 0x3D, 0x25, 0x27, 0x3F, 0x80, 0xFF, b'x'];
         for len in 0..LONG_RUN + 40 {
