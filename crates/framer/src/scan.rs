@@ -970,10 +970,20 @@ fn attribute_value(buf: &[u8], pos: usize, bound: usize, quote: u8) -> Result<Va
 /// Checks the reference whose `&` is at `amp` if it ends before `bound`, and returns the
 /// offset after its `;`; `None` if it may still end once more bytes arrive. Judges exactly
 /// as the resumable `Reference` state does.
+///
+/// The five predefined entities, nearly every reference in chat text, are told inline at
+/// the search that found the `&`; anything else is judged out of line.
+#[inline(always)]
 fn reference_whole(buf: &[u8], amp: usize, bound: usize) -> Result<Option<usize>, Error> {
-    if let Some((_, len)) = predefined_entity(&buf[amp + 1..bound]) {
-        return Ok(Some(amp + 1 + len));
+    match predefined_entity(&buf[amp + 1..bound]) {
+        Some((_, len)) => Ok(Some(amp + 1 + len)),
+        None => other_reference_whole(buf, amp, bound),
     }
+}
+
+/// [`reference_whole`] for a reference that is not one of the predefined entities.
+#[inline(never)]
+fn other_reference_whole(buf: &[u8], amp: usize, bound: usize) -> Result<Option<usize>, Error> {
     let window_end = (amp + 2 + MAX_REFERENCE).min(bound);
     let body = &buf[amp + 1..window_end];
     let end = memchr(b';', body).unwrap_or(body.len());
