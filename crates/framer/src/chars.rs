@@ -74,7 +74,7 @@ pub(crate) fn find_any3(hay: &[u8], a: u8, b: u8, c: u8) -> Option<usize> {
 const BLOCK: usize = 16;
 
 /// How far [`find_any3`] searches block by block before it hands over to memchr.
-const LONG_RUN: usize = 64;
+const LONG_RUN: usize = 256;
 
 /// XML whitespace (`S` of XML 1.0 §2.3).
 #[inline]
