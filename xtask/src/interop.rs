@@ -317,12 +317,8 @@ impl Lab {
     }
 
     fn avahi_browse(&self) -> String {
-        let out = self
-            .in_host(
-                "b",
-                Path::new("avahi-browse"),
-                &["-r", "-t", "-p", "_presence._tcp"],
-            )
+        let out = netlab::avahi_browse_once(&self.ns("b"), &["-r", "-t", "-p", "_presence._tcp"])
+            .env("DBUS_SYSTEM_BUS_ADDRESS", self.bus())
             .output();
         out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default()

@@ -130,11 +130,13 @@ fn run(lab: &Lab) -> Result<Vec<(&'static str, Outcome)>, String> {
             let bus = netlab::bus_address(&avahi_dir);
             let mut last = String::new();
             for _ in 0..20 {
-                let output = netlab::in_namespace(&routed.ns("b"), "avahi-browse")
-                    .args(["-r", "-t", "-p", "-d", ZONE, "_presence._tcp"])
-                    .env("DBUS_SYSTEM_BUS_ADDRESS", &bus)
-                    .output()
-                    .map_err(|e| format!("avahi-browse: {e}"))?;
+                let output = netlab::avahi_browse_once(
+                    &routed.ns("b"),
+                    &["-r", "-t", "-p", "-d", ZONE, "_presence._tcp"],
+                )
+                .env("DBUS_SYSTEM_BUS_ADDRESS", &bus)
+                .output()
+                .map_err(|e| format!("avahi-browse: {e}"))?;
                 last = String::from_utf8_lossy(&output.stdout).into_owned();
                 let resolved = last.lines().any(|l| {
                     l.starts_with("=;")
