@@ -122,6 +122,44 @@ impl Peer {
         ))
     }
 
+    /// Asks this llxmpp node to quit, then [`Peer::exited`].
+    fn quit(&mut self, secs: f64) -> Result<(), String> {
+        self.say(r#"{"cmd":"quit"}"#)?;
+        self.exited(secs)
+    }
+
+    /// Waits up to `secs` for the process to exit with status 0, as CONTRACT.md says a node
+    /// does after a quit. One still running then is killed and reported with the end of its
+    /// log: an unbounded wait would hang the whole run instead, with no word of where.
+    fn exited(&mut self, secs: f64) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs_f64(secs);
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) if status.success() => return Ok(()),
+                Ok(Some(status)) => {
+                    return Err(format!(
+                        "{}: exited with {status}{}",
+                        self.name,
+                        log_tail(&self.log, LOG_TAIL_LINES)
+                    ))
+                }
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Ok(None) => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    return Err(format!(
+                        "{}: still running {secs} s after it was told to quit{}",
+                        self.name,
+                        log_tail(&self.log, LOG_TAIL_LINES)
+                    ));
+                }
+                Err(e) => return Err(format!("{}: {e}", self.name)),
+            }
+        }
+    }
+
     /// Takes every line that has arrived into `seen`, without waiting.
     fn forget_into_seen(&mut self) {
         while let Ok(line) = self.lines.try_recv() {
@@ -136,6 +174,10 @@ impl Peer {
         self.seen.clear();
     }
 }
+
+/// How long a node may take to exit after a quit: its goodbye goes out at once, and a
+/// wide-area one waits at most 2 s for the server (CONTRACT.md, `quit`).
+const QUIT_SECS: f64 = 10.0;
 
 /// How many lines of a process's stderr a failed expectation quotes.
 const LOG_TAIL_LINES: usize = 25;
@@ -656,8 +698,7 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
         alice.say(&serde_json::json!({"cmd": "send", "to": "carol@hostc", "body": "hi carol", "id": "a8"}).to_string())?;
         carol.expect(10.0, "alice's message", |l| json(l)["event"] == "message" && json(l)["from"] == "alice@hosta")?;
         state.insert("llxmpp both ways", "ok".into());
-        carol.say(&serde_json::json!({"cmd": "quit"}).to_string())?;
-        let _ = carol.child.wait();
+        carol.quit(QUIT_SECS)?;
         Ok(())
     })()));
 
@@ -700,7 +741,7 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
             l == "BUDDY_GONE alice@hosta" || l == "BUDDY_OFF alice@hosta"
         })?;
         let (avahi_at, _) = browse.expect_at(3.0, "alice removed by Avahi", |l| l.starts_with("-;") && l.contains("alice\\064hosta"))?;
-        let _ = alice.child.wait();
+        alice.exited(QUIT_SECS)?;
         let took = purple_at.saturating_duration_since(quit);
         println!(
             "  goodbye: libpurple took alice offline {} ms after quit; Avahi removed her after {} ms",
@@ -736,8 +777,7 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
         if !resolved.contains("RESOLVED 5302") || !resolved.contains("('1st', 'Frank')") || !resolved.contains("('status', 'avail')") {
             return Err(format!("python-zeroconf: {resolved}"));
         }
-        frank.say(&serde_json::json!({"cmd": "quit"}).to_string())?;
-        let _ = frank.child.wait();
+        frank.quit(QUIT_SECS)?;
         // Ends avahi-publish (and its service) before the next scenario.
         drop(publish);
         Ok(())
@@ -772,8 +812,7 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
                 json(l)["event"] == "peer_online" && json(l)["peer"] == "erin@hostb"
             })?;
             for node in [&mut dave, &mut erin] {
-                node.say(&serde_json::json!({"cmd": "quit"}).to_string())?;
-                let _ = node.child.wait();
+                node.quit(QUIT_SECS)?;
             }
             Ok(())
         })()
@@ -820,8 +859,7 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
             purple.expect(15.0, "grace's icon in libpurple", |l| {
                 l == format!("BUDDY_ICON grace@hostc|{ours_sha1}")
             })?;
-            grace.say(&serde_json::json!({"cmd": "quit"}).to_string())?;
-            let _ = grace.child.wait();
+            grace.quit(QUIT_SECS)?;
             Ok(())
         })(),
     ));
@@ -874,8 +912,7 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
                 dana.expect(10.0, "sent l1", |l| json(l)["event"] == "sent" && json(l)["id"] == "l1")?;
                 purple.expect(10.0, "dana's message", |l| l == "RECV dana@hostd|still here")?;
                 // Her goodbye, from her new address, takes her offline in libpurple.
-                dana.say(&serde_json::json!({"cmd": "quit"}).to_string())?;
-                let _ = dana.child.wait();
+                dana.quit(QUIT_SECS)?;
                 purple.expect(3.0, "dana offline in libpurple", |l| {
                     l == "BUDDY_GONE dana@hostd" || l == "BUDDY_OFF dana@hostd"
                 })?;
@@ -940,8 +977,7 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
                 dana.expect(10.0, "libpurple's echo", |l| {
                     json(l)["event"] == "message" && json(l)["body"] == "echo: back again"
                 })?;
-                dana.say(&serde_json::json!({"cmd": "quit"}).to_string())?;
-                let _ = dana.child.wait();
+                dana.quit(QUIT_SECS)?;
                 Ok(())
             })();
             // The cable goes back in whatever happened.
@@ -1024,8 +1060,7 @@ fn encrypt_require_refuses_libpurple(lab: &Lab, purple: &mut Peer) -> Outcome {
     {
         return Err(format!("libpurple heard {heard}"));
     }
-    rita.say(&serde_json::json!({"cmd": "quit"}).to_string())?;
-    let _ = rita.child.wait();
+    rita.quit(QUIT_SECS)?;
     Ok(())
 }
 
@@ -1135,7 +1170,7 @@ pub fn peer_figures(
         })?;
         goodbye.push(millis(quit, gone_at));
         goodbye_avahi.push(millis(quit, removed_at));
-        let _ = alice.child.wait();
+        alice.exited(QUIT_SECS)?;
         println!(
             "xtask: run {}: discovery {:.0} ms (libpurple {:.0} ms; avahi-publish seen by llxmpp after {:.0} ms), goodbye {:.0} ms (Avahi {:.0} ms)",
             run + 1,

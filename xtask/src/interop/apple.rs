@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::{event, json, Lab, Outcome, Peer};
+use super::{event, json, Lab, Outcome, Peer, QUIT_SECS};
 use crate::netlab;
 
 /// What mDNSResponder's binaries need at run time (Debian 12).
@@ -411,8 +411,7 @@ pub fn scenarios(lab: &mut Lab, dir: &Path, root: &Path) -> Vec<(&'static str, O
                     &lab.dir.join(format!("newcomer-{run}.log")),
                 )?;
                 let ready = json(&newcomer.expect(10.0, "ready", event("ready"))?);
-                let _ = newcomer.say(&serde_json::json!({"cmd": "quit"}).to_string());
-                let _ = newcomer.child.wait();
+                newcomer.quit(QUIT_SECS)?;
                 if ready["instance"] == "bob@hostd" {
                     return Err(format!("run {run}: llxmpp took the Mac's name: {ready}"));
                 }
@@ -579,8 +578,7 @@ pub fn scenarios(lab: &mut Lab, dir: &Path, root: &Path) -> Vec<(&'static str, O
         })(),
     ));
 
-    let _ = ivy.say(&serde_json::json!({"cmd": "quit"}).to_string());
-    let _ = ivy.child.wait();
+    let _ = ivy.quit(QUIT_SECS);
     results
 }
 
@@ -696,8 +694,7 @@ pub fn discovery_at_scale(
             complete += 1;
             ours.push(super::millis(start, last));
         }
-        let _ = node.say(&serde_json::json!({"cmd": "quit"}).to_string());
-        let _ = node.child.wait();
+        node.quit(QUIT_SECS)?;
 
         // Apple's browser on a second Mac, cold.
         let start = Instant::now();

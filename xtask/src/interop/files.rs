@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::{event, json, prepare, target_dir, Lab, Outcome, Peer};
+use super::{event, json, prepare, target_dir, Lab, Outcome, Peer, QUIT_SECS};
 use crate::netlab::{self, Avahi};
 
 /// `len` bytes that do not repeat (xorshift): compression or a repeated block cannot
@@ -154,8 +154,7 @@ pub fn ichat_scenarios(lab: &Lab, root: &Path) -> Vec<(&'static str, Outcome)> {
                 return Err("the saved file differs".into());
             }
             ichat.expect(10.0, "the answer to its offer", |l| l == "OFFER_ANSWER result")?;
-            let _ = dana.say(r#"{"cmd":"quit"}"#);
-            let _ = dana.child.wait();
+            dana.quit(QUIT_SECS)?;
             Ok(())
         })();
         results.push((name, outcome));
@@ -378,8 +377,7 @@ pub fn libpurple_scenarios(lab: &Lab, purple: &mut Peer) -> Vec<(&'static str, O
         })(),
     ));
 
-    let _ = dana.say(r#"{"cmd":"quit"}"#);
-    let _ = dana.child.wait();
+    let _ = dana.quit(QUIT_SECS);
     let _ = purple.say("FILEPOLICY ask");
     results
 }
@@ -556,8 +554,7 @@ fn llxmpp_to_llxmpp(lab: &Lab, source: &Path, into: &Path, method: &str) -> Resu
     };
     alice.expect(10.0, "alice's file_done", event("file_done"))?;
     for peer in [&mut alice, &mut bob] {
-        let _ = peer.say(r#"{"cmd":"quit"}"#);
-        let _ = peer.child.wait();
+        peer.quit(QUIT_SECS)?;
     }
     Ok(moved)
 }
@@ -782,8 +779,7 @@ pub fn transfer_bench(root: &Path, args: &[String]) -> Result<(), String> {
         "libpurple_to_llxmpp_mb_per_s".into(),
         mb_per_s(bytes, took).into(),
     );
-    let _ = alice.say(r#"{"cmd":"quit"}"#);
-    let _ = alice.child.wait();
+    let _ = alice.quit(QUIT_SECS);
     let _ = echobot.say("QUIT");
     let _ = purple_c.say("QUIT");
     println!("{}", serde_json::Value::Object(figures));

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::{event, json, Lab, Outcome, Peer};
+use super::{event, json, Lab, Outcome, Peer, QUIT_SECS};
 use crate::netlab::{self, Avahi, Bind, Routed};
 
 pub const SCENARIOS: [&str; 4] = [
@@ -182,8 +182,7 @@ fn run(lab: &Lab) -> Result<Vec<(&'static str, Outcome)>, String> {
         if dave["status"] != "dnd" || dave["first"] != "Dave" {
             return Err(format!("bob saw {dave}"));
         }
-        alice.say(&serde_json::json!({"cmd": "quit"}).to_string())?;
-        let _ = alice.child.wait();
+        alice.quit(QUIT_SECS)?;
         bob.expect(20.0, "alice offline at bob", |l| {
             json(l)["event"] == "peer_offline" && json(l)["peer"] == "alice@hosta"
         })?;
@@ -232,12 +231,10 @@ fn run(lab: &Lab) -> Result<Vec<(&'static str, Outcome)>, String> {
         if listed.contains("carol") {
             return Err(format!("the zone lists {listed:?}"));
         }
-        let _ = carol.say(&serde_json::json!({"cmd": "quit"}).to_string());
-        let _ = carol.child.wait();
+        carol.quit(QUIT_SECS)?;
         Ok(())
     })()));
 
-    let _ = bob.say(&serde_json::json!({"cmd": "quit"}).to_string());
-    let _ = bob.child.wait();
+    let _ = bob.quit(QUIT_SECS);
     Ok(results)
 }
