@@ -18,7 +18,8 @@
  * `SENDFILE <peer> <path>` offers a file; `FILEPOLICY ask` (the default) announces each
  * offer and waits for `FILEACCEPT <n> <dir>` or `FILEREJECT <n>`; `FILEPOLICY accept <dir>`
  * accepts every offer; `FILEPOLICY reject` refuses every offer; `FILEPOLICY cancel-after
- * <bytes> <dir>` accepts, then cancels once at least that many bytes have arrived;
+ * <bytes> <dir>` accepts, then cancels once at least that many bytes have arrived (each
+ * FILEPOLICY is answered `POLICY <its words>` once in force, or `ERROR bad FILEPOLICY …`);
  * `FILECANCEL <n>` cancels transfer n, either direction. A received file is saved as
  * `<dir>/<the offered name>`, the name unchanged (one that holds a `/` or is `.` or `..` is
  * refused, `unsafe name`). On stdout: `FILE_OFFER <n>|<from>|<name>|<size>` (the name runs
@@ -235,6 +236,7 @@ typedef struct {
 } Transfer;
 
 typedef enum { POLICY_ASK, POLICY_ACCEPT, POLICY_REJECT, POLICY_CANCEL_AFTER } Policy;
+static const char *const POLICY_WORDS[] = {"ask", "accept", "reject", "cancel-after"};
 
 static Policy policy = POLICY_ASK;
 static char *policy_dir;
@@ -371,6 +373,8 @@ static void xfer_offered(PurpleXfer *xfer, gpointer data) {
     char *name = one_line(purple_xfer_get_filename(xfer));
     emit("FILE_OFFER %d|%s|%s|%" G_GSIZE_FORMAT, t->n, purple_xfer_get_remote_user(xfer), name, purple_xfer_get_size(xfer));
     g_free(name);
+    /* In libpurple's log beside its own lines, for a scenario that fails on an answer. */
+    purple_debug_info("driver", "offer %d meets policy %s\n", t->n, POLICY_WORDS[policy]);
     switch (policy) {
     case POLICY_ACCEPT:
         accept_offer(xfer, policy_dir);
@@ -478,7 +482,11 @@ static void set_policy(const char *arguments) {
     } else {
         understood = FALSE;
     }
-    if (!understood)
+    /* The harness waits for this before it lets an offer go out: an offer must meet the
+     * policy it was sent for, whatever the order in which the loop reads stdin and sockets. */
+    if (understood)
+        emit("POLICY %s", arguments);
+    else
         emit("ERROR bad FILEPOLICY %s", arguments);
     g_strfreev(parts);
 }

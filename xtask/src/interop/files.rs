@@ -169,6 +169,17 @@ fn fields(line: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Sets the libpurple driver's answer to offers and waits until it is in force (its
+/// `POLICY` line), so that the next offer meets it.
+fn file_policy(purple: &mut Peer, words: &str) -> Result<(), String> {
+    // An earlier policy's answer, already read, must not stand for this one's.
+    purple.seen.retain(|(_, l)| !l.starts_with("POLICY "));
+    purple.say(&format!("FILEPOLICY {words}"))?;
+    let answer = format!("POLICY {words}");
+    purple.expect(5.0, &answer, |l| l == answer)?;
+    Ok(())
+}
+
 /// The end of libpurple's transfer `n`: its `FILE_DONE` or `FILE_FAILED` line.
 fn purple_end(purple: &mut Peer, n: &str, secs: f64) -> Result<String, String> {
     let done = format!("FILE_DONE {n}|");
@@ -217,7 +228,7 @@ pub fn libpurple_scenarios(lab: &Lab, purple: &mut Peer) -> Vec<(&'static str, O
         "21 llxmpp -> libpurple files over SI + SOCKS5 (1 byte, 4 MiB with a UTF-8 name with spaces, 0 bytes), byte for byte",
         (|| {
             setup.clone()?;
-            purple.say(&format!("FILEPOLICY accept {}", to_purple.display()))?;
+            file_policy(purple, &format!("accept {}", to_purple.display()))?;
             for (i, (name, _)) in files.iter().enumerate() {
                 purple.forget();
                 let path = outbox.join(name);
@@ -292,7 +303,7 @@ pub fn libpurple_scenarios(lab: &Lab, purple: &mut Peer) -> Vec<(&'static str, O
             setup.clone()?;
             purple.forget();
             dana.forget();
-            purple.say("FILEPOLICY reject")?;
+            file_policy(purple, "reject")?;
             let path = outbox.join("one byte");
             let asked = Instant::now();
             dana.say(&serde_json::json!({"cmd": "send_file", "to": "echobot@hostb", "path": path, "id": "no"}).to_string())?;
@@ -324,12 +335,12 @@ pub fn libpurple_scenarios(lab: &Lab, purple: &mut Peer) -> Vec<(&'static str, O
             let outcome = (|| {
                 let big = outbox.join("big.bin");
                 random_file(&big, 16 << 20, 7)?;
-                purple.say(&format!("FILEPOLICY accept {}", to_purple.display()))?;
+                file_policy(purple, &format!("accept {}", to_purple.display()))?;
                 // llxmpp sends, cancels; then libpurple receives and cancels after 1 MiB.
                 for (canceller, policy) in [("llxmpp", "accept"), ("libpurple", "cancel-after 1048576")] {
                     purple.forget();
                     dana.forget();
-                    purple.say(&format!("FILEPOLICY {policy} {}", to_purple.display()))?;
+                    file_policy(purple, &format!("{policy} {}", to_purple.display()))?;
                     let id = format!("c-{canceller}");
                     dana.say(&serde_json::json!({"cmd": "send_file", "to": "echobot@hostb", "path": big, "id": id}).to_string())?;
                     let offer = fields(&purple.expect(10.0, "the offer", |l| l.starts_with("FILE_OFFER "))?);
@@ -591,7 +602,7 @@ fn purple_to_purple(
 ) -> Result<Moved, String> {
     let _ = std::fs::remove_dir_all(into);
     std::fs::create_dir_all(into).map_err(|e| e.to_string())?;
-    receiver.say(&format!("FILEPOLICY accept {}", into.display()))?;
+    file_policy(receiver, &format!("accept {}", into.display()))?;
     sender.forget();
     receiver.forget();
     sender.say(&format!("SENDFILE {receiver_name} {}", source.display()))?;
@@ -742,7 +753,7 @@ pub fn transfer_bench(root: &Path, args: &[String]) -> Result<(), String> {
     let into = lab.dir.join("purple-from-llxmpp");
     let _ = std::fs::remove_dir_all(&into);
     std::fs::create_dir_all(&into).map_err(|e| e.to_string())?;
-    echobot.say(&format!("FILEPOLICY accept {}", into.display()))?;
+    file_policy(&mut echobot, &format!("accept {}", into.display()))?;
     echobot.forget();
     alice.say(&serde_json::json!({"cmd": "send_file", "to": "echobot@hostb", "path": source, "id": "to-purple"}).to_string())?;
     let (started, _) = echobot.expect_at(10.0, "the offer", |l| l.starts_with("FILE_OFFER "))?;
