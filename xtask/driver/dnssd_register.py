@@ -49,20 +49,42 @@ for i in range(1, count + 1):
     assert err == 0, err
     refs.append(ref)
 fds = {lib.DNSServiceRefSockFD(ref): ref for ref in refs}
-while True:
-    ready, _, _ = select.select(list(fds) + [sys.stdin], [], [])
+
+
+def stdin_lines(pending=bytearray()):
+    """The whole lines now on stdin, or None at its end. Read from the descriptor, not
+    sys.stdin, whose buffer would hide from select() a second line that came with the first."""
+    data = os.read(0, 65536)
+    if not data:
+        return None
+    pending += data
+    *lines, rest = pending.split(b"\n")
+    pending[:] = rest
+    return [line.decode() for line in lines]
+
+
+def command(line):
+    """Carries out one line of stdin; False once it was `quit`."""
+    words = line.split()
+    if not words or words[0] == "quit":
+        for ref in refs:
+            lib.DNSServiceRefDeallocate(ref)
+        print("GONE", flush=True)
+        return False
+    if words[0] == "txt":
+        record = txt(words[1:])
+        err = lib.DNSServiceUpdateRecord(refs[0], None, 0, len(record), record, 0)
+        print("UPDATED" if err == 0 else "ERROR %d" % err, flush=True)
+    return True
+
+
+running = True
+while running:
+    ready, _, _ = select.select(list(fds) + [0], [], [])
     for fd in ready:
         if fd in fds:
             lib.DNSServiceProcessResult(fds[fd])
-    if sys.stdin in ready:
-        line = sys.stdin.readline()
-        words = line.split()
-        if not words or words[0] == "quit":
-            for ref in refs:
-                lib.DNSServiceRefDeallocate(ref)
-            print("GONE", flush=True)
-            break
-        if words[0] == "txt":
-            record = txt(words[1:])
-            err = lib.DNSServiceUpdateRecord(refs[0], None, 0, len(record), record, 0)
-            print("UPDATED" if err == 0 else "ERROR %d" % err, flush=True)
+    if 0 in ready:
+        lines = stdin_lines()
+        for line in ["quit"] if lines is None else lines:
+            running = running and command(line)

@@ -113,6 +113,59 @@ def serve(path, ready):
         conn.close()
 
 
+def command(line):
+    """Carries out one line of stdin."""
+    words = line.rstrip("\n").split(None, 3)
+    if not words or words[0] == "quit":
+        sys.exit(0)
+    if words[0] == "offer":
+        ready = []
+        threading.Thread(target=serve, args=(words[3], ready), daemon=True).start()
+        while not ready:
+            pass
+        out = socket.create_connection((words[1], int(words[2])), timeout=5)
+        out.sendall(HEADER)
+        name = urllib.parse.quote(os.path.basename(words[3]))
+        url = "http://%s:%d/ichat-1/%s" % (out.getsockname()[0], ready[0], name)
+        size = os.path.getsize(words[3])
+        out.sendall(("<iq type='set' id='iChat_1'><query xmlns='jabber:iq:oob'>"
+                     "<url type='file' size='%d' posixflags='000001A4'>\n%s</url>"
+                     "</query></iq>" % (size, url)).encode())
+        offers[out] = b""
+        streams[out] = b""
+        return
+    if words[0] == "send":
+        out = socket.create_connection((words[1], int(words[2])), timeout=5)
+        out.sendall(HEADER)
+        body = words[3].replace("&", "&amp;").replace("<", "&lt;")
+        out.sendall(b"<message type='chat'><body>%s</body></message>" % body.encode())
+        answer = b""
+        out.settimeout(1.0)
+        try:
+            while True:
+                chunk = out.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+        except socket.timeout:
+            pass
+        out.close()
+        # One line, whatever line breaks the answer holds.
+        print("ANSWER", " ".join(answer.decode(errors="replace").split("\n")), flush=True)
+
+
+def stdin_lines(pending=bytearray()):
+    """The whole lines now on stdin, or None at its end. Read from the descriptor, not
+    sys.stdin, whose buffer would hide from select() a second line that came with the first."""
+    data = os.read(0, 65536)
+    if not data:
+        return None
+    pending += data
+    *lines, rest = pending.split(b"\n")
+    pending[:] = rest
+    return [line.decode() for line in lines]
+
+
 offers = {}
 
 listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -122,50 +175,16 @@ listener.listen(8)
 print("LISTENING", flush=True)
 streams = {}
 while True:
-    ready, _, _ = select.select([listener, sys.stdin] + list(streams), [], [])
+    ready, _, _ = select.select([listener, 0] + list(streams), [], [])
     for sock in ready:
         if sock is listener:
             conn, _ = listener.accept()
             conn.sendall(HEADER)
             streams[conn] = b""
-        elif sock is sys.stdin:
-            words = sys.stdin.readline().rstrip("\n").split(None, 3)
-            if not words or words[0] == "quit":
-                sys.exit(0)
-            if words[0] == "offer":
-                ready = []
-                threading.Thread(target=serve, args=(words[3], ready), daemon=True).start()
-                while not ready:
-                    pass
-                out = socket.create_connection((words[1], int(words[2])), timeout=5)
-                out.sendall(HEADER)
-                name = urllib.parse.quote(os.path.basename(words[3]))
-                url = "http://%s:%d/ichat-1/%s" % (out.getsockname()[0], ready[0], name)
-                size = os.path.getsize(words[3])
-                out.sendall(("<iq type='set' id='iChat_1'><query xmlns='jabber:iq:oob'>"
-                             "<url type='file' size='%d' posixflags='000001A4'>\n%s</url>"
-                             "</query></iq>" % (size, url)).encode())
-                offers[out] = b""
-                streams[out] = b""
-                continue
-            if words[0] == "send":
-                out = socket.create_connection((words[1], int(words[2])), timeout=5)
-                out.sendall(HEADER)
-                body = words[3].replace("&", "&amp;").replace("<", "&lt;")
-                out.sendall(b"<message type='chat'><body>%s</body></message>" % body.encode())
-                answer = b""
-                out.settimeout(1.0)
-                try:
-                    while True:
-                        chunk = out.recv(4096)
-                        if not chunk:
-                            break
-                        answer += chunk
-                except socket.timeout:
-                    pass
-                out.close()
-                # One line, whatever line breaks the answer holds.
-                print("ANSWER", " ".join(answer.decode(errors="replace").split("\n")), flush=True)
+        elif sock == 0:
+            lines = stdin_lines()
+            for line in ["quit"] if lines is None else lines:
+                command(line)
         else:
             chunk = sock.recv(4096)
             if not chunk:
