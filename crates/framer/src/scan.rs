@@ -732,6 +732,19 @@ impl Scanner {
 
     /// Reads a whole end tag from its name at `start`; see [`Scanner::start_tag_whole`].
     fn end_tag_whole(&mut self, buf: &[u8], start: usize, bound: usize) -> Result<Whole, Error> {
+        // Nearly every end tag is the open element's name and `>` at once: that name was
+        // judged at its start tag, so the bytes need only match. Anything else (space
+        // before `>`, another name, a tag cut short) takes the full reading below, which
+        // judges it the same way either way.
+        if let Some(&open) = self.stack.last() {
+            let end = start + (open.end - open.start) as usize;
+            let expected = &buf[self.item_start..][open.range()];
+            if buf[..bound].get(end) == Some(&b'>') && buf[start..end] == *expected {
+                self.tag_name = self.span(start, end);
+                self.pos = end + 1;
+                return Ok(Whole::Done(self.end_tag()));
+            }
+        }
         let Some(len) = name_start_len(&buf[..bound], start)? else {
             return Ok(Whole::Cut);
         };

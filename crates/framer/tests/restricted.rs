@@ -67,6 +67,40 @@ fn restricted_constructs_are_restricted_xml() {
 }
 
 #[test]
+fn end_tags_repeat_their_start_tags_name_byte_for_byte() {
+    // The framer reads an end tag that is the open element's name and `>` by comparing
+    // bytes; each case here is one that comparison must not wave through, or must not turn
+    // away.
+    for body in [
+        "<message><body></bodx></message>",
+        "<message><body></Body></message>",
+        "<message><body></bodyx></message>",
+        "<message><body></bod></message>",
+        "<message><body></bod ></message>",
+        "<message><a:b xmlns:a='u'></a:c></message>",
+        "<message><é></è></message>",
+        "<message><body></message></body>",
+    ] {
+        assert_fails(&stream(body), Error::MismatchedEndTag);
+    }
+    assert_fails(&stream("<message><body></body/></message>"), Error::Syntax);
+    for body in [
+        "<message><body>x</body ></message>",
+        "<message><body>x</body\r\n\t></message >",
+        "<message><é>x</é></message>",
+        "<message><a:b xmlns:a='u'>x</a:b></message>",
+        "<message><body><body>x</body></body></message>",
+    ] {
+        let frames = assert_accepts(&stream(body));
+        assert_eq!(
+            frames.last(),
+            Some(&Owned::Stanza(body.to_owned())),
+            "{body}"
+        );
+    }
+}
+
+#[test]
 fn malformed_xml_is_not_well_formed() {
     let cases: &[(&str, Error)] = &[
         ("<message></body>", Error::MismatchedEndTag),
