@@ -14,6 +14,8 @@ replaced by 1..N on ports PORT..PORT+N-1 (the discovery benchmark's "Mac with 10
 services"); `txt` then updates the first."""
 import ctypes, os, select, sys, time
 
+from stdin_lines import stdin_lines
+
 lib = ctypes.CDLL(sys.argv[1])
 name, port = sys.argv[2], int(sys.argv[3])
 
@@ -49,18 +51,6 @@ for i in range(1, count + 1):
     assert err == 0, err
     refs.append(ref)
 fds = {lib.DNSServiceRefSockFD(ref): ref for ref in refs}
-
-
-def stdin_lines(pending=bytearray()):
-    """The whole lines now on stdin, or None at its end. Read from the descriptor, not
-    sys.stdin, whose buffer would hide from select() a second line that came with the first."""
-    data = os.read(0, 65536)
-    if not data:
-        return None
-    pending += data
-    *lines, rest = pending.split(b"\n")
-    pending[:] = rest
-    return [line.decode() for line in lines]
 
 
 def command(line):

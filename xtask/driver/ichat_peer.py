@@ -22,6 +22,8 @@ break, size and POSIX flags on `<url>`) on a new stream to HOST:PORT, prints `SE
 answered."""
 import hashlib, os, re, select, socket, subprocess, sys, threading, urllib.parse
 
+from stdin_lines import stdin_lines
+
 HEADER = (b"<?xml version='1.0' encoding='UTF-8' ?><stream:stream xmlns='jabber:client' "
           b"xmlns:stream='http://etherx.jabber.org/streams'>")
 
@@ -152,18 +154,6 @@ def command(line):
         out.close()
         # One line, whatever line breaks the answer holds.
         print("ANSWER", " ".join(answer.decode(errors="replace").split("\n")), flush=True)
-
-
-def stdin_lines(pending=bytearray()):
-    """The whole lines now on stdin, or None at its end. Read from the descriptor, not
-    sys.stdin, whose buffer would hide from select() a second line that came with the first."""
-    data = os.read(0, 65536)
-    if not data:
-        return None
-    pending += data
-    *lines, rest = pending.split(b"\n")
-    pending[:] = rest
-    return [line.decode() for line in lines]
 
 
 offers = {}
