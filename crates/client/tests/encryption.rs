@@ -320,7 +320,9 @@ fn a_plaintext_stream_that_only_its_address_gives_to_a_peer_that_encrypts_is_ref
 
 /// A relay on host a, where Alice's connections to Bob are sent by the host's own
 /// netfilter (as a rogue access point or an ARP spoofer would). It connects on to Bob
-/// from Alice's address (source ports 40000 and up, which the redirection spares).
+/// from Alice's address on a socket marked 0x4d (`SO_MARK`), which the redirection spares.
+/// (It spared source ports 40000-40999 once, but Alice's own ephemeral port falls there
+/// about one connection in thirty, and hers then went straight to Bob.)
 /// `strip`: forwards every byte, except that `<starttls/>` is cut out of Bob's features.
 /// `mitm`: ends Alice's STARTTLS itself, with a key of its own (CERT and KEY, PEM), and
 /// prints what it decrypted.
@@ -336,7 +338,8 @@ listener.settimeout(30)
 alice, _ = listener.accept()
 if mode == "strip":
     bob = socket.socket()
-    bob.bind(("10.80.0.1", 40000))
+    bob.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, 0x4D)
+    bob.bind(("10.80.0.1", 0))
     bob.connect(("10.80.0.2", 5298))
     def pump(src, dst, strip):
         held = b""
@@ -404,7 +407,7 @@ fn redirect_to_relay(lab: &Lab) {
     for rule in [
         "add table ip mitm",
         "add chain ip mitm out { type nat hook output priority -100 ; }",
-        "add rule ip mitm out ip daddr 10.80.0.2 tcp dport 5298 tcp sport != 40000-40999 dnat to 10.80.0.1:6000",
+        "add rule ip mitm out ip daddr 10.80.0.2 tcp dport 5298 meta mark != 0x4d dnat to 10.80.0.1:6000",
     ] {
         let status = common::netlab::in_namespace(&ns, "nft")
             .args(rule.split(' '))
