@@ -123,41 +123,39 @@ impl Peer {
     }
 
     /// Asks this llxmpp node to quit, then [`Peer::exited`].
-    fn quit(&mut self, secs: f64) -> Result<(), String> {
+    fn quit(&mut self) -> Result<(), String> {
         self.say(r#"{"cmd":"quit"}"#)?;
-        self.exited(secs)
+        self.exited()
     }
 
-    /// Waits up to `secs` for the process to exit with status 0, as CONTRACT.md says a node
-    /// does after a quit. One still running then is killed and reported with the end of its
-    /// log: an unbounded wait would hang the whole run instead, with no word of where.
-    fn exited(&mut self, secs: f64) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs_f64(secs);
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) if status.success() => return Ok(()),
-                Ok(Some(status)) => {
-                    return Err(format!(
-                        "{}: exited with {status}{}",
-                        self.name,
-                        log_tail(&self.log, LOG_TAIL_LINES)
-                    ))
-                }
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Ok(None) => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    return Err(format!(
-                        "{}: still running {secs} s after it was told to quit{}",
-                        self.name,
-                        log_tail(&self.log, LOG_TAIL_LINES)
-                    ));
-                }
-                Err(e) => return Err(format!("{}: {e}", self.name)),
+    /// Waits (up to [`netlab::wait_for`]'s 10 s: a goodbye goes out at once, a wide-area
+    /// one waits at most 2 s for the server) for the process to exit with status 0, as
+    /// CONTRACT.md says a node does after a quit. One still running then is killed and
+    /// reported with the end of its log: an unbounded wait would hang the whole run
+    /// instead, with no word of where.
+    fn exited(&mut self) -> Result<(), String> {
+        let mut status = None;
+        let _ = netlab::wait_for(
+            || {
+                status = self.child.try_wait().ok().flatten();
+                status.is_some()
+            },
+            "the exit",
+        );
+        let ending = match status {
+            Some(status) if status.success() => return Ok(()),
+            Some(status) => format!("exited with {status}"),
+            None => {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                "still running 10 s after it was told to quit".to_owned()
             }
-        }
+        };
+        Err(format!(
+            "{}: {ending}{}",
+            self.name,
+            log_tail(&self.log, LOG_TAIL_LINES)
+        ))
     }
 
     /// Takes every line that has arrived into `seen`, without waiting.
@@ -174,10 +172,6 @@ impl Peer {
         self.seen.clear();
     }
 }
-
-/// How long a node may take to exit after a quit: its goodbye goes out at once, and a
-/// wide-area one waits at most 2 s for the server (CONTRACT.md, `quit`).
-const QUIT_SECS: f64 = 10.0;
 
 /// How many lines of a process's stderr a failed expectation quotes.
 const LOG_TAIL_LINES: usize = 25;
@@ -698,7 +692,7 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
         alice.say(&serde_json::json!({"cmd": "send", "to": "carol@hostc", "body": "hi carol", "id": "a8"}).to_string())?;
         carol.expect(10.0, "alice's message", |l| json(l)["event"] == "message" && json(l)["from"] == "alice@hosta")?;
         state.insert("llxmpp both ways", "ok".into());
-        carol.quit(QUIT_SECS)?;
+        carol.quit()?;
         Ok(())
     })()));
 
@@ -741,7 +735,7 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
             l == "BUDDY_GONE alice@hosta" || l == "BUDDY_OFF alice@hosta"
         })?;
         let (avahi_at, _) = browse.expect_at(3.0, "alice removed by Avahi", |l| l.starts_with("-;") && l.contains("alice\\064hosta"))?;
-        alice.exited(QUIT_SECS)?;
+        alice.exited()?;
         let took = purple_at.saturating_duration_since(quit);
         println!(
             "  goodbye: libpurple took alice offline {} ms after quit; Avahi removed her after {} ms",
@@ -777,7 +771,7 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
         if !resolved.contains("RESOLVED 5302") || !resolved.contains("('1st', 'Frank')") || !resolved.contains("('status', 'avail')") {
             return Err(format!("python-zeroconf: {resolved}"));
         }
-        frank.quit(QUIT_SECS)?;
+        frank.quit()?;
         // Ends avahi-publish (and its service) before the next scenario.
         drop(publish);
         Ok(())
@@ -812,7 +806,7 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
                 json(l)["event"] == "peer_online" && json(l)["peer"] == "erin@hostb"
             })?;
             for node in [&mut dave, &mut erin] {
-                node.quit(QUIT_SECS)?;
+                node.quit()?;
             }
             Ok(())
         })()
@@ -859,7 +853,7 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
             purple.expect(15.0, "grace's icon in libpurple", |l| {
                 l == format!("BUDDY_ICON grace@hostc|{ours_sha1}")
             })?;
-            grace.quit(QUIT_SECS)?;
+            grace.quit()?;
             Ok(())
         })(),
     ));
@@ -912,7 +906,7 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
                 dana.expect(10.0, "sent l1", |l| json(l)["event"] == "sent" && json(l)["id"] == "l1")?;
                 purple.expect(10.0, "dana's message", |l| l == "RECV dana@hostd|still here")?;
                 // Her goodbye, from her new address, takes her offline in libpurple.
-                dana.quit(QUIT_SECS)?;
+                dana.quit()?;
                 purple.expect(3.0, "dana offline in libpurple", |l| {
                     l == "BUDDY_GONE dana@hostd" || l == "BUDDY_OFF dana@hostd"
                 })?;
@@ -977,7 +971,7 @@ fn scenarios(lab: &mut Lab) -> Vec<(&'static str, Outcome)> {
                 dana.expect(10.0, "libpurple's echo", |l| {
                     json(l)["event"] == "message" && json(l)["body"] == "echo: back again"
                 })?;
-                dana.quit(QUIT_SECS)?;
+                dana.quit()?;
                 Ok(())
             })();
             // The cable goes back in whatever happened.
@@ -1060,7 +1054,7 @@ fn encrypt_require_refuses_libpurple(lab: &Lab, purple: &mut Peer) -> Outcome {
     {
         return Err(format!("libpurple heard {heard}"));
     }
-    rita.quit(QUIT_SECS)?;
+    rita.quit()?;
     Ok(())
 }
 
@@ -1170,7 +1164,7 @@ pub fn peer_figures(
         })?;
         goodbye.push(millis(quit, gone_at));
         goodbye_avahi.push(millis(quit, removed_at));
-        alice.exited(QUIT_SECS)?;
+        alice.exited()?;
         println!(
             "xtask: run {}: discovery {:.0} ms (libpurple {:.0} ms; avahi-publish seen by llxmpp after {:.0} ms), goodbye {:.0} ms (Avahi {:.0} ms)",
             run + 1,

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::{event, json, Lab, Outcome, Peer, QUIT_SECS};
+use super::{event, json, Lab, Outcome, Peer};
 use crate::netlab;
 
 /// What mDNSResponder's binaries need at run time (Debian 12).
@@ -411,7 +411,7 @@ pub fn scenarios(lab: &mut Lab, dir: &Path, root: &Path) -> Vec<(&'static str, O
                     &lab.dir.join(format!("newcomer-{run}.log")),
                 )?;
                 let ready = json(&newcomer.expect(10.0, "ready", event("ready"))?);
-                newcomer.quit(QUIT_SECS)?;
+                newcomer.quit()?;
                 if ready["instance"] == "bob@hostd" {
                     return Err(format!("run {run}: llxmpp took the Mac's name: {ready}"));
                 }
@@ -578,7 +578,7 @@ pub fn scenarios(lab: &mut Lab, dir: &Path, root: &Path) -> Vec<(&'static str, O
         })(),
     ));
 
-    let _ = ivy.quit(QUIT_SECS);
+    let _ = ivy.quit();
     results
 }
 
@@ -694,7 +694,7 @@ pub fn discovery_at_scale(
             complete += 1;
             ours.push(super::millis(start, last));
         }
-        node.quit(QUIT_SECS)?;
+        node.quit()?;
 
         // Apple's browser on a second Mac, cold.
         let start = Instant::now();

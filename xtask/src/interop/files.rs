@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::{event, json, prepare, target_dir, Lab, Outcome, Peer, QUIT_SECS};
+use super::{event, json, prepare, target_dir, Lab, Outcome, Peer};
 use crate::netlab::{self, Avahi};
 
 /// `len` bytes that do not repeat (xorshift): compression or a repeated block cannot
@@ -154,7 +154,7 @@ pub fn ichat_scenarios(lab: &Lab, root: &Path) -> Vec<(&'static str, Outcome)> {
                 return Err("the saved file differs".into());
             }
             ichat.expect(10.0, "the answer to its offer", |l| l == "OFFER_ANSWER result")?;
-            dana.quit(QUIT_SECS)?;
+            dana.quit()?;
             Ok(())
         })();
         results.push((name, outcome));
@@ -388,7 +388,7 @@ pub fn libpurple_scenarios(lab: &Lab, purple: &mut Peer) -> Vec<(&'static str, O
         })(),
     ));
 
-    let _ = dana.quit(QUIT_SECS);
+    let _ = dana.quit();
     let _ = purple.say("FILEPOLICY ask");
     results
 }
@@ -565,7 +565,7 @@ fn llxmpp_to_llxmpp(lab: &Lab, source: &Path, into: &Path, method: &str) -> Resu
     };
     alice.expect(10.0, "alice's file_done", event("file_done"))?;
     for peer in [&mut alice, &mut bob] {
-        peer.quit(QUIT_SECS)?;
+        peer.quit()?;
     }
     Ok(moved)
 }
@@ -790,7 +790,7 @@ pub fn transfer_bench(root: &Path, args: &[String]) -> Result<(), String> {
         "libpurple_to_llxmpp_mb_per_s".into(),
         mb_per_s(bytes, took).into(),
     );
-    let _ = alice.quit(QUIT_SECS);
+    let _ = alice.quit();
     let _ = echobot.say("QUIT");
     let _ = purple_c.say("QUIT");
     println!("{}", serde_json::Value::Object(figures));

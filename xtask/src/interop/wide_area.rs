@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::{event, json, Lab, Outcome, Peer, QUIT_SECS};
+use super::{event, json, Lab, Outcome, Peer};
 use crate::netlab::{self, Avahi, Bind, Routed};
 
 pub const SCENARIOS: [&str; 4] = [
@@ -182,7 +182,7 @@ fn run(lab: &Lab) -> Result<Vec<(&'static str, Outcome)>, String> {
         if dave["status"] != "dnd" || dave["first"] != "Dave" {
             return Err(format!("bob saw {dave}"));
         }
-        alice.quit(QUIT_SECS)?;
+        alice.quit()?;
         bob.expect(20.0, "alice offline at bob", |l| {
             json(l)["event"] == "peer_offline" && json(l)["peer"] == "alice@hosta"
         })?;
@@ -231,10 +231,10 @@ fn run(lab: &Lab) -> Result<Vec<(&'static str, Outcome)>, String> {
         if listed.contains("carol") {
             return Err(format!("the zone lists {listed:?}"));
         }
-        carol.quit(QUIT_SECS)?;
+        carol.quit()?;
         Ok(())
     })()));
 
-    let _ = bob.quit(QUIT_SECS);
+    let _ = bob.quit();
     Ok(results)
 }
