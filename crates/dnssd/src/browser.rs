@@ -845,10 +845,21 @@ impl Browser {
                 }
                 None => {
                     self.emitted.remove(&name);
-                    if self.has_pointer_to(&name) && !self.resolving.contains_key(&name) {
-                        let first = self.resolve_batch_time(now);
-                        self.resolving
-                            .insert(name.clone(), (first, RESOLVE_FIRST_INTERVAL));
+                    if self.has_pointer_to(&name) {
+                        // Something of it changed and it is still incomplete: what it
+                        // lacks now is asked for at once, as when it first appeared,
+                        // unless a question is due sooner anyway. Typically an SRV came
+                        // without its host's address: a responder leaves out additional
+                        // records it multicast within the last second (Avahi does), and
+                        // the address question, new, must not wait for the backed-off
+                        // schedule of the SRV and TXT questions, nor be forgotten.
+                        let soon = self.resolve_batch_time(now);
+                        let due_sooner =
+                            self.resolving.get(&name).is_some_and(|(at, _)| *at <= soon);
+                        if !due_sooner {
+                            self.resolving
+                                .insert(name.clone(), (soon, RESOLVE_FIRST_INTERVAL));
+                        }
                     } else {
                         self.resolving.remove(&name);
                     }

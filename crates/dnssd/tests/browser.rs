@@ -663,3 +663,89 @@ fn peers_of_a_link_that_went_go_unless_heard_again() {
     }
     assert!(later.is_empty(), "{later:?}");
 }
+
+/// Avahi, asked for the SRV and TXT of a service on a host whose address it multicast
+/// less than a second before (for another service of that host), answers them without
+/// the address (RFC 6762 §6: not again within a second). Interop scenario 7 caught it: the
+/// browser then stopped resolving the service for good.
+#[test]
+fn an_srv_that_comes_without_its_hosts_address_is_followed_by_a_question_for_it() {
+    let start = Instant::now();
+    let mut browser = Browser::new(BrowserConfig::default(), start, 1);
+    let instance = DnsName::instance("echobot@hostb");
+    let host = DnsName::host("hostb");
+    let ptr_only = Message {
+        is_response: true,
+        answers: vec![record(
+            DnsName::service_type(),
+            4500,
+            RecordData::Ptr(instance.clone()),
+        )],
+        ..Message::default()
+    };
+    assert!(feed(&mut browser, start, 1, &ptr_only).is_empty());
+    let asked_for_srv = queries(&mut browser, start, Duration::from_millis(200));
+    assert!(asked_for_srv
+        .iter()
+        .any(|(_, m)| m.questions.iter().any(|q| q.qtype == rtype::SRV)));
+    let arrived = start + Duration::from_millis(200);
+    let srv_and_txt = Message {
+        is_response: true,
+        answers: vec![
+            record(
+                instance.clone(),
+                120,
+                RecordData::Srv {
+                    priority: 0,
+                    weight: 0,
+                    port: 5298,
+                    target: host.clone(),
+                },
+            ),
+            record(instance, 4500, RecordData::Txt(txt("avail"))),
+        ],
+        ..Message::default()
+    };
+    assert!(feed(&mut browser, arrived, 1, &srv_and_txt).is_empty());
+    let sent = queries(&mut browser, start, Duration::from_secs(5));
+    let address_questions: Vec<(Duration, u16, bool)> = sent
+        .iter()
+        .flat_map(|(at, m)| {
+            m.questions
+                .iter()
+                .filter(|q| q.name == host)
+                .map(move |q| (*at, q.qtype, q.unicast_response))
+        })
+        .collect();
+    let first = address_questions
+        .first()
+        .unwrap_or_else(|| panic!("no question for {host} in {sent:?}"));
+    assert!(
+        first.0 <= Duration::from_millis(200 + 120),
+        "asked for the address {:?} after the SRV came",
+        first.0 - Duration::from_millis(200)
+    );
+    assert!(address_questions
+        .iter()
+        .any(|(at, qtype, _)| *at == first.0 && *qtype == rtype::A));
+    assert!(
+        first.2,
+        "the first question for a new name asks for a unicast answer"
+    );
+    let answered = start + Duration::from_secs(5);
+    let address = Message {
+        is_response: true,
+        answers: vec![record(
+            host,
+            120,
+            RecordData::A(Ipv4Addr::new(10, 83, 0, 2)),
+        )],
+        ..Message::default()
+    };
+    let events = feed(&mut browser, answered, 1, &address);
+    assert!(
+        matches!(&events[..], [ServiceEvent::Resolved(s)] if s.instance == "echobot@hostb"
+            && s.addresses.iter().any(|a| a.ip == IpAddr::V4(Ipv4Addr::new(10, 83, 0, 2)))),
+        "{events:?}"
+    );
+}
