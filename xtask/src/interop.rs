@@ -116,8 +116,9 @@ impl Peer {
         }
         let tail: Vec<&String> = self.seen.iter().rev().take(8).map(|(_, l)| l).collect();
         Err(format!(
-            "{}: no {what} within {secs} s (last lines: {tail:?}){}",
+            "{}: no {what} within {secs} s (last lines: {tail:?}){}{}",
             self.name,
+            process_report(self.child.id()),
             log_tail(&self.log, LOG_TAIL_LINES)
         ))
     }
@@ -171,6 +172,77 @@ impl Peer {
         }
         self.seen.clear();
     }
+}
+
+/// What a process that kept silent was doing, read from `/proc`: its state and the CPU
+/// time it used (a spinning loop shows much; a waiting one little), and its UDP sockets,
+/// beside every other socket of its namespace on one of their ports, each with the bytes
+/// queued unread and the datagrams the kernel dropped. A node that stopped reading shows a
+/// queue on its socket; a node nothing reached shows neither queue nor drops, and the
+/// other sockets on port 5353 show who got the datagrams instead. Empty once the process
+/// has gone.
+fn process_report(pid: u32) -> String {
+    let proc = PathBuf::from(format!("/proc/{pid}"));
+    let Ok(stat) = std::fs::read_to_string(proc.join("stat")) else {
+        return String::new();
+    };
+    // After the command's name in parentheses: state, then utime and stime are the 12th
+    // and 13th fields, in clock ticks.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let field = |i: usize| fields.get(i).copied().unwrap_or("?");
+    let mut report = format!(
+        "\n    process {pid}: state {}, {} + {} clock ticks of CPU (user + system)",
+        field(0),
+        field(11),
+        field(12)
+    );
+    let ours: Vec<String> = std::fs::read_dir(proc.join("fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter_map(|link| {
+            let link = link.to_string_lossy().into_owned();
+            let inode = link.strip_prefix("socket:[")?.strip_suffix(']')?;
+            Some(inode.to_owned())
+        })
+        .collect();
+    for table in ["udp", "udp6"] {
+        let Ok(text) = std::fs::read_to_string(proc.join("net").join(table)) else {
+            continue;
+        };
+        // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .filter(|r| r.len() >= 13)
+            .collect();
+        let port = |r: &Vec<&str>| r[1].rsplit(':').next().unwrap_or("").to_owned();
+        let our_ports: Vec<String> = rows
+            .iter()
+            .filter(|r| ours.iter().any(|i| i == r[9]))
+            .map(port)
+            .collect();
+        for row in rows.iter().filter(|r| our_ports.contains(&port(r))) {
+            let whose = if ours.iter().any(|i| i == row[9]) {
+                "its"
+            } else {
+                "another's"
+            };
+            let rx_queue = row[4].split(':').nth(1).unwrap_or("?");
+            let port = u16::from_str_radix(&port(row), 16).unwrap_or(0);
+            report.push_str(&format!(
+                "\n      {table} port {port}, {whose} socket (inode {}): {} bytes unread, {} dropped",
+                row[9],
+                u64::from_str_radix(rx_queue, 16).unwrap_or(0),
+                row[12]
+            ));
+        }
+    }
+    report
 }
 
 /// How many lines of a process's stderr a failed expectation quotes.
@@ -1256,4 +1328,45 @@ fn libpurple_flood(
         (after.saturating_sub(idle) as f64 / echoed.max(1) as f64).into(),
     );
     Ok(figures)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::process_report;
+
+    #[test]
+    fn the_process_report_shows_a_socket_that_nobody_reads() {
+        let quiet = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = quiet.local_addr().unwrap().port();
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for _ in 0..3 {
+            sender.send_to(&[7; 100], ("127.0.0.1", port)).unwrap();
+        }
+        let report = process_report(std::process::id());
+        let line = report
+            .lines()
+            .find(|l| l.contains(&format!("udp port {port}, its socket")))
+            .unwrap_or_else(|| panic!("no line for port {port} in {report}"));
+        // Each datagram is counted with the kernel's overhead, so more than 300 bytes.
+        let unread: u64 = line
+            .split(": ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(unread >= 300, "{line}");
+        assert!(line.ends_with(", 0 dropped"), "{line}");
+        assert!(report.contains("clock ticks of CPU"), "{report}");
+        // The sender's socket is the process's too, on a port of its own.
+        assert!(report.contains(", its socket"), "{report}");
+        drop(sender);
+    }
+
+    #[test]
+    fn the_process_report_of_a_process_gone_is_empty() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert_eq!(process_report(pid), "");
+    }
 }
