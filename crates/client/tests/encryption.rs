@@ -371,16 +371,23 @@ if mode == "strip":
     t.join()
     print("RELAYED", flush=True)
 else:
-    got = b""
-    while b">" not in got or b"<stream:stream" not in got:
-        got += alice.recv(4096)
+    # Bounded: an Alice who goes quiet or hangs up ends the relay (a timeout, or "EOF"),
+    # and the test's wait for it with it, instead of a loop spinning on an empty read.
+    alice.settimeout(20)
+    def read_until(done, what):
+        got = b""
+        while not done(got):
+            chunk = alice.recv(4096)
+            if not chunk:
+                print("EOF before", what, flush=True)
+                sys.exit(1)
+            got += chunk
+    read_until(lambda got: b">" in got and b"<stream:stream" in got, "her stream header")
     alice.sendall(b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
                   b"xmlns:stream='http://etherx.jabber.org/streams' from='bob@hostb' "
                   b"to='alice@hosta' version='1.0'><stream:features>"
                   b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:features>")
-    got = b""
-    while b"starttls" not in got:
-        got += alice.recv(4096)
+    read_until(lambda got: b"starttls" in got, "her starttls")
     alice.sendall(b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_3

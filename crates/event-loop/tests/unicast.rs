@@ -7,10 +7,12 @@ use std::time::{Duration, Instant};
 
 use llxmpp_event_loop::{Config, Context, EventLoop, Handler};
 
-/// Sends three datagrams (one of 60,000 bytes) to `server` at start, keeps what comes back.
+/// Sends three datagrams (one of 60,000 bytes) to `server` at start, keeps what comes back,
+/// and stops at `give_up` if an answer never comes (the test then says which).
 struct Asker {
     server: SocketAddr,
     answers: Vec<(SocketAddr, Vec<u8>)>,
+    give_up: Instant,
 }
 
 impl Handler for Asker {
@@ -29,8 +31,14 @@ impl Handler for Asker {
         }
     }
 
+    fn on_timeout(&mut self, ctx: &mut Context<'_>) {
+        if ctx.now() >= self.give_up {
+            ctx.stop(ctx.now());
+        }
+    }
+
     fn poll_timeout(&self) -> Option<Instant> {
-        None
+        Some(self.give_up)
     }
 }
 
@@ -57,6 +65,7 @@ fn unicast_datagrams_go_out_and_their_answers_come_back_whole() {
     let mut asker = Asker {
         server: address,
         answers: Vec::new(),
+        give_up: Instant::now() + Duration::from_secs(10),
     };
     event_loop.run(&mut asker).unwrap();
     let sources = echo.join().unwrap();

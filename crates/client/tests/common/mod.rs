@@ -116,10 +116,24 @@ impl ChatNode {
         self.stdin.flush().unwrap();
     }
 
-    /// Asks the node to quit and checks that it exits 0.
+    /// Asks the node to quit and checks that it exits 0 within 10 s (a goodbye goes out
+    /// at once; a wide-area removal waits at most 2 s). One still running then is killed
+    /// and the test fails, instead of waiting for it for ever.
     pub fn quit(&mut self) {
         self.command(json!({"cmd": "quit"}));
-        assert!(self.child.wait().unwrap().success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("still running 10 s after it was told to quit");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "exited with {status} after quit");
     }
 
     /// Waits for an event matching `want`, up to `secs`.
