@@ -141,9 +141,8 @@ fn three_nodes_discover_chat_change_status_and_quit() {
     assert_eq!(names, ["bob@hostb", "carol@hostc"]);
 
     // Bob quits: goodbyes, so the others see him offline within about a second.
-    bob.command(json!({"cmd": "quit"}));
     let quit_at = Instant::now();
-    assert!(bob.child.wait().unwrap().success());
+    bob.quit();
     alice.expect(5, "bob offline", |e| {
         is(e, "peer_offline") && e["peer"] == "bob@hostb"
     });
@@ -224,8 +223,7 @@ fn send_and_peers_are_one_shot_commands() {
     let peers: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(peers["event"], "peers");
     assert_eq!(peers["peers"][0]["peer"], "bob@hostb");
-    bob.command(json!({"cmd": "quit"}));
-    assert!(bob.child.wait().unwrap().success());
+    bob.quit();
 }
 
 #[test]

@@ -482,8 +482,7 @@ fn pinned_pair(lab: &Lab, tag: &str) -> (ChatNode, ChatNode) {
     let link = alice.expect(10, "the link", |e| is(e, "link"));
     assert_eq!(link["encrypted"], true);
     // Streams end when idle; the next message opens a new one, through the relay.
-    alice.command(json!({"cmd": "quit"}));
-    assert!(alice.child.wait().unwrap().success());
+    alice.quit();
     let alice = ChatNode::start(
         lab,
         "a",
