@@ -136,9 +136,9 @@ fn two_nodes_on_different_links_find_each_other_in_the_zone_and_chat() {
 
     // Dave, who talks to no one, quits while the router drops the updates he sends to
     // the server, until it has dropped one: the update that removes his records is lost
-    // once, and he sends it again (a second later) before he exits. His records are gone the moment he has
-    // exited, before Alice's life checks (two failed connections 2 s apart) could have
-    // removed them.
+    // once, and he sends it again (a second later) before he exits. His records are gone
+    // the moment he has exited, before Alice's life checks (two failed connections 2 s
+    // apart) could have removed them.
     let mut dave = node(&routed, NET, "b", "dave", &fast);
     dave.expect(15, "dave registered", |e| is(e, "registered"));
     let router = routed.ns("r");
@@ -160,15 +160,16 @@ fn two_nodes_on_different_links_find_each_other_in_the_zone_and_chat() {
     // Lifted as soon as the counter shows a drop (not after a fixed time, which a slow
     // Dave or a slow nft could miss either way); if none comes, the assertion below says so.
     let lift = std::thread::spawn(move || {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            let counted = nft("list table ip lossy");
-            if !counted.contains("packets 0 ") || std::time::Instant::now() >= deadline {
-                nft("delete table ip lossy");
-                return counted;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        let mut counted = String::new();
+        let _ = netlab::wait_for(
+            || {
+                counted = nft("list table ip lossy");
+                !counted.contains("packets 0 ")
+            },
+            "a dropped update",
+        );
+        nft("delete table ip lossy");
+        counted
     });
     dave.quit();
     let ptrs = dig(&routed, NET, "_presence._tcp.example.test", "PTR");

@@ -121,17 +121,18 @@ impl ChatNode {
     /// and the test fails, instead of waiting for it for ever.
     pub fn quit(&mut self) {
         self.command(json!({"cmd": "quit"}));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!("still running 10 s after it was told to quit");
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let mut status = None;
+        let _ = netlab::wait_for(
+            || {
+                status = self.child.try_wait().unwrap();
+                status.is_some()
+            },
+            "the exit",
+        );
+        let Some(status) = status else {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            panic!("still running 10 s after it was told to quit");
         };
         assert!(status.success(), "exited with {status} after quit");
     }
