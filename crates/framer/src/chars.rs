@@ -73,6 +73,64 @@ pub(crate) fn find_any3(hay: &[u8], a: u8, b: u8, c: u8) -> Option<usize> {
 /// The bytes [`find_any3`] compares at once.
 const BLOCK: usize = 16;
 
+/// The bytes [`text_marks`] classifies at once.
+pub(crate) const TEXT_BLOCK: usize = 64;
+
+/// The marks in a block of character data: a bit for each `<` or `>` (where a text run
+/// ends, or must be looked at), and a bit for each `&`, bit `i` for `block[i]`.
+///
+/// Chat text holds a reference every few words; searching from one to the next decides a
+/// branch on every one (which byte was found, which entity it is), and those branches
+/// follow the text, not a pattern. Marking a whole block at once lets the scanner judge
+/// the block's references together and branch once per block instead.
+#[inline(always)]
+pub(crate) fn text_marks(block: &[u8; TEXT_BLOCK]) -> (u64, u64) {
+    let (lt, gt, amp) = (u8x16::splat(b'<'), u8x16::splat(b'>'), u8x16::splat(b'&'));
+    let (mut stops, mut amps) = (0u64, 0u64);
+    for (i, lanes) in block.chunks_exact(BLOCK).enumerate() {
+        let v = u8x16::new(lanes.try_into().unwrap_or_default());
+        stops |= ((v.cmp_eq(lt) | v.cmp_eq(gt)).move_mask() as u32 as u64) << (i * BLOCK);
+        amps |= (v.cmp_eq(amp).move_mask() as u32 as u64) << (i * BLOCK);
+    }
+    (stops, amps)
+}
+
+/// Whether each `&` that `amps` marks (bit `i` for `buf[base + i]`) starts one of the five
+/// predefined entities; every such `&` must have eight bytes after it in `buf`.
+///
+/// The eight bytes after each `&` are read as one word and compared, masked to three,
+/// four and five bytes, with the five names at once: no branch on which entity it is.
+/// Nothing depends on the answer but the one branch on the whole block's.
+#[inline(always)]
+pub(crate) fn all_predefined_entities(buf: &[u8], base: usize, mut amps: u64) -> bool {
+    const fn word(name: &[u8]) -> u64 {
+        let mut word = 0u64;
+        let mut i = 0;
+        while i < name.len() {
+            word |= (name[i] as u64) << (8 * i);
+            i += 1;
+        }
+        word
+    }
+    const LT: u64 = word(b"lt;");
+    const GT: u64 = word(b"gt;");
+    const AMP: u64 = word(b"amp;");
+    const QUOT: u64 = word(b"quot;");
+    const APOS: u64 = word(b"apos;");
+    let mut all = true;
+    while amps != 0 {
+        let amp = base + amps.trailing_zeros() as usize;
+        amps &= amps - 1;
+        let Some(after) = buf.get(amp + 1..amp + 9) else {
+            return false;
+        };
+        let w = u64::from_le_bytes(after.try_into().unwrap_or_default());
+        let (w3, w4, w5) = (w & 0xFF_FFFF, w & 0xFFFF_FFFF, w & 0xFF_FFFF_FFFF);
+        all &= (w3 == LT) | (w3 == GT) | (w4 == AMP) | (w5 == QUOT) | (w5 == APOS);
+    }
+    all
+}
+
 /// How far [`find_any3`] searches block by block before it hands over to memchr.
 const LONG_RUN: usize = 256;
 

@@ -9,9 +9,9 @@
 use memchr::memchr;
 
 use crate::chars::{
-    ascii_name_run, attribute_needs_decoding, decode_attribute, decode_char, decode_reference,
-    find_any3, is_ascii_name, is_ascii_name_start, is_name_char, is_name_start_char, is_space,
-    predefined_entity, Reference,
+    all_predefined_entities, ascii_name_run, attribute_needs_decoding, decode_attribute,
+    decode_char, decode_reference, find_any3, is_ascii_name, is_ascii_name_start, is_name_char,
+    is_name_start_char, is_space, predefined_entity, text_marks, Reference, TEXT_BLOCK,
 };
 use crate::{Error, Limits};
 
@@ -320,8 +320,34 @@ impl Scanner {
                     }
                     self.pos += 1;
                 }
-                State::Text => {
+                State::Text => 'text: {
                     let mut at = pos;
+                    // Whole blocks first, each with its references judged at once (see
+                    // `text_marks`); a block with any other reference, and the last bytes
+                    // before the bound, go through the search below, which judges them
+                    // one by one and says what is wrong.
+                    while at + TEXT_BLOCK + 8 <= bound {
+                        let block = buf[at..at + TEXT_BLOCK].try_into().unwrap_or(&[0; 64]);
+                        let (stops, amps) = text_marks(block);
+                        let before_stop = (stops & stops.wrapping_neg()).wrapping_sub(1);
+                        if !all_predefined_entities(buf, at, amps & before_stop) {
+                            break;
+                        }
+                        if stops == 0 {
+                            at += TEXT_BLOCK;
+                            continue;
+                        }
+                        let stop = at + stops.trailing_zeros() as usize;
+                        if buf[stop] == b'<' {
+                            self.end_text(stop, limits)?;
+                            break 'text;
+                        }
+                        if stop >= self.mark + 2 && &buf[stop - 2..stop] == b"]]" {
+                            self.pos = stop;
+                            return Err(Error::CdataEndInText);
+                        }
+                        at = stop + 1;
+                    }
                     loop {
                         let Some(i) = find_any3(&buf[at..bound], b'<', b'&', b'>') else {
                             self.pos = bound;
@@ -330,18 +356,7 @@ impl Scanner {
                         at += i;
                         match buf[at] {
                             b'<' => {
-                                // A text node ends only at a tag, so this is where its
-                                // length is known, whatever the chunking.
-                                if at - self.text_start > limits.max_text_bytes {
-                                    self.pos = at;
-                                    return Err(Error::TextTooLarge);
-                                }
-                                if at > self.mark {
-                                    let span = self.span(self.mark, at);
-                                    self.tokens.push(Token::Text(span));
-                                }
-                                self.pos = at + 1;
-                                self.state = State::Lt;
+                                self.end_text(at, limits)?;
                                 break;
                             }
                             b'&' => match reference_whole(buf, at, bound)? {
@@ -914,6 +929,24 @@ impl Scanner {
         if !same_name(name, expected) {
             return Err(Error::MismatchedEndTag);
         }
+        Ok(())
+    }
+
+    /// Handles the `<` at `at` that ends a text run.
+    #[inline(always)]
+    fn end_text(&mut self, at: usize, limits: &Limits) -> Result<(), Error> {
+        // A text node ends only at a tag, so this is where its length is known, whatever
+        // the chunking.
+        if at - self.text_start > limits.max_text_bytes {
+            self.pos = at;
+            return Err(Error::TextTooLarge);
+        }
+        if at > self.mark {
+            let span = self.span(self.mark, at);
+            self.tokens.push(Token::Text(span));
+        }
+        self.pos = at + 1;
+        self.state = State::Lt;
         Ok(())
     }
 

@@ -101,6 +101,54 @@ fn end_tags_repeat_their_start_tags_name_byte_for_byte() {
 }
 
 #[test]
+fn references_and_text_ends_are_judged_at_every_offset_of_a_text_block() {
+    // Fed whole, long text is read 64 bytes a block with its references judged together;
+    // fed byte by byte, it is searched from one mark to the next. Each reference, good or
+    // bad, and each `>` is put at every offset of two blocks and across their boundaries,
+    // alone and next to another reference, and both readings must agree with the verdict.
+    let good = [
+        "&amp;",
+        "&lt;",
+        "&gt;",
+        "&quot;",
+        "&apos;",
+        "&#233;",
+        "&#x1F642;",
+        ">",
+    ];
+    let bad: &[(&str, Error)] = &[
+        ("&bogus;", Error::UndefinedEntity),
+        ("&am;", Error::UndefinedEntity),
+        ("&amp ", Error::BadReference),
+        ("&lt", Error::BadReference),
+        ("&;", Error::BadReference),
+        ("&#0;", Error::BadReference),
+        ("]]>", Error::CdataEndInText),
+    ];
+    for at in 0..140 {
+        let before = "é".repeat(at / 2) + &"a".repeat(at % 2);
+        let after = "z".repeat(90);
+        for reference in good {
+            for next in ["", "&lt;"] {
+                let text = format!("{before}{reference}{next}{after}");
+                let stanza = format!("<message><body>{text}</body></message>");
+                let frames = assert_accepts(&stream(&stanza));
+                assert_eq!(frames.last(), Some(&Owned::Stanza(stanza)), "{text}");
+            }
+        }
+        for &(reference, error) in bad {
+            for next in ["", "&lt;"] {
+                let text = format!("{before}{next}{reference}{after}");
+                assert_fails(
+                    &stream(&format!("<message><body>{text}</body></message>")),
+                    error,
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn malformed_xml_is_not_well_formed() {
     let cases: &[(&str, Error)] = &[
         ("<message></body>", Error::MismatchedEndTag),
