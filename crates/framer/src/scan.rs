@@ -146,6 +146,8 @@ pub(crate) struct Scanner {
     tag_first_attr: usize,
     /// Whether the current start tag has a prefixed name.
     tag_has_prefix: bool,
+    /// Whether an attribute of the current start tag declares a prefix (`xmlns:…`).
+    tag_declares_prefix: bool,
     /// Whether any name in the current stanza has a prefix.
     pub stanza_has_prefix: bool,
     /// The stanza's (or header's) tokens.
@@ -181,6 +183,7 @@ impl Scanner {
             attr_name: Span::default(),
             tag_first_attr: 0,
             tag_has_prefix: false,
+            tag_declares_prefix: false,
             stanza_has_prefix: false,
             tokens: Vec::new(),
             attrs: Vec::new(),
@@ -420,6 +423,7 @@ impl Scanner {
                         self.mark = pos;
                         self.tag_first_attr = self.attrs.len();
                         self.tag_has_prefix = false;
+                        self.tag_declares_prefix = false;
                         match self.start_tag_whole(buf, pos, bound, limits)? {
                             Whole::Done(Some(found)) => return Ok(Some(found)),
                             Whole::Done(None) => {}
@@ -429,6 +433,7 @@ impl Scanner {
                                 // Read it resumably from its name on.
                                 self.attrs.truncate(self.tag_first_attr);
                                 self.tag_has_prefix = false;
+                                self.tag_declares_prefix = false;
                                 self.pos = pos + len;
                                 self.state = State::StartName;
                             }
@@ -480,6 +485,7 @@ impl Scanner {
                     };
                     let name = &buf[self.mark..end];
                     self.tag_has_prefix |= check_attribute_name(name)?;
+                    self.tag_declares_prefix |= name.starts_with(b"xmlns:");
                     self.attr_name = self.span(self.mark, end);
                     for attr in &self.attrs[self.tag_first_attr..] {
                         if same_name(&buf[self.item_start..][attr.name.range()], name) {
@@ -693,7 +699,10 @@ impl Scanner {
                     }
                     let name_end = scanned.end;
                     let name = &buf[name_start..name_end];
-                    has_prefix |= scanned.colon && check_attribute_name(name)?;
+                    if scanned.colon {
+                        has_prefix |= check_attribute_name(name)?;
+                        self.tag_declares_prefix |= name.starts_with(b"xmlns:");
+                    }
                     for attr in &self.attrs[self.tag_first_attr..] {
                         if same_name(&buf[item..][attr.name.range()], name) {
                             return Err(Error::DuplicateAttribute);
@@ -752,9 +761,10 @@ impl Scanner {
         // before `>`, another name, a tag cut short) takes the full reading below, which
         // judges it the same way either way.
         if let Some(&open) = self.stack.last() {
-            let end = start + (open.end - open.start) as usize;
-            let expected = &buf[self.item_start..][open.range()];
-            if buf[..bound].get(end) == Some(&b'>') && buf[start..end] == *expected {
+            let len = (open.end - open.start) as usize;
+            let end = start + len;
+            let expected = self.item_start + open.start as usize;
+            if buf[..bound].get(end) == Some(&b'>') && same_bytes_at(buf, start, expected, len) {
                 self.tag_name = self.span(start, end);
                 self.pos = end + 1;
                 return Ok(Whole::Done(self.end_tag()));
@@ -852,7 +862,7 @@ impl Scanner {
         });
         if empty {
             self.tokens.push(Token::End);
-            self.prefixes.retain(|&(_, d)| d < depth);
+            self.forget_prefixes_below(depth - 1);
             return Ok(self.after_element());
         }
         self.stack.push(self.tag_name);
@@ -865,6 +875,9 @@ impl Scanner {
     /// Records the prefixes the current start tag declares (each declaration was checked
     /// when its value ended); says whether it declared any.
     fn record_declarations(&mut self, buf: &[u8], depth: usize) -> bool {
+        if !self.tag_declares_prefix {
+            return false;
+        }
         let item = &buf[self.item_start..];
         let before = self.prefixes.len();
         for attr in &self.attrs[self.tag_first_attr..] {
@@ -873,6 +886,15 @@ impl Scanner {
             }
         }
         self.prefixes.len() > before
+    }
+
+    /// Forgets the prefixes declared deeper than `depth`: their elements have ended.
+    #[inline]
+    fn forget_prefixes_below(&mut self, depth: usize) {
+        // Nearly every stanza declares none.
+        if !self.prefixes.is_empty() {
+            self.prefixes.retain(|&(_, d)| d <= depth);
+        }
     }
 
     /// Checks that every prefix the current start tag uses is declared.
@@ -913,7 +935,7 @@ impl Scanner {
         }
         self.tokens.push(Token::End);
         let depth = self.stack.len();
-        self.prefixes.retain(|&(_, d)| d <= depth);
+        self.forget_prefixes_below(depth);
         self.after_element()
     }
 
@@ -1128,6 +1150,22 @@ fn scan_name(buf: &[u8], pos: usize, bound: usize) -> Result<NameScan, Error> {
 #[inline]
 fn same_name(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.first() == b.first() && a.last() == b.last() && a == b
+}
+
+/// Whether `buf[a..a + len]` and `buf[b..b + len]` are the same bytes, both within `buf`.
+/// For names of up to eight bytes with eight bytes readable at both places (an end tag and
+/// its start tag's name, nearly always), one word each, compared under a mask: no call to
+/// `memcmp`, which costs more than such a comparison.
+#[inline]
+fn same_bytes_at(buf: &[u8], a: usize, b: usize, len: usize) -> bool {
+    if (1..=8).contains(&len) {
+        if let (Some(x), Some(y)) = (buf.get(a..a + 8), buf.get(b..b + 8)) {
+            let x = u64::from_le_bytes(x.try_into().unwrap_or_default());
+            let y = u64::from_le_bytes(y.try_into().unwrap_or_default());
+            return (x ^ y) & (u64::MAX >> (64 - 8 * len)) == 0;
+        }
+    }
+    buf[a..a + len] == buf[b..b + len]
 }
 
 /// Checks a qualified name (Namespaces in XML §4) and says whether it has a prefix.
