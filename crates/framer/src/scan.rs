@@ -1023,6 +1023,7 @@ enum Value {
 }
 
 /// Scans an attribute value quoted with `quote` from `pos` up to `bound`.
+#[inline(always)]
 fn attribute_value(buf: &[u8], pos: usize, bound: usize, quote: u8) -> Result<Value, Error> {
     // Most values are short (a JID, an id, a type): an inlined search finds their end.
     match find_any3(&buf[pos..bound], quote, b'<', b'&') {
@@ -1086,17 +1087,23 @@ fn reference_continues(body: &[u8], b: u8) -> bool {
 
 /// The length of the name-start character at `buf[pos]`, `None` if it is cut by the end
 /// of `buf`, an error if it cannot start a name.
+///
+/// Inlined where names start (every tag and attribute), with the rare non-ASCII start out
+/// of line: a call per name cost more than the check.
+#[inline(always)]
 fn name_start_len(buf: &[u8], pos: usize) -> Result<Option<usize>, Error> {
-    let Some(&b) = buf.get(pos) else {
-        return Ok(None);
-    };
-    if is_ascii_name_start(b) {
-        return Ok(Some(1));
+    match buf.get(pos) {
+        Some(&b) if is_ascii_name_start(b) => Ok(Some(1)),
+        Some(&b) if b < 0x80 => Err(Error::Syntax),
+        Some(_) => non_ascii_name_start_len(&buf[pos..]),
+        None => Ok(None),
     }
-    if b < 0x80 {
-        return Err(Error::Syntax);
-    }
-    match decode_char(&buf[pos..])? {
+}
+
+/// [`name_start_len`] for a character that is not ASCII, at `bytes[0]`.
+#[inline(never)]
+fn non_ascii_name_start_len(bytes: &[u8]) -> Result<Option<usize>, Error> {
+    match decode_char(bytes)? {
         None => Ok(None),
         Some((c, len)) if is_name_start_char(c) => Ok(Some(len)),
         Some(_) => Err(Error::Syntax),
@@ -1116,14 +1123,28 @@ struct NameScan {
 }
 
 /// Reads name characters from `buf[pos]` up to `bound`.
+///
+/// Inlined where names are read, like [`name_start_len`]: nearly every name is an ASCII
+/// run ended by an ASCII byte; any other goes on out of line.
+#[inline(always)]
 fn scan_name(buf: &[u8], pos: usize, bound: usize) -> Result<NameScan, Error> {
     let bytes = &buf[..bound];
-    let mut end = pos;
-    let mut colon = false;
+    let (end, colon) = ascii_name_run(bytes, pos);
+    match bytes.get(end) {
+        Some(&b) if b < 0x80 => Ok(NameScan {
+            end,
+            finished: true,
+            colon,
+        }),
+        _ => scan_name_on(bytes, end, colon),
+    }
+}
+
+/// [`scan_name`] from `bytes[end]`, where its ASCII run ended at a non-ASCII byte or at the
+/// bound; `colon` says whether the name so far holds one.
+#[inline(never)]
+fn scan_name_on(bytes: &[u8], mut end: usize, mut colon: bool) -> Result<NameScan, Error> {
     loop {
-        let (ascii_end, ascii_colon) = ascii_name_run(bytes, end);
-        end = ascii_end;
-        colon |= ascii_colon;
         let finished = match bytes.get(end) {
             None => false,
             Some(&b) if b < 0x80 => true,
@@ -1131,6 +1152,9 @@ fn scan_name(buf: &[u8], pos: usize, bound: usize) -> Result<NameScan, Error> {
                 None => false,
                 Some((c, len)) if is_name_char(c) => {
                     end += len;
+                    let (ascii_end, ascii_colon) = ascii_name_run(bytes, end);
+                    end = ascii_end;
+                    colon |= ascii_colon;
                     continue;
                 }
                 Some(_) => true,
