@@ -228,35 +228,68 @@ pub(crate) fn decode_char(bytes: &[u8]) -> Result<Option<(char, usize)>, Error> 
 /// (a C0 control other than tab, LF and CR; U+FFFE; U+FFFF).
 pub(crate) fn find_forbidden_char(bytes: &[u8]) -> Option<usize> {
     // A pass over 64-byte blocks, sixteen bytes a `wide` vector, that only asks whether a
-    // block holds a control byte or 0xEF (the lead byte of U+FFFE and U+FFFF, EF BF BE
-    // and EF BF BF), both rare in chat text; only such a block is searched byte by byte.
+    // block holds a byte below space or 0xEF (the lead byte of U+FFFE and U+FFFF, EF BF
+    // BE and EF BF BF): the lanes' minimum tells the first, four compares the second.
+    // Both are rare in chat text but for line ends; only such a block is looked at closely.
     const BLOCK: usize = 64;
     let (below_space, ef) = (u8x16::splat(0x1F), u8x16::splat(0xEF));
-    let suspect = |lanes: &[u8]| {
-        let v = u8x16::new(lanes.try_into().unwrap_or_default());
-        v.min(below_space).cmp_eq(v) | v.cmp_eq(ef)
-    };
     for (n, block) in bytes.chunks(BLOCK).enumerate() {
-        if block.len() == BLOCK {
-            let any = block
-                .chunks_exact(16)
-                .fold(u8x16::splat(0), |acc, lanes| acc | suspect(lanes));
-            if any.move_mask() == 0 {
-                continue;
-            }
-        }
         let start = n * BLOCK;
-        for at in start..start + block.len() {
-            let b = bytes[at];
-            let noncharacter = b == 0xEF
-                && bytes.get(at + 1) == Some(&0xBF)
-                && matches!(bytes.get(at + 2), Some(0xBE | 0xBF));
-            if is_forbidden_control(b) || noncharacter {
+        let Ok(block) = <&[u8; BLOCK]>::try_from(block) else {
+            // The last, partial block.
+            return (start..bytes.len()).find(|&at| is_forbidden_at(bytes, at));
+        };
+        let [a, b, c, d] = quarters(block);
+        let low = a.min(b).min(c.min(d));
+        let any_ef = a.cmp_eq(ef) | b.cmp_eq(ef) | c.cmp_eq(ef) | d.cmp_eq(ef);
+        if (low.min(below_space).cmp_eq(low) | any_ef).move_mask() == 0 {
+            continue;
+        }
+        let mut suspects = suspect_marks(block);
+        while suspects != 0 {
+            let at = start + suspects.trailing_zeros() as usize;
+            if is_forbidden_at(bytes, at) {
                 return Some(at);
             }
+            suspects &= suspects - 1;
         }
     }
     None
+}
+
+/// A 64-byte block as four vectors.
+#[inline(always)]
+fn quarters(block: &[u8; 64]) -> [u8x16; 4] {
+    let quarter = |i: usize| u8x16::new(block[i * 16..i * 16 + 16].try_into().unwrap_or_default());
+    [quarter(0), quarter(1), quarter(2), quarter(3)]
+}
+
+/// A bit for each byte of `block` that is a forbidden control or 0xEF (which may start
+/// U+FFFE or U+FFFF): tab, LF and CR, common in a suspect block, are not marked.
+fn suspect_marks(block: &[u8; 64]) -> u64 {
+    let (below_space, ef) = (u8x16::splat(0x1F), u8x16::splat(0xEF));
+    let (tab, lf, cr) = (
+        u8x16::splat(b'\t'),
+        u8x16::splat(b'\n'),
+        u8x16::splat(b'\r'),
+    );
+    let mut marks = 0u64;
+    for (i, v) in quarters(block).into_iter().enumerate() {
+        let allowed = v.cmp_eq(tab) | v.cmp_eq(lf) | v.cmp_eq(cr);
+        let control = v.min(below_space).cmp_eq(v) & !allowed;
+        marks |= ((control | v.cmp_eq(ef)).move_mask() as u32 as u64) << (i * 16);
+    }
+    marks
+}
+
+/// Whether the character at `bytes[at]` is one XML 1.0 forbids.
+#[inline]
+fn is_forbidden_at(bytes: &[u8], at: usize) -> bool {
+    let b = bytes[at];
+    let noncharacter = b == 0xEF
+        && bytes.get(at + 1) == Some(&0xBF)
+        && matches!(bytes.get(at + 2), Some(0xBE | 0xBF));
+    is_forbidden_control(b) || noncharacter
 }
 
 #[inline]
@@ -453,6 +486,13 @@ mod tests {
                     "{bad:?} at {at}"
                 );
             }
+            // A line end makes a block suspect; what follows it in the block still counts.
+            let text = format!("{}\r\n\t\u{EFFF}\u{B}{}", "a".repeat(at), "b".repeat(40));
+            assert_eq!(
+                find_forbidden_char(text.as_bytes()),
+                Some(at + 6),
+                "after {at}"
+            );
         }
     }
 
