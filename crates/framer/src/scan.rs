@@ -663,6 +663,7 @@ impl Scanner {
         let tag_name = self.span(start, pos);
         let mut has_prefix = scanned.colon && check_qname(&buf[start..pos])?;
         let item = self.item_start;
+        let mut seen_names = 0u64;
         loop {
             let mut ws = false;
             while pos < bound && is_space(buf[pos]) {
@@ -703,11 +704,17 @@ impl Scanner {
                         has_prefix |= check_attribute_name(name)?;
                         self.tag_declares_prefix |= name.starts_with(b"xmlns:");
                     }
-                    for attr in &self.attrs[self.tag_first_attr..] {
-                        if same_name(&buf[item..][attr.name.range()], name) {
-                            return Err(Error::DuplicateAttribute);
+                    // Names are compared only when one before has the same length and
+                    // first and last bytes, which `seen_names` notes a bit for.
+                    let bit = name_bit(name);
+                    if seen_names & bit != 0 {
+                        for attr in &self.attrs[self.tag_first_attr..] {
+                            if same_name(&buf[item..][attr.name.range()], name) {
+                                return Err(Error::DuplicateAttribute);
+                            }
                         }
                     }
+                    seen_names |= bit;
                     pos = name_end;
                     while pos < bound && is_space(buf[pos]) {
                         pos += 1;
@@ -1168,6 +1175,15 @@ fn scan_name_on(bytes: &[u8], mut end: usize, mut colon: bool) -> Result<NameSca
     }
 }
 
+/// A bit standing for `name`'s length and first and last bytes: names with different bits
+/// differ.
+#[inline(always)]
+fn name_bit(name: &[u8]) -> u64 {
+    let (first, last) = (name.first().copied(), name.last().copied());
+    let key = name.len() + 7 * usize::from(first.unwrap_or(0)) + 3 * usize::from(last.unwrap_or(0));
+    1 << (key % 64)
+}
+
 /// Whether two names are the same bytes. Names are short, and most pairs compared (the
 /// attributes of a tag) differ in length or first byte: those are told apart here without
 /// a call to `memcmp`, which slice equality makes for every pair of equal length.
@@ -1245,6 +1261,16 @@ fn check_declaration(name: &[u8], raw_value: &[u8]) -> Result<(), Error> {
 
 /// [`check_declaration`] for a name that starts with `xmlns`, `rest` being what follows.
 fn check_namespace_value(rest: &[u8], raw_value: &[u8]) -> Result<(), Error> {
+    // Decoding never lengthens a value nor empties one: a value shorter than both reserved
+    // namespaces can be neither, whatever its references, and is fine for any name but
+    // `xmlns:xml` (which must be bound to one) as long as a prefix's is not empty.
+    if raw_value.len() < XMLNS_NS.len().min(XML_NS.len()) {
+        match rest.strip_prefix(b":") {
+            None => return Ok(()),
+            Some(prefix) if prefix != b"xml" && !raw_value.is_empty() => return Ok(()),
+            Some(_) => {}
+        }
+    }
     // A value without references or whitespace to normalise is compared as it is written
     // (nearly every declaration); the others as an XML processor reports them.
     let decoded;
