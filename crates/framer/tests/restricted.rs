@@ -149,6 +149,28 @@ fn references_and_text_ends_are_judged_at_every_offset_of_a_text_block() {
 }
 
 #[test]
+fn duplicate_attributes_are_found_among_many() {
+    // Names alike in length and first and last bytes, which the framer compares in full,
+    // and a repeat anywhere among many names, which it must compare with every one before.
+    let names = [
+        "abc", "axc", "a-c", "to", "from", "type", "id", "xml:lang", "x", "y", "z",
+    ];
+    let attrs: String = names.iter().map(|name| format!(" {name}='v'")).collect();
+    assert_accepts(&stream(&format!("<message{attrs}/>")));
+    for repeated in names {
+        for at in 0..=names.len() {
+            let mut list: Vec<&str> = names.to_vec();
+            list.insert(at, repeated);
+            let attrs: String = list.iter().map(|name| format!(" {name}='v'")).collect();
+            assert_fails(
+                &stream(&format!("<message{attrs}/>")),
+                Error::DuplicateAttribute,
+            );
+        }
+    }
+}
+
+#[test]
 fn malformed_xml_is_not_well_formed() {
     let cases: &[(&str, Error)] = &[
         ("<message></body>", Error::MismatchedEndTag),
