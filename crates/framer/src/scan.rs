@@ -716,21 +716,31 @@ impl Scanner {
                     }
                     seen_names |= bit;
                     pos = name_end;
-                    while pos < bound && is_space(buf[pos]) {
-                        pos += 1;
-                    }
-                    match buf[..bound].get(pos) {
-                        None => return Ok(Whole::Cut),
-                        Some(b'=') => pos += 1,
-                        Some(_) => return Err(Error::Syntax),
-                    }
-                    while pos < bound && is_space(buf[pos]) {
-                        pos += 1;
-                    }
-                    let quote = match buf[..bound].get(pos) {
-                        None => return Ok(Whole::Cut),
-                        Some(&q) if q == b'\'' || q == b'"' => q,
-                        Some(_) => return Err(Error::Syntax),
+                    // Nearly always `='` or `="` at once; spaces around `=` are looked for
+                    // only when it is not.
+                    let quote = match buf[..bound].get(pos..pos + 2) {
+                        Some(&[b'=', q]) if q == b'\'' || q == b'"' => {
+                            pos += 1;
+                            q
+                        }
+                        _ => {
+                            while pos < bound && is_space(buf[pos]) {
+                                pos += 1;
+                            }
+                            match buf[..bound].get(pos) {
+                                None => return Ok(Whole::Cut),
+                                Some(b'=') => pos += 1,
+                                Some(_) => return Err(Error::Syntax),
+                            }
+                            while pos < bound && is_space(buf[pos]) {
+                                pos += 1;
+                            }
+                            match buf[..bound].get(pos) {
+                                None => return Ok(Whole::Cut),
+                                Some(&q) if q == b'\'' || q == b'"' => q,
+                                Some(_) => return Err(Error::Syntax),
+                            }
+                        }
                     };
                     let value_start = pos + 1;
                     let mut at = value_start;
@@ -832,6 +842,7 @@ impl Scanner {
     }
 
     /// Handles the `>` of a start tag (`pos` is after it).
+    #[inline(always)]
     fn end_start_tag(
         &mut self,
         buf: &[u8],

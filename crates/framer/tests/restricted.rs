@@ -379,6 +379,19 @@ fn allowed_constructs_pass() {
     )));
     assert_eq!(frames.len(), 4, "{frames:?}");
     assert_eq!(frames[2], Owned::Keepalive);
+    // Spaces around `=` in every place and kind, and none.
+    let frames = assert_accepts(&stream(
+        "<message a = 'x' b\t=\"y\" c\r\n=\n'z' d='w' e=\"v\"/>",
+    ));
+    assert_eq!(frames.len(), 2, "{frames:?}");
+    for bad in [
+        "<message a = = 'x'/>",
+        "<message a='x' b 'y'/>",
+        "<message a= x/>",
+        "<message a=\t/>",
+    ] {
+        assert_fails(&stream(bad), Error::Syntax);
+    }
 }
 
 fn limits() -> Limits {
