@@ -868,7 +868,8 @@ impl Scanner {
         if depth > limits.max_depth {
             return Err(Error::TooDeep);
         }
-        let declares_prefix = self.record_declarations(buf, depth);
+        // Nearly no tag declares a prefix: the flag spares the call.
+        let declares_prefix = self.tag_declares_prefix && self.record_declarations(buf, depth);
         if self.tag_has_prefix {
             self.check_prefixes(buf)?;
         }
@@ -893,9 +894,6 @@ impl Scanner {
     /// Records the prefixes the current start tag declares (each declaration was checked
     /// when its value ended); says whether it declared any.
     fn record_declarations(&mut self, buf: &[u8], depth: usize) -> bool {
-        if !self.tag_declares_prefix {
-            return false;
-        }
         let item = &buf[self.item_start..];
         let before = self.prefixes.len();
         for attr in &self.attrs[self.tag_first_attr..] {
