@@ -85,11 +85,13 @@ pub(crate) const TEXT_BLOCK: usize = 64;
 /// the block's references together and branch once per block instead.
 #[inline(always)]
 pub(crate) fn text_marks(block: &[u8; TEXT_BLOCK]) -> (u64, u64) {
-    let (lt, gt, amp) = (u8x16::splat(b'<'), u8x16::splat(b'>'), u8x16::splat(b'&'));
+    // `<` (0x3C) and `>` (0x3E) differ in one bit, and no other byte is 0x3E with that
+    // bit set: one compare finds both.
+    let (bit, gt, amp) = (u8x16::splat(0x02), u8x16::splat(b'>'), u8x16::splat(b'&'));
     let (mut stops, mut amps) = (0u64, 0u64);
     for (i, lanes) in block.chunks_exact(BLOCK).enumerate() {
         let v = u8x16::new(lanes.try_into().unwrap_or_default());
-        stops |= ((v.cmp_eq(lt) | v.cmp_eq(gt)).move_mask() as u32 as u64) << (i * BLOCK);
+        stops |= ((v | bit).cmp_eq(gt).move_mask() as u32 as u64) << (i * BLOCK);
         amps |= (v.cmp_eq(amp).move_mask() as u32 as u64) << (i * BLOCK);
     }
     (stops, amps)
@@ -98,11 +100,36 @@ pub(crate) fn text_marks(block: &[u8; TEXT_BLOCK]) -> (u64, u64) {
 /// Whether each `&` that `amps` marks (bit `i` for `buf[base + i]`) starts one of the five
 /// predefined entities; every such `&` must have eight bytes after it in `buf`.
 ///
-/// The eight bytes after each `&` are read as one word and compared, masked to three,
-/// four and five bytes, with the five names at once: no branch on which entity it is.
-/// Nothing depends on the answer but the one branch on the whole block's.
+/// The eight bytes after each `&` are read as one word; its first two bytes pick the only
+/// entity it can be (see [`ENTITY_WORDS`]), whose name and `;` it must start with. No
+/// branch on which entity it is: nothing depends on the answer but the one branch on the
+/// whole block's.
 #[inline(always)]
 pub(crate) fn all_predefined_entities(buf: &[u8], base: usize, mut amps: u64) -> bool {
+    let mut all = true;
+    while amps != 0 {
+        let amp = base + amps.trailing_zeros() as usize;
+        amps &= amps - 1;
+        let Some(after) = buf.get(amp + 1..amp + 9) else {
+            return false;
+        };
+        let w = u64::from_le_bytes(after.try_into().unwrap_or_default());
+        let (name, mask) = ENTITY_WORDS[entity_slot(w)];
+        all &= w & mask == name;
+    }
+    all
+}
+
+/// The slot in [`ENTITY_WORDS`] for a word whose first bytes may name an entity: bits 1 to
+/// 3 of its first two bytes' XOR, which differ for `lt`, `gt`, `am`, `qu` and `ap`.
+#[inline(always)]
+const fn entity_slot(word: u64) -> usize {
+    (((word ^ (word >> 8)) >> 1) & 7) as usize
+}
+
+/// The five predefined entities' names with their `;`, as little-endian words with the
+/// mask of their bytes, each at its [`entity_slot`]; the empty slots match no word.
+static ENTITY_WORDS: [(u64, u64); 8] = {
     const fn word(name: &[u8]) -> u64 {
         let mut word = 0u64;
         let mut i = 0;
@@ -112,24 +139,17 @@ pub(crate) fn all_predefined_entities(buf: &[u8], base: usize, mut amps: u64) ->
         }
         word
     }
-    const LT: u64 = word(b"lt;");
-    const GT: u64 = word(b"gt;");
-    const AMP: u64 = word(b"amp;");
-    const QUOT: u64 = word(b"quot;");
-    const APOS: u64 = word(b"apos;");
-    let mut all = true;
-    while amps != 0 {
-        let amp = base + amps.trailing_zeros() as usize;
-        amps &= amps - 1;
-        let Some(after) = buf.get(amp + 1..amp + 9) else {
-            return false;
-        };
-        let w = u64::from_le_bytes(after.try_into().unwrap_or_default());
-        let (w3, w4, w5) = (w & 0xFF_FFFF, w & 0xFFFF_FFFF, w & 0xFF_FFFF_FFFF);
-        all &= (w3 == LT) | (w3 == GT) | (w4 == AMP) | (w5 == QUOT) | (w5 == APOS);
+    // A name under a zero mask never matches.
+    let mut words = [(1u64, 0u64); 8];
+    let names: [&[u8]; 5] = [b"lt;", b"gt;", b"amp;", b"quot;", b"apos;"];
+    let mut i = 0;
+    while i < names.len() {
+        let name = word(names[i]);
+        words[entity_slot(name)] = (name, u64::MAX >> (64 - 8 * names[i].len()));
+        i += 1;
     }
-    all
-}
+    words
+};
 
 /// How far [`find_any3`] searches block by block before it hands over to memchr.
 const LONG_RUN: usize = 256;
@@ -525,6 +545,43 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn each_predefined_entity_has_a_slot_of_its_own() {
+        let names: [&[u8]; 5] = [b"lt;", b"gt;", b"amp;", b"quot;", b"apos;"];
+        let all = |text: &[u8]| {
+            let mut buf = text.to_vec();
+            buf.extend_from_slice(&[b' '; 9]);
+            let amps = buf.iter().enumerate().filter(|(_, &b)| b == b'&');
+            let amps = amps.fold(0u64, |bits, (i, _)| bits | 1 << i);
+            all_predefined_entities(&buf, 0, amps)
+        };
+        for name in &names {
+            assert!(all(&[b"&", *name].concat()), "{name:?}");
+            // One byte short, one byte off, or the `;` missing: no entity.
+            for cut in 1..name.len() {
+                assert!(
+                    !all(&[b"&", &name[..cut]].concat()),
+                    "{name:?} cut at {cut}"
+                );
+                let mut wrong = name.to_vec();
+                wrong[cut] ^= 0x20;
+                assert!(!all(&[b"&", &wrong[..]].concat()), "{wrong:?}");
+            }
+        }
+        for other in [
+            &b"&#65;"[..],
+            b"&nbsp;",
+            b"&;",
+            b"&aps;",
+            b"&lg;",
+            b"& ",
+            b"&&",
+        ] {
+            assert!(!all(other), "{other:?}");
+        }
+        assert!(all(b"&lt;&gt;&amp;&quot;&apos;x"));
     }
 
     #[test]
