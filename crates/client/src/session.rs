@@ -391,7 +391,7 @@ impl Session {
                 }
             };
             match frame {
-                Frame::StreamOpen(header) => self.on_header(now, header),
+                Frame::StreamOpen(header) => self.on_header(now, *header),
                 Frame::Stanza(stanza) => {
                     let raw_from = stanza.attribute("from");
                     // An IQ is kept whole: the node reads the payload of some.

@@ -29,7 +29,7 @@ fn frames(xml: &str) -> (Option<llxmpp_framer::StreamHeader>, Vec<Parsed>, bool)
     let (mut header, mut stanzas, mut closed) = (None, Vec::new(), false);
     while let Some(frame) = framer.next_frame().unwrap() {
         match frame {
-            Frame::StreamOpen(h) => header = Some(h),
+            Frame::StreamOpen(h) => header = Some(*h),
             Frame::Stanza(s) => stanzas.push(s.parse().unwrap()),
             Frame::StreamClose => closed = true,
             Frame::Keepalive => {}

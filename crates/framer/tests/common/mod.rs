@@ -50,7 +50,7 @@ pub fn frame_bytewise(input: &[u8], limits: Limits) -> (Vec<Owned>, Option<Error
 
 pub fn own(frame: Frame<'_>) -> Owned {
     match frame {
-        Frame::StreamOpen(header) => Owned::Open(header),
+        Frame::StreamOpen(header) => Owned::Open(*header),
         Frame::Stanza(stanza) => Owned::Stanza(stanza.as_str().to_owned()),
         Frame::Keepalive => Owned::Keepalive,
         Frame::StreamClose => Owned::Close,
