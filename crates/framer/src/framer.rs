@@ -293,3 +293,7 @@ impl Default for Framer {
         Framer::new()
     }
 }
+
+// Frames are returned and moved by value on every call of `next_frame`: kept small, they
+// travel in registers instead of through `memcpy` (see `Frame::StreamOpen`).
+const _: () = assert!(std::mem::size_of::<Result<Option<Frame<'static>>, Error>>() <= 64);
