@@ -343,6 +343,18 @@ impl Scanner {
                         let stop = at + stops.trailing_zeros() as usize;
                         if buf[stop] == b'<' {
                             self.end_text(stop, limits)?;
+                            // The end tag that most often follows text is read here, and
+                            // the content after it too, rather than through the states.
+                            if buf[..bound].get(stop + 1) == Some(&b'/') {
+                                match self.matching_end_tag(buf, stop + 2, bound) {
+                                    Some(Some(found)) => return Ok(Some(found)),
+                                    Some(None) => {
+                                        at = self.pos;
+                                        continue;
+                                    }
+                                    None => {}
+                                }
+                            }
                             break 'text;
                         }
                         if stop >= self.mark + 2 && &buf[stop - 2..stop] == b"]]" {
@@ -777,15 +789,8 @@ impl Scanner {
         // judged at its start tag, so the bytes need only match. Anything else (space
         // before `>`, another name, a tag cut short) takes the full reading below, which
         // judges it the same way either way.
-        if let Some(&open) = self.stack.last() {
-            let len = (open.end - open.start) as usize;
-            let end = start + len;
-            let expected = self.item_start + open.start as usize;
-            if buf[..bound].get(end) == Some(&b'>') && same_bytes_at(buf, start, expected, len) {
-                self.tag_name = self.span(start, end);
-                self.pos = end + 1;
-                return Ok(Whole::Done(self.end_tag()));
-            }
+        if let Some(found) = self.matching_end_tag(buf, start, bound) {
+            return Ok(Whole::Done(found));
         }
         let Some(len) = name_start_len(&buf[..bound], start)? else {
             return Ok(Whole::Cut);
@@ -808,6 +813,30 @@ impl Scanner {
             }
             Some(_) => Err(Error::Syntax),
         }
+    }
+
+    /// Reads the end tag whose name starts at `start` if it is the open element's name and
+    /// `>` at once, as nearly every one is: that name was judged at its start tag, so the
+    /// bytes need only match. `None` when it is not (space before `>`, another name, a tag
+    /// cut short): [`Scanner::end_tag_whole`] and the resumable states judge those.
+    #[inline(always)]
+    fn matching_end_tag(
+        &mut self,
+        buf: &[u8],
+        start: usize,
+        bound: usize,
+    ) -> Option<Option<Found>> {
+        let open = *self.stack.last()?;
+        let len = (open.end - open.start) as usize;
+        let end = start + len;
+        let expected = self.item_start + open.start as usize;
+        if buf[..bound].get(end) != Some(&b'>') || !same_bytes_at(buf, start, expected, len) {
+            return None;
+        }
+        self.mark = start;
+        self.tag_name = self.span(start, end);
+        self.pos = end + 1;
+        Some(self.end_tag())
     }
 
     /// Goes on reading the name whose characters continue at `pos` (resumable states).
