@@ -330,8 +330,13 @@ impl Scanner {
                     // before the bound, go through the search below, which judges them
                     // one by one and says what is wrong.
                     while at + TEXT_BLOCK + 8 <= bound {
-                        let block = buf[at..at + TEXT_BLOCK].try_into().unwrap_or(&[0; 64]);
-                        let (stops, amps) = text_marks(block);
+                        // Between two tags there is most often no text at all: a `<` at
+                        // once needs no block marked.
+                        let (stops, amps) = if buf[at] == b'<' {
+                            (1, 0)
+                        } else {
+                            text_marks(buf[at..at + TEXT_BLOCK].try_into().unwrap_or(&[0; 64]))
+                        };
                         let before_stop = (stops & stops.wrapping_neg()).wrapping_sub(1);
                         if !all_predefined_entities(buf, at, amps & before_stop) {
                             break;
