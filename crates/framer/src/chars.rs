@@ -89,8 +89,7 @@ pub(crate) fn text_marks(block: &[u8; TEXT_BLOCK]) -> (u64, u64) {
     // bit set: one compare finds both.
     let (bit, gt, amp) = (u8x16::splat(0x02), u8x16::splat(b'>'), u8x16::splat(b'&'));
     let (mut stops, mut amps) = (0u64, 0u64);
-    for (i, lanes) in block.chunks_exact(BLOCK).enumerate() {
-        let v = u8x16::new(lanes.try_into().unwrap_or_default());
+    for (i, v) in quarters(block).into_iter().enumerate() {
         stops |= ((v | bit).cmp_eq(gt).move_mask() as u32 as u64) << (i * BLOCK);
         amps |= (v.cmp_eq(amp).move_mask() as u32 as u64) << (i * BLOCK);
     }

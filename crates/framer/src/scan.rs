@@ -366,10 +366,7 @@ impl Scanner {
                             }
                             break 'text;
                         }
-                        if stop >= self.mark + 2 && &buf[stop - 2..stop] == b"]]" {
-                            self.pos = stop;
-                            return Err(Error::CdataEndInText);
-                        }
+                        self.gt_in_text(buf, stop)?;
                         at = stop + 1;
                     }
                     loop {
@@ -393,10 +390,7 @@ impl Scanner {
                                 }
                             },
                             _ => {
-                                if at >= self.mark + 2 && &buf[at - 2..at] == b"]]" {
-                                    self.pos = at;
-                                    return Err(Error::CdataEndInText);
-                                }
+                                self.gt_in_text(buf, at)?;
                                 at += 1;
                             }
                         }
@@ -1024,6 +1018,16 @@ impl Scanner {
         }
         self.pos = at + 1;
         self.state = State::Lt;
+        Ok(())
+    }
+
+    /// Judges the `>` at `at` in a text run: allowed, but not as the end of `]]>`.
+    #[inline(always)]
+    fn gt_in_text(&mut self, buf: &[u8], at: usize) -> Result<(), Error> {
+        if at >= self.mark + 2 && &buf[at - 2..at] == b"]]" {
+            self.pos = at;
+            return Err(Error::CdataEndInText);
+        }
         Ok(())
     }
 
